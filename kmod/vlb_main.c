@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * virtio-loopback: a virtio transport whose devices live in user space.
+ *
+ * This file owns the module's entry points and the control node
+ * /dev/virtio-loopback (a misc device). Opening the node gives a handle on
+ * which user space queries the ABI version; device creation, the transport
+ * and the IOVA domain live in their own files as they are added.
+ *
+ * The node is root-only (mode 0600): only the privileged supervisor opens
+ * it and hands per-device file descriptors to sandboxed processes.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/uaccess.h>
+
+#include <uapi/linux/virtio_loopback.h>
+
+#define VLB_MODULE_VERSION "0.1.0"
+
+static long vlb_ioctl_get_version(void __user *argp)
+{
+	struct vlb_version ver = {
+		.abi_major = VLB_ABI_MAJOR,
+		.abi_minor = VLB_ABI_MINOR,
+	};
+
+	if (copy_to_user(argp, &ver, sizeof(ver)))
+		return -EFAULT;
+	return 0;
+}
+
+static long vlb_ctl_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case VLB_IOC_GET_VERSION:
+		return vlb_ioctl_get_version(argp);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations vlb_ctl_fops = {
+	.owner		= THIS_MODULE,
+	.open		= nonseekable_open,
+	.unlocked_ioctl	= vlb_ctl_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= no_llseek,
+};
+
+static struct miscdevice vlb_ctl_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= VLB_MISC_NAME,
+	.fops	= &vlb_ctl_fops,
+	.mode	= 0600,
+};
+
+static int __init vlb_init(void)
+{
+	int ret;
+
+	ret = misc_register(&vlb_ctl_misc);
+	if (ret) {
+		pr_err("cannot register /dev/%s: %d\n", VLB_MISC_NAME, ret);
+		return ret;
+	}
+	pr_info("loaded, ABI %u.%u\n", VLB_ABI_MAJOR, VLB_ABI_MINOR);
+	return 0;
+}
+
+static void __exit vlb_exit(void)
+{
+	misc_deregister(&vlb_ctl_misc);
+	pr_info("unloaded\n");
+}
+
+module_init(vlb_init);
+module_exit(vlb_exit);
+
+MODULE_DESCRIPTION("virtio transport for devices implemented in user space");
+MODULE_AUTHOR("virtio-loopback developers");
+MODULE_LICENSE("GPL");
+MODULE_VERSION(VLB_MODULE_VERSION);

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The main job: install what is needed, build everything, boot the Debian
+# kernel under QEMU and run the stack there (scripts/guest/demo.sh),
+# printing what happens.
+#
+# Usage: scripts/demo.sh [--skip-deps] [-v]
+#   -v  also stream the guest's serial console
+set -euo pipefail
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$src"
+
+deps=1 vm_args=()
+for a in "$@"; do
+	case $a in
+	--skip-deps) deps=0 ;;
+	-v) vm_args+=(-v) ;;
+	-h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "demo.sh: unknown option $a" >&2; exit 2 ;;
+	esac
+done
+
+say() { echo; echo "=== $*"; }
+if [ $deps = 1 ]; then
+	say "installing dependencies"
+	scripts/install-deps.sh
+fi
+say "building (default preset)"
+cmake --preset default >/dev/null
+cmake --build --preset default
+out=$src/build/default/demo-results
+say "booting the Debian kernel $(scripts/guest-kernel) under QEMU"
+rc=0
+tests/vm/vlb-vm "${vm_args[@]}" --out "$out" --build "$src/build/default" \
+	scripts/guest/demo.sh || rc=$?
+say "what the guest printed"
+cat "$out/cases/demo/log"
+if [ $rc = 0 ]; then
+	say "demo passed"
+else
+	say "demo FAILED (exit $rc); console: $out/console.log"
+fi
+exit $rc
