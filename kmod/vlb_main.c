@@ -18,7 +18,7 @@
 #include <linux/module.h>
 #include <linux/uaccess.h>
 
-#include <uapi/linux/virtio_loopback.h>
+#include <linux/virtio_loopback.h>
 
 #define VLB_MODULE_VERSION "0.1.0"
 

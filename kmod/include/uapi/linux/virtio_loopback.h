@@ -13,6 +13,7 @@
 #ifndef _UAPI_LINUX_VIRTIO_LOOPBACK_H
 #define _UAPI_LINUX_VIRTIO_LOOPBACK_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -37,5 +38,245 @@ struct vlb_version {
 };
 
 #define VLB_IOC_GET_VERSION	_IOR(VLB_IOCTL_MAGIC, 0x00, struct vlb_version)
+
+/* ---------------------------------------------------------------------
+ * Device creation (on /dev/virtio-loopback)
+ */
+
+#define VLB_NAME_MAX		32	/* including the terminating NUL */
+#define VLB_CONFIG_MAX		256	/* bytes of device config space */
+#define VLB_MAX_QUEUES		64
+#define VLB_QUEUE_SIZE_MAX	1024	/* split ring entries, power of two */
+#define VLB_IOVA_SIZE_MIN	_BITULL(20)
+#define VLB_IOVA_SIZE_MAX	_BITULL(32)
+#define VLB_IOVA_SIZE_DEFAULT	_BITULL(28)	/* 256 MiB */
+#define VLB_GRANT_PAGES_DEFAULT	16384	/* 64 MiB of 4 KiB pages in flight */
+#define VLB_BOUNCE_POOL_MAX	16384
+#define VLB_BOUNCE_POOL_DEFAULT	1024
+/* bounce_threshold value that bounces every buffer (no zero-copy). */
+#define VLB_BOUNCE_ALL		0xffffffffU
+
+/**
+ * struct vlb_create - argument of VLB_IOC_CREATE
+ * @device_id: virtio device type (VIRTIO_ID_*), from the allow-list
+ * @vendor_id: reported to the driver as the virtio vendor id
+ * @device_features: features the device offers; transport bits the module
+ *	does not support are cleared and VIRTIO_F_ACCESS_PLATFORM is added on
+ *	the driver side only. On return: the features the driver is offered.
+ * @num_queues: 1..VLB_MAX_QUEUES
+ * @queue_size_max: largest ring, power of two, 2..VLB_QUEUE_SIZE_MAX
+ * @config_size: valid bytes of @config, 0..VLB_CONFIG_MAX
+ * @reserved0: zero
+ * @max_granted_pages: pages of driver memory the device may see at once;
+ *	0 selects VLB_GRANT_PAGES_DEFAULT. Mappings beyond it fail.
+ * @bounce_threshold: buffers shorter than this many bytes are always
+ *	copied; longer ones are granted zero-copy for their whole pages (head
+ *	and tail partial pages are still copied). 0 selects PAGE_SIZE;
+ *	VLB_BOUNCE_ALL copies everything.
+ * @bounce_pool_pages: pages reserved for copies; 0 selects
+ *	VLB_BOUNCE_POOL_DEFAULT
+ * @flags: zero
+ * @iova_size: bytes of IOVA space, page multiple; 0 selects
+ *	VLB_IOVA_SIZE_DEFAULT
+ * @name: unique, NUL-terminated, [a-z0-9_-], used to reattach
+ * @reserved: zero
+ * @config: initial device config space
+ *
+ * Returns a new per-device file descriptor (O_CLOEXEC).
+ */
+struct vlb_create {
+	__u32 device_id;
+	__u32 vendor_id;
+	__u64 device_features;
+	__u16 num_queues;
+	__u16 queue_size_max;
+	__u16 config_size;
+	__u16 reserved0;
+	__u32 max_granted_pages;
+	__u32 bounce_threshold;
+	__u32 bounce_pool_pages;
+	__u32 flags;
+	__u64 iova_size;
+	char name[VLB_NAME_MAX];
+	__u64 reserved[4];
+	__u8 config[VLB_CONFIG_MAX];
+};
+
+/**
+ * struct vlb_reattach - argument of VLB_IOC_REATTACH
+ * @name: name of a device whose file descriptor was closed less than the
+ *	grace period ago
+ * @reserved: zero
+ *
+ * Returns a new per-device file descriptor bound to that device.
+ */
+struct vlb_reattach {
+	char name[VLB_NAME_MAX];
+	__u64 reserved[4];
+};
+
+#define VLB_IOC_CREATE		_IOWR(VLB_IOCTL_MAGIC, 0x01, struct vlb_create)
+#define VLB_IOC_REATTACH	_IOW(VLB_IOCTL_MAGIC, 0x02, struct vlb_reattach)
+
+/* ---------------------------------------------------------------------
+ * Control channel (read()/write()/poll() on the per-device fd)
+ *
+ * The kernel queues a struct vlb_msg for each event user space must act
+ * on; read() returns one message (the buffer must hold at least one).
+ * Every message carries VLB_MSG_F_REPLY and waits for a struct vlb_reply
+ * with the same seq, written with write(), for at most the module's
+ * msg_timeout_ms; a late, missing or failed reply breaks the device.
+ */
+
+enum vlb_msg_type {
+	/* The driver accepted @u.features (FEATURES_OK). */
+	VLB_MSG_SET_FEATURES	= 1,
+	/* The driver set @u.status (DRIVER_OK, FAILED, ...). */
+	VLB_MSG_SET_STATUS	= 2,
+	/* Device reset: stop every queue and forget negotiated state. */
+	VLB_MSG_RESET		= 3,
+	/* Queue @u.vq.index is set up; addresses are IOVAs. */
+	VLB_MSG_VQ_ENABLE	= 4,
+	/* Queue @u.vq.index is being torn down. */
+	VLB_MSG_VQ_DISABLE	= 5,
+	/* The driver wrote @u.config.len bytes of config space. */
+	VLB_MSG_CONFIG_WRITE	= 6,
+};
+
+#define VLB_MSG_F_REPLY		_BITUL(0)
+#define VLB_MSG_CONFIG_CHUNK	32
+
+/**
+ * struct vlb_msg - a control message, read() from the per-device fd
+ * @type: enum vlb_msg_type
+ * @seq: identifies the message; echoed in the reply
+ * @flags: VLB_MSG_F_*
+ * @reserved: zero
+ * @u: payload by @type
+ */
+struct vlb_msg {
+	__u32 type;
+	__u32 seq;
+	__u32 flags;
+	__u32 reserved;
+	union {
+		struct {
+			__u64 features;
+		} features;
+		struct {
+			__u8 status;
+			__u8 pad[7];
+		} status;
+		struct {
+			__u32 index;
+			__u32 num;
+			__u64 desc;
+			__u64 avail;
+			__u64 used;
+		} vq;
+		struct {
+			__u32 offset;
+			__u32 len;
+			__u8 data[VLB_MSG_CONFIG_CHUNK];
+		} config;
+		__u8 raw[48];
+	} u;
+};
+
+/**
+ * struct vlb_reply - the answer to a struct vlb_msg, write() to the fd
+ * @seq: the message's seq
+ * @result: 0, or a negative errno that fails the driver's operation
+ * @reserved: zero
+ */
+struct vlb_reply {
+	__u32 seq;
+	__s32 result;
+	__u32 reserved[2];
+};
+
+/* ---------------------------------------------------------------------
+ * Per-device ioctls
+ */
+
+/**
+ * struct vlb_vq_eventfd - VLB_DEV_SET_VQ_KICK / VLB_DEV_SET_VQ_CALL
+ * @index: queue index
+ * @fd: an eventfd, or -1 to detach
+ * @reserved: zero
+ *
+ * KICK: the kernel signals @fd when the driver notifies the queue.
+ * CALL: the device signals @fd after adding used buffers; the kernel
+ * validates them, revokes their pages and completes them to the driver.
+ */
+struct vlb_vq_eventfd {
+	__u32 index;
+	__s32 fd;
+	__u64 reserved;
+};
+
+/**
+ * struct vlb_config_update - VLB_DEV_CONFIG_UPDATE
+ * @offset: first byte to change
+ * @len: bytes, @offset + @len <= the device's config_size
+ * @reserved: zero
+ * @data: new bytes
+ *
+ * Updates the config cache and raises a config-change interrupt.
+ */
+struct vlb_config_update {
+	__u32 offset;
+	__u32 len;
+	__u64 reserved;
+	__u8 data[VLB_CONFIG_MAX];
+};
+
+/**
+ * struct vlb_vq_index - VLB_DEV_VQ_INTERRUPT
+ * @index: queue index
+ * @reserved: zero
+ *
+ * The same as signalling the queue's call eventfd.
+ */
+struct vlb_vq_index {
+	__u32 index;
+	__u32 reserved;
+};
+
+/**
+ * struct vlb_stats - VLB_DEV_GET_STATS; every counter only grows
+ * @grants: buffer pages granted zero-copy
+ * @bounces: buffer pages copied through the bounce pool
+ * @revocations: pages whose access was revoked before completion
+ * @faults_refused: device accesses that got SIGBUS
+ * @map_failures: driver mappings refused (limits, pool or IOVA exhausted)
+ * @used_rejected: used entries refused (bad id, not in flight, bad length)
+ * @broken: times the device was marked broken
+ * @kicks: driver notifications forwarded to the kick eventfd
+ * @calls: call eventfd signals processed
+ * @msg_timeouts: control messages that got no reply in time
+ * @reserved: zero
+ */
+struct vlb_stats {
+	__u64 grants;
+	__u64 bounces;
+	__u64 revocations;
+	__u64 faults_refused;
+	__u64 map_failures;
+	__u64 used_rejected;
+	__u64 broken;
+	__u64 kicks;
+	__u64 calls;
+	__u64 msg_timeouts;
+	__u64 reserved[6];
+};
+
+#define VLB_DEV_SET_VQ_KICK	_IOW(VLB_IOCTL_MAGIC, 0x40, struct vlb_vq_eventfd)
+#define VLB_DEV_SET_VQ_CALL	_IOW(VLB_IOCTL_MAGIC, 0x41, struct vlb_vq_eventfd)
+/* Returns an fd whose only use is mmap() of the IOVA space (MAP_SHARED). */
+#define VLB_DEV_GET_IOVA_FD	_IO(VLB_IOCTL_MAGIC, 0x42)
+#define VLB_DEV_CONFIG_UPDATE	_IOW(VLB_IOCTL_MAGIC, 0x43, struct vlb_config_update)
+#define VLB_DEV_VQ_INTERRUPT	_IOW(VLB_IOCTL_MAGIC, 0x44, struct vlb_vq_index)
+#define VLB_DEV_GET_STATS	_IOR(VLB_IOCTL_MAGIC, 0x45, struct vlb_stats)
 
 #endif /* _UAPI_LINUX_VIRTIO_LOOPBACK_H */

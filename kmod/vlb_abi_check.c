@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0
+/*
+ * Validation of user-space input to virtio_loopback.ko; see vlb_abi_check.h.
+ * Keep this file free of kernel-only calls: user space builds it too.
+ */
+#ifdef __KERNEL__
+#include <linux/errno.h>
+#include <linux/stddef.h>
+#else
+#include <errno.h>
+#include <stddef.h>
+#endif
+
+#include "vlb_abi_check.h"
+
+/* virtio device ids (include/uapi/linux/virtio_ids.h) the module serves. */
+static const __u32 vlb_allowed_types[] = {
+	2,	/* VIRTIO_ID_BLOCK */
+	3,	/* VIRTIO_ID_CONSOLE */
+	4,	/* VIRTIO_ID_RNG */
+	18,	/* VIRTIO_ID_INPUT */
+	25,	/* VIRTIO_ID_SOUND */
+	36,	/* VIRTIO_ID_CAN */
+	41,	/* VIRTIO_ID_GPIO */
+};
+
+#define VLB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static int vlb_fail(const char **why, const char *msg, int err)
+{
+	*why = msg;
+	return err;
+}
+
+static bool vlb_all_zero(const void *p, size_t len)
+{
+	const unsigned char *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+static bool vlb_is_pow2(__u32 v)
+{
+	return v && !(v & (v - 1));
+}
+
+bool vlb_device_type_allowed(__u32 device_id)
+{
+	size_t i;
+
+	for (i = 0; i < VLB_ARRAY_SIZE(vlb_allowed_types); i++)
+		if (vlb_allowed_types[i] == device_id)
+			return true;
+	return false;
+}
+
+__u64 vlb_offered_features(__u64 device_features)
+{
+	return device_features &
+	       (VLB_DEVICE_TYPE_FEATURES | VLB_TRANSPORT_FEATURES);
+}
+
+int vlb_check_name(const char name[VLB_NAME_MAX], const char **why)
+{
+	size_t len = 0;
+
+	while (len < VLB_NAME_MAX && name[len])
+		len++;
+	if (len == 0)
+		return vlb_fail(why, "name: empty", -EINVAL);
+	if (len == VLB_NAME_MAX)
+		return vlb_fail(why, "name: not NUL-terminated", -ENAMETOOLONG);
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return vlb_fail(why, "name: only [a-z0-9_-] allowed",
+					-EINVAL);
+	}
+	if (!vlb_all_zero(name + len, VLB_NAME_MAX - len))
+		return vlb_fail(why, "name: bytes after the NUL must be zero",
+				-EINVAL);
+	return 0;
+}
+
+int vlb_check_create(struct vlb_create *c, const char **why)
+{
+	int ret;
+
+	if (!vlb_device_type_allowed(c->device_id))
+		return vlb_fail(why, "device_id: type not allowed", -EPROTONOSUPPORT);
+	if (!(c->device_features & VLB_F_VERSION_1))
+		return vlb_fail(why, "device_features: VIRTIO_F_VERSION_1 required",
+				-EINVAL);
+	if (c->num_queues == 0 || c->num_queues > VLB_MAX_QUEUES)
+		return vlb_fail(why, "num_queues: must be 1..VLB_MAX_QUEUES", -EINVAL);
+	if (c->queue_size_max < 2 || c->queue_size_max > VLB_QUEUE_SIZE_MAX ||
+	    !vlb_is_pow2(c->queue_size_max))
+		return vlb_fail(why, "queue_size_max: power of two, 2..VLB_QUEUE_SIZE_MAX",
+				-EINVAL);
+	if (c->config_size > VLB_CONFIG_MAX)
+		return vlb_fail(why, "config_size: above VLB_CONFIG_MAX", -EINVAL);
+	if (!vlb_all_zero(c->config + c->config_size,
+			  VLB_CONFIG_MAX - c->config_size))
+		return vlb_fail(why, "config: bytes past config_size must be zero",
+				-EINVAL);
+	if (c->reserved0 || c->flags ||
+	    !vlb_all_zero(c->reserved, sizeof(c->reserved)))
+		return vlb_fail(why, "reserved or flags: must be zero", -EINVAL);
+	ret = vlb_check_name(c->name, why);
+	if (ret)
+		return ret;
+
+	if (c->iova_size == 0)
+		c->iova_size = VLB_IOVA_SIZE_DEFAULT;
+	if (c->iova_size < VLB_IOVA_SIZE_MIN || c->iova_size > VLB_IOVA_SIZE_MAX ||
+	    c->iova_size % VLB_PAGE_SIZE)
+		return vlb_fail(why, "iova_size: page multiple within VLB_IOVA_SIZE_MIN..MAX",
+				-EINVAL);
+	if (c->max_granted_pages == 0)
+		c->max_granted_pages = VLB_GRANT_PAGES_DEFAULT;
+	if (c->max_granted_pages > c->iova_size / VLB_PAGE_SIZE)
+		return vlb_fail(why, "max_granted_pages: exceeds the IOVA space",
+				-EINVAL);
+	if (c->bounce_pool_pages == 0)
+		c->bounce_pool_pages = VLB_BOUNCE_POOL_DEFAULT;
+	if (c->bounce_pool_pages > VLB_BOUNCE_POOL_MAX)
+		return vlb_fail(why, "bounce_pool_pages: above VLB_BOUNCE_POOL_MAX",
+				-EINVAL);
+	if (c->bounce_threshold == 0)
+		c->bounce_threshold = VLB_PAGE_SIZE;
+
+	c->device_features = vlb_offered_features(c->device_features);
+	return 0;
+}
+
+int vlb_check_reattach(const struct vlb_reattach *r, const char **why)
+{
+	if (!vlb_all_zero(r->reserved, sizeof(r->reserved)))
+		return vlb_fail(why, "reserved: must be zero", -EINVAL);
+	return vlb_check_name(r->name, why);
+}
+
+int vlb_check_reply(const struct vlb_reply *r, const char **why)
+{
+	if (!vlb_all_zero(r->reserved, sizeof(r->reserved)))
+		return vlb_fail(why, "reply reserved: must be zero", -EINVAL);
+	/* A failure must be a real errno so the driver sees a sane error. */
+	if (r->result > 0 || r->result < -4095)
+		return vlb_fail(why, "reply result: must be 0 or -errno", -EINVAL);
+	return 0;
+}
+
+int vlb_check_vq_eventfd(const struct vlb_vq_eventfd *e, __u32 num_queues,
+			 const char **why)
+{
+	if (e->reserved)
+		return vlb_fail(why, "reserved: must be zero", -EINVAL);
+	if (e->index >= num_queues)
+		return vlb_fail(why, "index: no such queue", -EINVAL);
+	if (e->fd < -1)
+		return vlb_fail(why, "fd: must be an eventfd or -1", -EBADF);
+	return 0;
+}
+
+int vlb_check_config_update(const struct vlb_config_update *u,
+			    __u32 config_size, const char **why)
+{
+	if (u->reserved)
+		return vlb_fail(why, "reserved: must be zero", -EINVAL);
+	if (u->len == 0 || u->len > VLB_CONFIG_MAX || u->offset > config_size ||
+	    u->len > config_size - u->offset)
+		return vlb_fail(why, "offset/len: outside the config space", -EINVAL);
+	return 0;
+}
+
+int vlb_check_vq_index(const struct vlb_vq_index *v, __u32 num_queues,
+		       const char **why)
+{
+	if (v->reserved)
+		return vlb_fail(why, "reserved: must be zero", -EINVAL);
+	if (v->index >= num_queues)
+		return vlb_fail(why, "index: no such queue", -EINVAL);
+	return 0;
+}

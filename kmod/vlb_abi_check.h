@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0 */
+/*
+ * Validation of everything user space passes to virtio_loopback.ko.
+ *
+ * Plain C without kernel dependencies beyond the uapi types: the module
+ * compiles it, and so do the user-space unit tests and fuzz targets, so
+ * the fuzzers exercise the very code that guards the kernel.
+ *
+ * Every check returns 0 or a negative errno and, on failure, points *why
+ * at a static string naming the offending field.
+ */
+#ifndef VLB_ABI_CHECK_H
+#define VLB_ABI_CHECK_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#else
+#include <stdbool.h>
+#include <stdint.h>
+#endif
+
+#include <linux/virtio_loopback.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Page size the IOVA space is built from (x86-64, arm64 with 4K pages). */
+#define VLB_PAGE_SIZE		4096U
+
+/* Hex, not BIT_ULL(): user space has no linux/bits.h. */
+#define VLB_F_VERSION_1		0x0000000100000000ULL	/* bit 32 */
+#define VLB_F_ACCESS_PLATFORM	0x0000000200000000ULL	/* bit 33 */
+/* Transport feature bits a device may offer; all others are cleared. */
+#define VLB_TRANSPORT_FEATURES	VLB_F_VERSION_1
+/* Device-type feature bits (virtio 1.2, section 2.2: 0-23 and 50-63). */
+#define VLB_DEVICE_TYPE_FEATURES 0xfffc000000ffffffULL
+
+bool vlb_device_type_allowed(__u32 device_id);
+__u64 vlb_offered_features(__u64 device_features);
+
+int vlb_check_name(const char name[VLB_NAME_MAX], const char **why);
+/* Checks @c and fills in defaults for fields left zero. */
+int vlb_check_create(struct vlb_create *c, const char **why);
+int vlb_check_reattach(const struct vlb_reattach *r, const char **why);
+int vlb_check_reply(const struct vlb_reply *r, const char **why);
+int vlb_check_vq_eventfd(const struct vlb_vq_eventfd *e, __u32 num_queues,
+			 const char **why);
+int vlb_check_config_update(const struct vlb_config_update *u,
+			    __u32 config_size, const char **why);
+int vlb_check_vq_index(const struct vlb_vq_index *v, __u32 num_queues,
+		       const char **why);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VLB_ABI_CHECK_H */
