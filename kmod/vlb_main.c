@@ -3,9 +3,10 @@
  * virtio-loopback: a virtio transport whose devices live in user space.
  *
  * This file owns the module's entry points and the control node
- * /dev/virtio-loopback (a misc device). Opening the node gives a handle on
- * which user space queries the ABI version; device creation, the transport
- * and the IOVA domain live in their own files as they are added.
+ * /dev/virtio-loopback (a misc device), on which user space queries the ABI
+ * version, creates devices and reattaches to them. The device lifecycle is
+ * in vlb_device.c, the virtio transport in vlb_transport.c, and the IOVA
+ * domain that confines device processes in vlb_iova.c.
  *
  * The node is root-only (mode 0600): only the privileged supervisor opens
  * it and hands per-device file descriptors to sandboxed processes.
@@ -19,6 +20,8 @@
 #include <linux/uaccess.h>
 
 #include <linux/virtio_loopback.h>
+
+#include "vlb_device.h"
 
 #define VLB_MODULE_VERSION "0.1.0"
 
@@ -42,6 +45,10 @@ static long vlb_ctl_ioctl(struct file *file, unsigned int cmd,
 	switch (cmd) {
 	case VLB_IOC_GET_VERSION:
 		return vlb_ioctl_get_version(argp);
+	case VLB_IOC_CREATE:
+		return vlb_ioctl_create(argp);
+	case VLB_IOC_REATTACH:
+		return vlb_ioctl_reattach(argp);
 	default:
 		return -ENOTTY;
 	}
@@ -66,18 +73,34 @@ static int __init vlb_init(void)
 {
 	int ret;
 
+	ret = vlb_iova_init();
+	if (ret)
+		return ret;
+	ret = vlb_transport_init();
+	if (ret)
+		goto err_iova;
 	ret = misc_register(&vlb_ctl_misc);
 	if (ret) {
 		pr_err("cannot register /dev/%s: %d\n", VLB_MISC_NAME, ret);
-		return ret;
+		goto err_transport;
 	}
 	pr_info("loaded, ABI %u.%u\n", VLB_ABI_MAJOR, VLB_ABI_MINOR);
 	return 0;
+
+err_transport:
+	vlb_transport_exit();
+err_iova:
+	vlb_iova_exit();
+	return ret;
 }
 
 static void __exit vlb_exit(void)
 {
 	misc_deregister(&vlb_ctl_misc);
+	/* Only devices in their grace period remain: fds pin the module. */
+	vlb_devices_remove_all();
+	vlb_transport_exit();
+	vlb_iova_exit();
 	pr_info("unloaded\n");
 }
 

@@ -22,10 +22,63 @@ vlb_load() {
 }
 
 vlb_unload() {
-	rmmod virtio_loopback
+	# Files a kworker released are put a jiffy later (delayed fput).
+	local _i
+	for _i in $(seq 50); do
+		rmmod virtio_loopback 2>/dev/null && break
+		sleep 0.1
+	done
+	lsmod | grep -q '^virtio_loopback ' && fail "rmmod: module still in use"
 	for _ in $(seq 50); do
 		[ -e "$VLB_NODE" ] || return 0
 		sleep 0.1
 	done
 	fail "$VLB_NODE still present after rmmod"
+}
+
+VLB_TESTDEV=$VLB_BUILD/tests/vm/vlb-test-device
+export VLB_TESTDEV
+
+# The guest runs no udev: load the stock virtio drivers by hand.
+vlb_load_drivers() {
+	modprobe -a virtio_rng virtio_blk virtio_console virtio_input
+}
+
+# vlb_start_device LOGFILE ARGS...: starts vlb-test-device in the
+# background, waits for its "ready" line, sets VLB_DEV_PID.
+vlb_start_device() {
+	local log=$1
+	shift
+	"$VLB_TESTDEV" "$@" >"$log" 2>&1 &
+	VLB_DEV_PID=$!
+	for _ in $(seq 100); do
+		grep -q '^ready ' "$log" && return 0
+		kill -0 "$VLB_DEV_PID" 2>/dev/null || { cat "$log"; fail "test device died"; }
+		sleep 0.1
+	done
+	cat "$log"
+	fail "test device not ready"
+}
+
+# vlb_stop_device LOGFILE: SIGTERM, wait, print its counters line.
+vlb_stop_device() {
+	kill -TERM "$VLB_DEV_PID"
+	wait "$VLB_DEV_PID" || fail "test device exited $?: $(cat "$1")"
+	grep '^stats ' "$1"
+}
+
+# vlb_stat LOGFILE NAME: one counter from the stats line.
+vlb_stat() {
+	sed -n "s/^stats .*\b$2=\([0-9]*\).*/\1/p" "$1"
+}
+
+# wait_for SECONDS COMMAND...: polls until COMMAND succeeds.
+wait_for() {
+	local t=$1
+	shift
+	for _ in $(seq $((t * 10))); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
 }

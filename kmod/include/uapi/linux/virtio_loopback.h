@@ -52,7 +52,7 @@ struct vlb_version {
 #define VLB_IOVA_SIZE_DEFAULT	_BITULL(28)	/* 256 MiB */
 #define VLB_GRANT_PAGES_DEFAULT	16384	/* 64 MiB of 4 KiB pages in flight */
 #define VLB_BOUNCE_POOL_MAX	16384
-#define VLB_BOUNCE_POOL_DEFAULT	1024
+#define VLB_BOUNCE_POOL_DEFAULT	256	/* 1 MiB */
 /* bounce_threshold value that bounces every buffer (no zero-copy). */
 #define VLB_BOUNCE_ALL		0xffffffffU
 

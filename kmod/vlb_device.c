@@ -1,0 +1,601 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * virtio-loopback device lifecycle and the per-device file descriptor.
+ *
+ * VLB_IOC_CREATE validates the request, builds the IOVA domain and the
+ * devices, returns a per-device fd and registers the virtio device from a
+ * work item, so the driver's probe (which sends control messages) never
+ * runs in the thread that must answer them. The fd carries the control
+ * channel (read/write/poll) and the per-device ioctls. Closing it detaches
+ * the device: control messages fail at once, the data plane goes on, and
+ * after the grace period the device is removed unless VLB_IOC_REATTACH
+ * bound a new fd to it by name.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/virtio_config.h>
+
+#include "vlb_abi_check.h"
+#include "vlb_device.h"
+
+unsigned int vlb_msg_timeout_ms = 5000;
+module_param_named(msg_timeout_ms, vlb_msg_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(msg_timeout_ms, "How long the kernel waits for a control reply (ms)");
+
+static unsigned int vlb_grace_period_ms = 10000;
+module_param_named(grace_period_ms, vlb_grace_period_ms, uint, 0644);
+MODULE_PARM_DESC(grace_period_ms, "How long a detached device waits for REATTACH (ms)");
+
+/* Every device by name; vlb_devices_lock also orders attach-state changes. */
+static LIST_HEAD(vlb_devices);
+static DEFINE_MUTEX(vlb_devices_lock);
+
+static void vlb_device_release(struct kref *ref)
+{
+	struct vlb_device *vd = container_of(ref, struct vlb_device, ref);
+
+	kfree(vd->vqs);
+	kfree(vd);
+}
+
+static void vlb_device_put(struct vlb_device *vd)
+{
+	kref_put(&vd->ref, vlb_device_release);
+}
+
+static void vlb_parent_release(struct device *dev)
+{
+	vlb_device_put(container_of(dev, struct vlb_device, parent));
+}
+
+static void vlb_vdev_release(struct device *dev)
+{
+	vlb_device_put(to_vlb(dev_to_virtio(dev)));
+}
+
+/* --------------------------------------------------- control channel */
+
+/* Fails every message still waiting; called under msg_lock. */
+static void vlb_fail_pending(struct vlb_device *vd, int err)
+{
+	struct vlb_pending_msg *p, *n;
+
+	list_for_each_entry_safe(p, n, &vd->msg_queue, node) {
+		list_del_init(&p->node);
+		p->result = err;
+		p->done = true;
+	}
+	list_for_each_entry_safe(p, n, &vd->msg_sent, node) {
+		list_del_init(&p->node);
+		p->result = err;
+		p->done = true;
+	}
+	wake_up_all(&vd->msg_waiters);
+}
+
+/*
+ * The device misbehaved or is gone. From now on every request in flight
+ * and every new one completes with an error (vlb_transport.c); control
+ * messages fail at once. Any context.
+ */
+void vlb_mark_broken(struct vlb_device *vd, const char *why)
+{
+	unsigned long flags;
+	unsigned int i;
+	bool first;
+
+	spin_lock_irqsave(&vd->msg_lock, flags);
+	first = !vd->broken;
+	vd->broken = true;
+	vlb_fail_pending(vd, -EIO);
+	spin_unlock_irqrestore(&vd->msg_lock, flags);
+	if (!first)
+		return;
+	atomic64_inc(&vd->stats.broken);
+	pr_warn_ratelimited("%s: device broken: %s\n", vd->name, why);
+	wake_up_interruptible_poll(&vd->msg_readers, EPOLLIN | EPOLLERR);
+	for (i = 0; i < vd->params.num_queues; i++)
+		vlb_vq_interrupt(&vd->vqs[i]);
+}
+
+int vlb_send_msg(struct vlb_device *vd, struct vlb_msg *msg)
+{
+	struct vlb_pending_msg p = { .msg = *msg };
+	long left;
+	int ret;
+
+	might_sleep();
+	mutex_lock(&vd->msg_mutex);
+	spin_lock_irq(&vd->msg_lock);
+	if (vd->state != VLB_ATTACHED || vd->broken) {
+		spin_unlock_irq(&vd->msg_lock);
+		ret = -ENOTCONN;
+		goto out;
+	}
+	p.msg.seq = ++vd->next_seq;
+	p.msg.flags = VLB_MSG_F_REPLY;
+	list_add_tail(&p.node, &vd->msg_queue);
+	spin_unlock_irq(&vd->msg_lock);
+	wake_up_interruptible_poll(&vd->msg_readers, EPOLLIN | EPOLLRDNORM);
+
+	left = wait_event_timeout(vd->msg_waiters, READ_ONCE(p.done),
+				  msecs_to_jiffies(vlb_msg_timeout_ms));
+
+	spin_lock_irq(&vd->msg_lock);
+	if (!p.done) {
+		list_del(&p.node);
+		spin_unlock_irq(&vd->msg_lock);
+		atomic64_inc(&vd->stats.msg_timeouts);
+		vlb_mark_broken(vd, "no reply to a control message in time");
+		ret = -ETIMEDOUT;
+		goto out;
+	}
+	ret = p.result;
+	spin_unlock_irq(&vd->msg_lock);
+out:
+	mutex_unlock(&vd->msg_mutex);
+	return ret;
+}
+
+static ssize_t vlb_dev_read(struct file *file, char __user *buf, size_t count,
+			    loff_t *ppos)
+{
+	struct vlb_device *vd = file->private_data;
+	struct vlb_pending_msg *p;
+	struct vlb_msg msg;
+	int ret;
+
+	if (count < sizeof(msg))
+		return -EINVAL;
+	spin_lock_irq(&vd->msg_lock);
+	while (list_empty(&vd->msg_queue)) {
+		spin_unlock_irq(&vd->msg_lock);
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		ret = wait_event_interruptible(vd->msg_readers,
+					       !list_empty(&vd->msg_queue));
+		if (ret)
+			return ret;
+		spin_lock_irq(&vd->msg_lock);
+	}
+	p = list_first_entry(&vd->msg_queue, struct vlb_pending_msg, node);
+	msg = p->msg;
+	list_move_tail(&p->node, &vd->msg_sent);
+	spin_unlock_irq(&vd->msg_lock);
+
+	/* The sender times out if this fails; nothing else to undo. */
+	if (copy_to_user(buf, &msg, sizeof(msg)))
+		return -EFAULT;
+	return sizeof(msg);
+}
+
+static ssize_t vlb_dev_write(struct file *file, const char __user *buf,
+			     size_t count, loff_t *ppos)
+{
+	struct vlb_device *vd = file->private_data;
+	struct vlb_pending_msg *p;
+	struct vlb_reply reply;
+	const char *why;
+	int ret;
+
+	if (count != sizeof(reply))
+		return -EINVAL;
+	if (copy_from_user(&reply, buf, sizeof(reply)))
+		return -EFAULT;
+	ret = vlb_check_reply(&reply, &why);
+	if (ret) {
+		pr_debug("%s: %s\n", vd->name, why);
+		return ret;
+	}
+	spin_lock_irq(&vd->msg_lock);
+	list_for_each_entry(p, &vd->msg_sent, node) {
+		if (p->msg.seq != reply.seq)
+			continue;
+		list_del_init(&p->node);
+		p->result = reply.result;
+		p->done = true;
+		wake_up_all(&vd->msg_waiters);
+		spin_unlock_irq(&vd->msg_lock);
+		return sizeof(reply);
+	}
+	spin_unlock_irq(&vd->msg_lock);
+	/* No message read with that seq is waiting (late, or never sent). */
+	return -ENOENT;
+}
+
+static __poll_t vlb_dev_poll(struct file *file, poll_table *wait)
+{
+	struct vlb_device *vd = file->private_data;
+	__poll_t mask = EPOLLOUT | EPOLLWRNORM;
+
+	poll_wait(file, &vd->msg_readers, wait);
+	spin_lock_irq(&vd->msg_lock);
+	if (!list_empty(&vd->msg_queue))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	if (vd->broken)
+		mask |= EPOLLERR;
+	spin_unlock_irq(&vd->msg_lock);
+	return mask;
+}
+
+/* ------------------------------------------------------------ ioctls */
+
+static long vlb_dev_set_eventfd(struct vlb_device *vd, void __user *argp,
+				bool call)
+{
+	struct vlb_vq_eventfd e;
+	const char *why;
+	int ret;
+
+	if (copy_from_user(&e, argp, sizeof(e)))
+		return -EFAULT;
+	ret = vlb_check_vq_eventfd(&e, vd->params.num_queues, &why);
+	if (ret) {
+		pr_debug("%s: %s\n", vd->name, why);
+		return ret;
+	}
+	return vlb_set_vq_eventfd(vd, e.index, e.fd, call);
+}
+
+static long vlb_dev_config_update(struct vlb_device *vd, void __user *argp)
+{
+	struct vlb_config_update *u;
+	const char *why;
+	int ret;
+
+	u = memdup_user(argp, sizeof(*u));
+	if (IS_ERR(u))
+		return PTR_ERR(u);
+	ret = vlb_check_config_update(u, vd->params.config_size, &why);
+	if (ret) {
+		pr_debug("%s: %s\n", vd->name, why);
+		goto out;
+	}
+	spin_lock_irq(&vd->config_lock);
+	memcpy(vd->config + u->offset, u->data, u->len);
+	vd->config_generation++;
+	spin_unlock_irq(&vd->config_lock);
+	if (READ_ONCE(vd->status) & VIRTIO_CONFIG_S_DRIVER_OK)
+		virtio_config_changed(&vd->vdev);
+out:
+	kfree(u);
+	return ret;
+}
+
+static long vlb_dev_vq_interrupt(struct vlb_device *vd, void __user *argp)
+{
+	struct vlb_vq_index v;
+	const char *why;
+	int ret;
+
+	if (copy_from_user(&v, argp, sizeof(v)))
+		return -EFAULT;
+	ret = vlb_check_vq_index(&v, vd->params.num_queues, &why);
+	if (ret)
+		return ret;
+	vlb_vq_interrupt(&vd->vqs[v.index]);
+	return 0;
+}
+
+static long vlb_dev_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct vlb_device *vd = file->private_data;
+	void __user *argp = (void __user *)arg;
+	struct vlb_stats stats;
+
+	switch (cmd) {
+	case VLB_DEV_SET_VQ_KICK:
+		return vlb_dev_set_eventfd(vd, argp, false);
+	case VLB_DEV_SET_VQ_CALL:
+		return vlb_dev_set_eventfd(vd, argp, true);
+	case VLB_DEV_GET_IOVA_FD:
+		return vlb_iova_get_fd(vd->iova);
+	case VLB_DEV_CONFIG_UPDATE:
+		return vlb_dev_config_update(vd, argp);
+	case VLB_DEV_VQ_INTERRUPT:
+		return vlb_dev_vq_interrupt(vd, argp);
+	case VLB_DEV_GET_STATS:
+		vlb_stats_read(&vd->stats, &stats);
+		return copy_to_user(argp, &stats, sizeof(stats)) ? -EFAULT : 0;
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* ------------------------------------------------ attach and removal */
+
+static void vlb_device_remove(struct vlb_device *vd)
+{
+	unsigned int i;
+
+	mutex_lock(&vlb_devices_lock);
+	if (vd->state == VLB_REMOVED) {
+		mutex_unlock(&vlb_devices_lock);
+		return;
+	}
+	vd->state = VLB_REMOVED;
+	list_del(&vd->node);
+	mutex_unlock(&vlb_devices_lock);
+
+	pr_info("%s: removing\n", vd->name);
+	flush_work(&vd->register_work);
+	/* Complete what is in flight and fail what comes, then unbind. */
+	vlb_mark_broken(vd, "removed");
+	vlb_fail_inflight(vd);
+	if (vd->vdev_registered)
+		unregister_virtio_device(&vd->vdev);
+	for (i = 0; i < vd->params.num_queues; i++)
+		vlb_vq_release_eventfds(&vd->vqs[i]);
+	vlb_iova_destroy(vd->iova);
+	device_del(&vd->parent);
+	put_device(&vd->parent);
+	pr_info("%s: removed\n", vd->name);
+	vlb_device_put(vd);	/* the registry's reference */
+}
+
+static void vlb_remove_work(struct work_struct *work)
+{
+	struct vlb_device *vd = container_of(to_delayed_work(work),
+					     struct vlb_device, remove_work);
+
+	/* A reattach may have won the race for the lock. */
+	mutex_lock(&vlb_devices_lock);
+	if (vd->state != VLB_DETACHED) {
+		mutex_unlock(&vlb_devices_lock);
+		return;
+	}
+	mutex_unlock(&vlb_devices_lock);
+	pr_info("%s: grace period over\n", vd->name);
+	vlb_device_remove(vd);
+}
+
+static int vlb_dev_release(struct inode *inode, struct file *file)
+{
+	struct vlb_device *vd = file->private_data;
+
+	mutex_lock(&vlb_devices_lock);
+	if (vd->state == VLB_ATTACHED) {
+		spin_lock_irq(&vd->msg_lock);
+		vd->state = VLB_DETACHED;
+		vlb_fail_pending(vd, -ENOTCONN);
+		spin_unlock_irq(&vd->msg_lock);
+		pr_info("%s: detached, removal in %u ms unless reattached\n",
+			vd->name, vlb_grace_period_ms);
+		schedule_delayed_work(&vd->remove_work,
+				      msecs_to_jiffies(vlb_grace_period_ms));
+	}
+	mutex_unlock(&vlb_devices_lock);
+	vlb_device_put(vd);
+	return 0;
+}
+
+static const struct file_operations vlb_dev_fops = {
+	.owner		= THIS_MODULE,
+	.read		= vlb_dev_read,
+	.write		= vlb_dev_write,
+	.poll		= vlb_dev_poll,
+	.unlocked_ioctl	= vlb_dev_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.release	= vlb_dev_release,
+	.llseek		= noop_llseek,
+};
+
+/* Called with vlb_devices_lock held; takes a reference for the file. */
+static int vlb_dev_open_fd(struct vlb_device *vd)
+{
+	int fd;
+
+	kref_get(&vd->ref);
+	fd = anon_inode_getfd("[virtio-loopback]", &vlb_dev_fops, vd,
+			      O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		vlb_device_put(vd);
+	return fd;
+}
+
+static void vlb_register_work(struct work_struct *work)
+{
+	struct vlb_device *vd = container_of(work, struct vlb_device,
+					     register_work);
+	int ret;
+
+	kref_get(&vd->ref);	/* the virtio device's */
+	ret = register_virtio_device(&vd->vdev);
+	if (ret) {
+		pr_err("%s: cannot register the virtio device: %d\n", vd->name, ret);
+		put_device(&vd->vdev.dev);
+		return;
+	}
+	vd->vdev_registered = true;
+}
+
+static struct vlb_device *vlb_find_locked(const char *name)
+{
+	struct vlb_device *vd;
+
+	lockdep_assert_held(&vlb_devices_lock);
+	list_for_each_entry(vd, &vlb_devices, node)
+		if (!strncmp(vd->name, name, VLB_NAME_MAX))
+			return vd;
+	return NULL;
+}
+
+static struct vlb_device *vlb_device_alloc(const struct vlb_create *c)
+{
+	struct vlb_device *vd;
+	unsigned int i;
+
+	vd = kzalloc(sizeof(*vd), GFP_KERNEL);
+	if (!vd)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&vd->ref);
+	vd->params = *c;
+	memcpy(vd->name, c->name, VLB_NAME_MAX);
+	memcpy(vd->config, c->config, c->config_size);
+	spin_lock_init(&vd->config_lock);
+	spin_lock_init(&vd->msg_lock);
+	INIT_LIST_HEAD(&vd->msg_queue);
+	INIT_LIST_HEAD(&vd->msg_sent);
+	init_waitqueue_head(&vd->msg_readers);
+	init_waitqueue_head(&vd->msg_waiters);
+	mutex_init(&vd->msg_mutex);
+	mutex_init(&vd->eventfd_lock);
+	INIT_DELAYED_WORK(&vd->remove_work, vlb_remove_work);
+	INIT_WORK(&vd->register_work, vlb_register_work);
+	vd->state = VLB_ATTACHED;
+
+	vd->vqs = kcalloc(c->num_queues, sizeof(*vd->vqs), GFP_KERNEL);
+	if (!vd->vqs) {
+		kfree(vd);
+		return ERR_PTR(-ENOMEM);
+	}
+	for (i = 0; i < c->num_queues; i++)
+		vlb_vq_init(vd, &vd->vqs[i], i);
+	return vd;
+}
+
+long vlb_ioctl_create(void __user *argp)
+{
+	struct vlb_create *c;
+	struct vlb_device *vd;
+	const char *why;
+	int ret, fd;
+
+	c = memdup_user(argp, sizeof(*c));
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	ret = vlb_check_create(c, &why);
+	if (ret) {
+		pr_debug("CREATE refused: %s\n", why);
+		goto out_free;
+	}
+	/* Tell user space what the driver will be offered. */
+	if (copy_to_user(argp, c, sizeof(*c))) {
+		ret = -EFAULT;
+		goto out_free;
+	}
+	vd = vlb_device_alloc(c);
+	if (IS_ERR(vd)) {
+		ret = PTR_ERR(vd);
+		goto out_free;
+	}
+	vd->iova = vlb_iova_create(c->iova_size, c->max_granted_pages,
+				   c->bounce_threshold, c->bounce_pool_pages,
+				   &vd->stats);
+	if (IS_ERR(vd->iova)) {
+		ret = PTR_ERR(vd->iova);
+		vd->iova = NULL;
+		goto out_put;
+	}
+
+	device_initialize(&vd->parent);
+	kref_get(&vd->ref);	/* dropped by vlb_parent_release */
+	vd->parent.release = vlb_parent_release;
+	ret = dev_set_name(&vd->parent, "vlb-%s", vd->name);
+	if (ret)
+		goto out_parent;
+	vlb_iova_attach_dma_dev(vd->iova, &vd->parent);
+
+	vd->vdev.dev.parent = &vd->parent;
+	vd->vdev.dev.release = vlb_vdev_release;
+	vd->vdev.config = &vlb_config_ops;
+	vd->vdev.id.device = c->device_id;
+	vd->vdev.id.vendor = c->vendor_id;
+
+	mutex_lock(&vlb_devices_lock);
+	if (vlb_find_locked(vd->name)) {
+		mutex_unlock(&vlb_devices_lock);
+		ret = -EEXIST;
+		goto out_parent;
+	}
+	ret = device_add(&vd->parent);
+	if (ret) {
+		mutex_unlock(&vlb_devices_lock);
+		goto out_parent;
+	}
+	fd = vlb_dev_open_fd(vd);
+	if (fd < 0) {
+		mutex_unlock(&vlb_devices_lock);
+		device_del(&vd->parent);
+		ret = fd;
+		goto out_parent;
+	}
+	list_add_tail(&vd->node, &vlb_devices);	/* the registry owns the initial ref */
+	mutex_unlock(&vlb_devices_lock);
+
+	pr_info("%s: created (virtio id %u, %u queue(s) of %u)\n", vd->name,
+		c->device_id, c->num_queues, c->queue_size_max);
+	schedule_work(&vd->register_work);
+	kfree(c);
+	return fd;
+
+out_parent:
+	vlb_iova_destroy(vd->iova);
+	put_device(&vd->parent);
+out_put:
+	vlb_device_put(vd);
+out_free:
+	kfree(c);
+	return ret;
+}
+
+long vlb_ioctl_reattach(void __user *argp)
+{
+	struct vlb_reattach r;
+	struct vlb_device *vd;
+	const char *why;
+	int ret;
+
+	if (copy_from_user(&r, argp, sizeof(r)))
+		return -EFAULT;
+	ret = vlb_check_reattach(&r, &why);
+	if (ret) {
+		pr_debug("REATTACH refused: %s\n", why);
+		return ret;
+	}
+	mutex_lock(&vlb_devices_lock);
+	vd = vlb_find_locked(r.name);
+	if (!vd) {
+		ret = -ENOENT;
+	} else if (vd->state != VLB_DETACHED) {
+		ret = -EBUSY;
+	} else {
+		ret = vlb_dev_open_fd(vd);
+		if (ret >= 0) {
+			/* The work sees ATTACHED and stands down if already running. */
+			cancel_delayed_work(&vd->remove_work);
+			spin_lock_irq(&vd->msg_lock);
+			vd->state = VLB_ATTACHED;
+			spin_unlock_irq(&vd->msg_lock);
+			pr_info("%s: reattached\n", vd->name);
+		}
+	}
+	mutex_unlock(&vlb_devices_lock);
+	return ret;
+}
+
+void vlb_devices_remove_all(void)
+{
+	struct vlb_device *vd;
+
+	for (;;) {
+		mutex_lock(&vlb_devices_lock);
+		vd = list_first_entry_or_null(&vlb_devices, struct vlb_device, node);
+		if (vd)
+			kref_get(&vd->ref);
+		mutex_unlock(&vlb_devices_lock);
+		if (!vd)
+			return;
+		cancel_delayed_work_sync(&vd->remove_work);
+		vlb_device_remove(vd);
+		vlb_device_put(vd);
+	}
+}

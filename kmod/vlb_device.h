@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * A virtio-loopback device: one virtio device whose implementation lives
+ * in user space, reached through a per-device file descriptor.
+ */
+#ifndef VLB_DEVICE_H
+#define VLB_DEVICE_H
+
+#include <linux/device.h>
+#include <linux/eventfd.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/poll.h>
+#include <linux/spinlock.h>
+#include <linux/virtio.h>
+#include <linux/virtio_ring.h>
+#include <linux/virtio_loopback.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "vlb_iova.h"
+#include "vlb_stats.h"
+
+struct vlb_device;
+
+/* What the transport remembers of a request it published to the device. */
+struct vlb_inflight {
+	u32 writable;	/* device-writable bytes of the chain */
+	bool active;	/* published, not completed */
+};
+
+struct vlb_vq {
+	struct vlb_device *vd;
+	struct virtqueue *vq;		/* NULL until find_vqs */
+	unsigned int index;
+	unsigned int num;
+	/* Set up and not reset; changed under both @avail_lock and @used_mutex. */
+	bool ready;
+
+	/* The driver's ring, as the kernel sees it. */
+	struct vring vring;
+	/*
+	 * Shadow rings the device uses instead of the driver's avail and
+	 * used rings: avail read-only, used writable, both transport-owned.
+	 */
+	struct page *shadow_pages;
+	unsigned int shadow_npages;
+	struct vring_avail *shadow_avail;
+	struct vring_used *shadow_used;
+	u64 desc_iova, shadow_iova, shadow_avail_iova, shadow_used_iova;
+	u64 desc_len;
+
+	/*
+	 * @avail_lock (irq-safe, the driver notifies from atomic context)
+	 * guards @last_avail, @inflight activation and the shadow avail ring.
+	 */
+	spinlock_t avail_lock;
+	u16 last_avail;
+	/*
+	 * @used_mutex serialises completion processing (call work, reset,
+	 * teardown): @last_used, @used_idx, the real used ring, and the
+	 * clearing of @inflight entries.
+	 */
+	struct mutex used_mutex;
+	u16 last_used;		/* next shadow used entry to read */
+	u16 used_idx;		/* next real used entry to write */
+	struct vlb_inflight *inflight;	/* num entries, by head */
+
+	/* Eventfds; swapped under @vd->eventfd_lock. */
+	struct eventfd_ctx *kick;
+	struct eventfd_ctx *call;
+	wait_queue_entry_t call_wait;
+	poll_table call_pt;
+	wait_queue_head_t *call_wqh;
+	struct work_struct call_work;
+};
+
+enum vlb_attach_state {
+	VLB_ATTACHED,	/* a per-device fd is open */
+	VLB_DETACHED,	/* fd closed; removal pending after the grace period */
+	VLB_REMOVED,	/* removed from the registry; no reattach */
+};
+
+struct vlb_pending_msg {
+	struct list_head node;
+	struct vlb_msg msg;
+	int result;
+	bool done;
+};
+
+struct vlb_device {
+	struct kref ref;		/* registry, fds, works, devices */
+	struct list_head node;		/* in vlb_devices, under vlb_devices_lock */
+	char name[VLB_NAME_MAX];
+	struct vlb_create params;	/* validated, defaults filled */
+
+	struct device parent;		/* DMA device of the virtio device */
+	struct virtio_device vdev;
+	bool parent_added, vdev_registered;
+
+	struct vlb_iova_domain *iova;
+	struct vlb_stats_counters stats;
+
+	/* @config_lock (irq-safe) guards @config and @config_generation. */
+	spinlock_t config_lock;
+	u8 config[VLB_CONFIG_MAX];
+	u32 config_generation;
+
+	u8 status;
+	u64 driver_features;
+
+	struct vlb_vq *vqs;		/* params.num_queues */
+
+	/* Control channel: @msg_lock guards the lists, @state and @next_seq. */
+	spinlock_t msg_lock;
+	struct list_head msg_queue;	/* to be read by user space */
+	struct list_head msg_sent;	/* read, waiting for the reply */
+	wait_queue_head_t msg_readers;	/* user space waiting to read */
+	wait_queue_head_t msg_waiters;	/* kernel waiting for replies */
+	u32 next_seq;
+	enum vlb_attach_state state;
+	bool broken;
+	/* @msg_mutex: one message in flight at a time, in order. */
+	struct mutex msg_mutex;
+
+	/* @eventfd_lock guards every vq's kick/call swap. */
+	struct mutex eventfd_lock;
+
+	struct work_struct register_work;	/* register_virtio_device() */
+	struct delayed_work remove_work;	/* end of the grace period */
+};
+
+static inline struct vlb_device *to_vlb(struct virtio_device *vdev)
+{
+	return container_of(vdev, struct vlb_device, vdev);
+}
+
+/* vlb_device.c */
+long vlb_ioctl_create(void __user *argp);
+long vlb_ioctl_reattach(void __user *argp);
+void vlb_devices_remove_all(void);
+int vlb_send_msg(struct vlb_device *vd, struct vlb_msg *msg);
+void vlb_mark_broken(struct vlb_device *vd, const char *why);
+extern unsigned int vlb_msg_timeout_ms;
+
+/* vlb_transport.c */
+int vlb_transport_init(void);
+void vlb_transport_exit(void);
+extern const struct virtio_config_ops vlb_config_ops;
+void vlb_vq_init(struct vlb_device *vd, struct vlb_vq *q, unsigned int index);
+int vlb_set_vq_eventfd(struct vlb_device *vd, unsigned int index, int fd,
+		       bool call);
+void vlb_vq_release_eventfds(struct vlb_vq *q);
+void vlb_vq_interrupt(struct vlb_vq *q);
+/* Completes every request in flight with an error, in process context. */
+void vlb_fail_inflight(struct vlb_device *vd);
+
+#endif /* VLB_DEVICE_H */

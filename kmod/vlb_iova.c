@@ -1,0 +1,761 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * virtio-loopback IOVA domain: DMA ops, grants, bounce pool, and the
+ * mmap()able view the device process uses. See vlb_iova.h for the model.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitmap.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/pseudo_fs.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "vlb_compat.h"
+#include "vlb_iova.h"
+#include "vlb_stats.h"
+
+#define VLB_IOVA_FS_MAGIC	0x766c6269	/* "vlbi" */
+
+/*
+ * A private pseudo filesystem gives every domain its own inode, hence its
+ * own address_space, so unmap_mapping_range() zaps exactly the mappings of
+ * one device (the shared anon inode would hit every device's).
+ */
+static struct vfsmount *vlb_iova_mnt;
+
+static int vlb_iova_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, VLB_IOVA_FS_MAGIC) ? 0 : -ENOMEM;
+}
+
+/*
+ * No .owner: kern_mount() would pin the module through it forever. The
+ * mount lives exactly from module init to module exit; open IOVA files pin
+ * the module through their own fops.
+ */
+static struct file_system_type vlb_iova_fs_type = {
+	.name		= "vlb_iova",
+	.init_fs_context = vlb_iova_init_fs_context,
+	.kill_sb	= kill_anon_super,
+};
+
+int vlb_iova_init(void)
+{
+	vlb_iova_mnt = kern_mount(&vlb_iova_fs_type);
+	return PTR_ERR_OR_ZERO(vlb_iova_mnt);
+}
+
+void vlb_iova_exit(void)
+{
+	kern_unmount(vlb_iova_mnt);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void vlb_iova_release(struct kref *ref)
+{
+	struct vlb_iova_domain *d = container_of(ref, struct vlb_iova_domain, ref);
+	unsigned int i;
+
+	for (i = 0; i < d->bounce_total; i++)
+		if (d->bounce_pages[i])
+			__free_page(d->bounce_pages[i]);
+	kvfree(d->bounce_pages);
+	kvfree(d->bounce_free);
+	bitmap_free(d->bitmap);
+	kvfree(d->entries);
+	kfree(d);
+}
+
+static void vlb_iova_put(struct vlb_iova_domain *d)
+{
+	kref_put(&d->ref, vlb_iova_release);
+}
+
+static inline u64 vlb_pfn_to_iova(unsigned long pfn)
+{
+	return (u64)pfn << PAGE_SHIFT;
+}
+
+/* Pages [first, first + n) of @iova, @len; false if outside the domain. */
+static bool vlb_iova_range(struct vlb_iova_domain *d, u64 iova, u64 len,
+			   unsigned long *first, unsigned long *n)
+{
+	u64 end;
+
+	if (!len || check_add_overflow(iova, len, &end))
+		return false;
+	*first = iova >> PAGE_SHIFT;
+	*n = ((end - 1) >> PAGE_SHIFT) - *first + 1;
+	return *first < d->npages && *n <= d->npages - *first;
+}
+
+/* Next-fit allocation of @n contiguous IOVA pages; page 0 is never used. */
+static bool vlb_iova_alloc(struct vlb_iova_domain *d, unsigned long n,
+			   unsigned long *pfn)
+{
+	unsigned long p;
+
+	lockdep_assert_held(&d->lock);
+	p = bitmap_find_next_zero_area(d->bitmap, d->npages, d->next_hint, n, 0);
+	if (p >= d->npages)
+		p = bitmap_find_next_zero_area(d->bitmap, d->npages, 1, n, 0);
+	if (p >= d->npages)
+		return false;
+	bitmap_set(d->bitmap, p, n);
+	d->next_hint = p + n < d->npages ? p + n : 1;
+	*pfn = p;
+	return true;
+}
+
+static void vlb_iova_free(struct vlb_iova_domain *d, unsigned long pfn,
+			  unsigned long n)
+{
+	lockdep_assert_held(&d->lock);
+	memset(&d->entries[pfn], 0, n * sizeof(d->entries[0]));
+	bitmap_clear(d->bitmap, pfn, n);
+}
+
+/* Zaps every PTE of [pfn, pfn + n) in every process that mapped it. */
+static void vlb_iova_zap(struct vlb_iova_domain *d, unsigned long pfn,
+			 unsigned long n)
+{
+	lockdep_assert_held_write(&d->revoke_rwsem);
+	unmap_mapping_range(d->file->f_mapping, (loff_t)vlb_pfn_to_iova(pfn),
+			    (loff_t)vlb_pfn_to_iova(n), 1);
+}
+
+static void vlb_copy_page_range(struct page *to, struct page *from,
+				unsigned int start, unsigned int end)
+{
+	char *dst = kmap_local_page(to);
+	char *src = kmap_local_page(from);
+
+	memcpy(dst + start, src + start, end - start);
+	kunmap_local(src);
+	kunmap_local(dst);
+}
+
+/* ------------------------------------------------------------- DMA ops */
+
+static struct vlb_iova_domain *vlb_dev_domain(struct device *dev)
+{
+	return dev_get_drvdata(dev);
+}
+
+static dma_addr_t vlb_dma_map_page(struct device *dev, struct page *page,
+				   unsigned long offset, size_t size,
+				   enum dma_data_direction dir,
+				   unsigned long attrs)
+{
+	struct vlb_iova_domain *d = vlb_dev_domain(dev);
+	bool to_dev = dir == DMA_TO_DEVICE || dir == DMA_BIDIRECTIONAL;
+	u8 perm = dir == DMA_TO_DEVICE ? VLB_IOVA_READ :
+					 VLB_IOVA_READ | VLB_IOVA_WRITE;
+	bool bounce_all = size < d->bounce_threshold;
+	unsigned long npages, nbounce = 0, pfn, i, flags;
+	size_t last_end;
+
+	if (!size || dir == DMA_NONE)
+		return DMA_MAPPING_ERROR;
+	page = nth_page(page, offset >> PAGE_SHIFT);
+	offset &= ~PAGE_MASK;
+	npages = DIV_ROUND_UP(offset + size, PAGE_SIZE);
+	last_end = (offset + size) - (npages - 1) * PAGE_SIZE;
+
+	/* Only partial pages (and small buffers) need the pool. */
+	if (bounce_all)
+		nbounce = npages;
+	else
+		nbounce = (offset != 0) +
+			  (last_end != PAGE_SIZE && (npages > 1 || !offset));
+
+	spin_lock_irqsave(&d->lock, flags);
+	if (d->dead || npages > d->max_granted - d->granted ||
+	    nbounce > d->bounce_nfree || !vlb_iova_alloc(d, npages, &pfn)) {
+		spin_unlock_irqrestore(&d->lock, flags);
+		atomic64_inc(&d->stats->map_failures);
+		return DMA_MAPPING_ERROR;
+	}
+	for (i = 0; i < npages; i++) {
+		struct vlb_iova_entry *e = &d->entries[pfn + i];
+		unsigned int start = i == 0 ? offset : 0;
+		unsigned int end = i == npages - 1 ? last_end : PAGE_SIZE;
+
+		e->flags = perm;
+		if (bounce_all || start != 0 || end != PAGE_SIZE) {
+			e->page = d->bounce_free[--d->bounce_nfree];
+			e->orig = nth_page(page, i);
+			e->start = start;
+			e->end = end;
+			e->flags |= VLB_IOVA_BOUNCE;
+		} else {
+			e->page = nth_page(page, i);
+		}
+	}
+	d->granted += npages;
+	spin_unlock_irqrestore(&d->lock, flags);
+
+	/*
+	 * The entries are not ACTIVE yet, so the device cannot see the bounce
+	 * pages while they are filled outside the lock.
+	 */
+	if (to_dev && nbounce) {
+		for (i = 0; i < npages; i++) {
+			struct vlb_iova_entry *e = &d->entries[pfn + i];
+
+			if (e->flags & VLB_IOVA_BOUNCE)
+				vlb_copy_page_range(e->page, e->orig, e->start,
+						    e->end);
+		}
+	}
+	atomic64_add(npages - nbounce, &d->stats->grants);
+	atomic64_add(nbounce, &d->stats->bounces);
+	return vlb_pfn_to_iova(pfn) + offset;
+}
+
+static void vlb_bounce_sync(struct vlb_iova_domain *d, unsigned long pfn,
+			    unsigned long n, bool to_cpu)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		struct vlb_iova_entry *e = &d->entries[pfn + i];
+
+		if (!(e->flags & VLB_IOVA_BOUNCE))
+			continue;
+		if (to_cpu)
+			vlb_copy_page_range(e->orig, e->page, e->start, e->end);
+		else
+			vlb_copy_page_range(e->page, e->orig, e->start, e->end);
+	}
+}
+
+static void vlb_dma_unmap_page(struct device *dev, dma_addr_t addr,
+			       size_t size, enum dma_data_direction dir,
+			       unsigned long attrs)
+{
+	struct vlb_iova_domain *d = vlb_dev_domain(dev);
+	unsigned long pfn, n, i, flags;
+
+	if (!vlb_iova_range(d, addr, size, &pfn, &n)) {
+		pr_err_ratelimited("unmap of 0x%llx+%zu outside the domain\n",
+				   (u64)addr, size);
+		return;
+	}
+	/*
+	 * Revocation precedes completion, so the device lost access before
+	 * the driver could unmap: the copy back reads settled data.
+	 */
+	if (dir == DMA_FROM_DEVICE || dir == DMA_BIDIRECTIONAL)
+		vlb_bounce_sync(d, pfn, n, true);
+
+	spin_lock_irqsave(&d->lock, flags);
+	for (i = 0; i < n; i++) {
+		struct vlb_iova_entry *e = &d->entries[pfn + i];
+
+		if (!e->page || (e->flags & VLB_IOVA_RING)) {
+			spin_unlock_irqrestore(&d->lock, flags);
+			pr_err_ratelimited("unmap of 0x%llx: not a mapped buffer\n",
+					   (u64)addr);
+			return;
+		}
+		/* Cannot happen by construction; say so loudly if it does. */
+		if (e->flags & VLB_IOVA_ACTIVE)
+			pr_err_ratelimited("unmap of a grant still active at 0x%llx\n",
+					   vlb_pfn_to_iova(pfn + i));
+		if (e->flags & VLB_IOVA_BOUNCE)
+			d->bounce_free[d->bounce_nfree++] = e->page;
+	}
+	vlb_iova_free(d, pfn, n);
+	d->granted -= n;
+	spin_unlock_irqrestore(&d->lock, flags);
+}
+
+static int vlb_dma_map_sg(struct device *dev, struct scatterlist *sgl,
+			  int nents, enum dma_data_direction dir,
+			  unsigned long attrs)
+{
+	struct scatterlist *sg;
+	int i;
+
+	for_each_sg(sgl, sg, nents, i) {
+		sg->dma_address = vlb_dma_map_page(dev, sg_page(sg), sg->offset,
+						   sg->length, dir, attrs);
+		if (sg->dma_address == DMA_MAPPING_ERROR)
+			goto unwind;
+		sg_dma_len(sg) = sg->length;
+	}
+	return nents;
+
+unwind:
+	nents = i;
+	for_each_sg(sgl, sg, nents, i)
+		vlb_dma_unmap_page(dev, sg->dma_address, sg_dma_len(sg), dir,
+				   attrs);
+	return -ENOMEM;
+}
+
+static void vlb_dma_unmap_sg(struct device *dev, struct scatterlist *sgl,
+			     int nents, enum dma_data_direction dir,
+			     unsigned long attrs)
+{
+	struct scatterlist *sg;
+	int i;
+
+	for_each_sg(sgl, sg, nents, i)
+		vlb_dma_unmap_page(dev, sg->dma_address, sg_dma_len(sg), dir,
+				   attrs);
+}
+
+static void vlb_dma_sync(struct device *dev, dma_addr_t addr, size_t size,
+			 bool to_cpu)
+{
+	struct vlb_iova_domain *d = vlb_dev_domain(dev);
+	unsigned long pfn, n;
+
+	if (vlb_iova_range(d, addr, size, &pfn, &n))
+		vlb_bounce_sync(d, pfn, n, to_cpu);
+}
+
+static void vlb_dma_sync_for_cpu(struct device *dev, dma_addr_t addr,
+				 size_t size, enum dma_data_direction dir)
+{
+	if (dir == DMA_FROM_DEVICE || dir == DMA_BIDIRECTIONAL)
+		vlb_dma_sync(dev, addr, size, true);
+}
+
+static void vlb_dma_sync_for_device(struct device *dev, dma_addr_t addr,
+				    size_t size, enum dma_data_direction dir)
+{
+	if (dir == DMA_TO_DEVICE || dir == DMA_BIDIRECTIONAL)
+		vlb_dma_sync(dev, addr, size, false);
+}
+
+/* Ring memory for vring_create_virtqueue(); never reachable until granted. */
+static void *vlb_dma_alloc(struct device *dev, size_t size,
+			   dma_addr_t *handle, gfp_t gfp, unsigned long attrs)
+{
+	struct vlb_iova_domain *d = vlb_dev_domain(dev);
+	unsigned long n = PAGE_ALIGN(size) >> PAGE_SHIFT, pfn, i, flags;
+	void *vaddr;
+
+	vaddr = alloc_pages_exact(n << PAGE_SHIFT, gfp | __GFP_ZERO);
+	if (!vaddr)
+		return NULL;
+	spin_lock_irqsave(&d->lock, flags);
+	if (d->dead || !vlb_iova_alloc(d, n, &pfn)) {
+		spin_unlock_irqrestore(&d->lock, flags);
+		free_pages_exact(vaddr, n << PAGE_SHIFT);
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		d->entries[pfn + i].page = virt_to_page(vaddr + (i << PAGE_SHIFT));
+		d->entries[pfn + i].flags = VLB_IOVA_RING;
+	}
+	spin_unlock_irqrestore(&d->lock, flags);
+	*handle = vlb_pfn_to_iova(pfn);
+	return vaddr;
+}
+
+static void vlb_dma_free(struct device *dev, size_t size, void *vaddr,
+			 dma_addr_t handle, unsigned long attrs)
+{
+	struct vlb_iova_domain *d = vlb_dev_domain(dev);
+	unsigned long pfn, n, flags;
+
+	/* The transport withdrew any grant on the ring before freeing it. */
+	if (vlb_iova_range(d, handle, PAGE_ALIGN(size), &pfn, &n)) {
+		spin_lock_irqsave(&d->lock, flags);
+		vlb_iova_free(d, pfn, n);
+		spin_unlock_irqrestore(&d->lock, flags);
+	}
+	free_pages_exact(vaddr, PAGE_ALIGN(size));
+}
+
+static size_t vlb_dma_max_mapping_size(struct device *dev)
+{
+	struct vlb_iova_domain *d = vlb_dev_domain(dev);
+
+	/* A single mapping may use at most a quarter of the grant budget. */
+	return max_t(size_t, PAGE_SIZE, (d->max_granted / 4) << PAGE_SHIFT);
+}
+
+static u64 vlb_dma_get_required_mask(struct device *dev)
+{
+	return DMA_BIT_MASK(64);
+}
+
+const struct dma_map_ops vlb_dma_ops = {
+	.alloc			= vlb_dma_alloc,
+	.free			= vlb_dma_free,
+	.map_page		= vlb_dma_map_page,
+	.unmap_page		= vlb_dma_unmap_page,
+	.map_sg			= vlb_dma_map_sg,
+	.unmap_sg		= vlb_dma_unmap_sg,
+	.sync_single_for_cpu	= vlb_dma_sync_for_cpu,
+	.sync_single_for_device	= vlb_dma_sync_for_device,
+	.max_mapping_size	= vlb_dma_max_mapping_size,
+	.get_required_mask	= vlb_dma_get_required_mask,
+};
+
+void vlb_iova_attach_dma_dev(struct vlb_iova_domain *d, struct device *dev)
+{
+	dev_set_drvdata(dev, d);
+	dev->dma_mask = &dev->coherent_dma_mask;
+	dev->coherent_dma_mask = DMA_BIT_MASK(64);
+	set_dma_ops(dev, &vlb_dma_ops);
+}
+
+/* ------------------------------------------------- grants for the ring */
+
+int vlb_iova_activate(struct vlb_iova_domain *d, u64 iova, u64 len)
+{
+	unsigned long pfn, n, i, flags;
+
+	if (!vlb_iova_range(d, iova, len, &pfn, &n))
+		return -EFAULT;
+	spin_lock_irqsave(&d->lock, flags);
+	for (i = 0; i < n; i++) {
+		struct vlb_iova_entry *e = &d->entries[pfn + i];
+
+		if (!e->page || (e->flags & VLB_IOVA_RING)) {
+			spin_unlock_irqrestore(&d->lock, flags);
+			return -EFAULT;
+		}
+	}
+	for (i = 0; i < n; i++)
+		d->entries[pfn + i].flags |= VLB_IOVA_ACTIVE;
+	spin_unlock_irqrestore(&d->lock, flags);
+	return 0;
+}
+
+void vlb_iova_revoke(struct vlb_iova_domain *d, u64 iova, u64 len)
+{
+	unsigned long pfn, n, i, flags;
+
+	might_sleep();
+	if (!vlb_iova_range(d, iova, len, &pfn, &n))
+		return;
+	down_write(&d->revoke_rwsem);
+	spin_lock_irqsave(&d->lock, flags);
+	for (i = 0; i < n; i++) {
+		struct vlb_iova_entry *e = &d->entries[pfn + i];
+
+		if (!(e->flags & VLB_IOVA_RING))
+			e->flags &= ~VLB_IOVA_ACTIVE;
+	}
+	spin_unlock_irqrestore(&d->lock, flags);
+	vlb_iova_zap(d, pfn, n);
+	up_write(&d->revoke_rwsem);
+	atomic64_add(n, &d->stats->revocations);
+}
+
+void vlb_iova_revoke_all(struct vlb_iova_domain *d)
+{
+	unsigned long i, n = 0, flags;
+
+	might_sleep();
+	down_write(&d->revoke_rwsem);
+	spin_lock_irqsave(&d->lock, flags);
+	for (i = 0; i < d->npages; i++) {
+		struct vlb_iova_entry *e = &d->entries[i];
+
+		if ((e->flags & VLB_IOVA_ACTIVE) && !(e->flags & VLB_IOVA_RING)) {
+			e->flags &= ~VLB_IOVA_ACTIVE;
+			n++;
+		}
+	}
+	spin_unlock_irqrestore(&d->lock, flags);
+	vlb_iova_zap(d, 0, d->npages);
+	up_write(&d->revoke_rwsem);
+	atomic64_add(n, &d->stats->revocations);
+}
+
+int vlb_iova_set_ring_perm(struct vlb_iova_domain *d, u64 iova, u64 len,
+			   u8 perm)
+{
+	unsigned long pfn, n, i, flags;
+
+	might_sleep();
+	if (!vlb_iova_range(d, iova, len, &pfn, &n))
+		return -EFAULT;
+	down_write(&d->revoke_rwsem);
+	spin_lock_irqsave(&d->lock, flags);
+	for (i = 0; i < n; i++) {
+		struct vlb_iova_entry *e = &d->entries[pfn + i];
+
+		if (!(e->flags & VLB_IOVA_RING))
+			continue;
+		e->flags = VLB_IOVA_RING | perm | (perm ? VLB_IOVA_ACTIVE : 0);
+	}
+	spin_unlock_irqrestore(&d->lock, flags);
+	/* Narrowing takes effect only once old PTEs are gone. */
+	vlb_iova_zap(d, pfn, n);
+	up_write(&d->revoke_rwsem);
+	return 0;
+}
+
+int vlb_iova_map_ring(struct vlb_iova_domain *d, struct page *pages,
+		      unsigned int npages, u8 perm, u64 *iova)
+{
+	unsigned long pfn, i, flags;
+
+	spin_lock_irqsave(&d->lock, flags);
+	if (d->dead || !vlb_iova_alloc(d, npages, &pfn)) {
+		spin_unlock_irqrestore(&d->lock, flags);
+		return -ENOSPC;
+	}
+	for (i = 0; i < npages; i++) {
+		d->entries[pfn + i].page = nth_page(pages, i);
+		d->entries[pfn + i].flags = VLB_IOVA_RING | VLB_IOVA_ACTIVE | perm;
+	}
+	spin_unlock_irqrestore(&d->lock, flags);
+	*iova = vlb_pfn_to_iova(pfn);
+	return 0;
+}
+
+void vlb_iova_unmap_ring(struct vlb_iova_domain *d, u64 iova,
+			 unsigned int npages)
+{
+	unsigned long pfn = iova >> PAGE_SHIFT, flags;
+
+	might_sleep();
+	if (pfn >= d->npages || npages > d->npages - pfn)
+		return;
+	down_write(&d->revoke_rwsem);
+	spin_lock_irqsave(&d->lock, flags);
+	vlb_iova_free(d, pfn, npages);
+	spin_unlock_irqrestore(&d->lock, flags);
+	vlb_iova_zap(d, pfn, npages);
+	up_write(&d->revoke_rwsem);
+}
+
+int vlb_iova_poke(struct vlb_iova_domain *d, u64 iova, u8 byte)
+{
+	unsigned long pfn = iova >> PAGE_SHIFT, flags;
+	struct vlb_iova_entry *e;
+	int ret = -EFAULT;
+	char *va;
+
+	spin_lock_irqsave(&d->lock, flags);
+	if (pfn < d->npages) {
+		e = &d->entries[pfn];
+		if (e->page && !(e->flags & VLB_IOVA_RING) &&
+		    (e->flags & VLB_IOVA_WRITE)) {
+			va = kmap_local_page(e->page);
+			va[offset_in_page(iova)] = byte;
+			kunmap_local(va);
+			ret = 0;
+		}
+	}
+	spin_unlock_irqrestore(&d->lock, flags);
+	return ret;
+}
+
+/* ------------------------------------------------ the device's mapping */
+
+/* The entry at @pgoff if the device may reach it now, with @write. */
+static struct page *vlb_iova_lookup(struct vlb_iova_domain *d,
+				    pgoff_t pgoff, bool write, bool *writable)
+{
+	struct vlb_iova_entry *e;
+	struct page *page = NULL;
+
+	lockdep_assert_held(&d->revoke_rwsem);
+	spin_lock_irq(&d->lock);
+	if (!d->dead && pgoff < d->npages) {
+		e = &d->entries[pgoff];
+		if (e->page && (e->flags & VLB_IOVA_ACTIVE) &&
+		    (e->flags & (VLB_IOVA_READ | VLB_IOVA_WRITE)) &&
+		    (!write || (e->flags & VLB_IOVA_WRITE))) {
+			page = e->page;
+			*writable = e->flags & VLB_IOVA_WRITE;
+		}
+	}
+	spin_unlock_irq(&d->lock);
+	if (!page)
+		atomic64_inc(&d->stats->faults_refused);
+	return page;
+}
+
+static vm_fault_t vlb_iova_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct vlb_iova_domain *d = vma->vm_file->private_data;
+	bool write = vmf->flags & FAULT_FLAG_WRITE, writable = false;
+	struct page *page;
+	vm_fault_t ret;
+
+	down_read(&d->revoke_rwsem);
+	page = vlb_iova_lookup(d, vmf->pgoff, write, &writable);
+	if (!page) {
+		ret = VM_FAULT_SIGBUS;
+	} else {
+		vm_flags_t f = writable ? vma->vm_flags : vma->vm_flags & ~VM_WRITE;
+
+		ret = vmf_insert_pfn_prot(vma, vmf->address, page_to_pfn(page),
+					  vm_get_page_prot(f));
+	}
+	up_read(&d->revoke_rwsem);
+	return ret;
+}
+
+/*
+ * A write to a read-only PTE of a shared PFN mapping would otherwise be
+ * made writable by the core (wp_pfn_shared); allow it only for writable
+ * grants.
+ */
+static vm_fault_t vlb_iova_pfn_mkwrite(struct vm_fault *vmf)
+{
+	struct vlb_iova_domain *d = vmf->vma->vm_file->private_data;
+	bool writable = false;
+	struct page *page;
+
+	down_read(&d->revoke_rwsem);
+	page = vlb_iova_lookup(d, vmf->pgoff, true, &writable);
+	up_read(&d->revoke_rwsem);
+	return page ? 0 : VM_FAULT_SIGBUS;
+}
+
+static const struct vm_operations_struct vlb_iova_vm_ops = {
+	.fault		= vlb_iova_fault,
+	.pfn_mkwrite	= vlb_iova_pfn_mkwrite,
+};
+
+static int vlb_iova_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct vlb_iova_domain *d = file->private_data;
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	if (vma->vm_pgoff >= d->npages || vma_pages(vma) > d->npages - vma->vm_pgoff)
+		return -EINVAL;
+	/*
+	 * PFNMAP: no struct page refcounts and no get_user_pages(), so no
+	 * pin (O_DIRECT, io_uring fixed buffers) can outlive a revocation.
+	 */
+	vlb_vma_flags_update(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND |
+			     VM_DONTDUMP | VM_DONTCOPY, VM_MAYEXEC);
+	vma->vm_ops = &vlb_iova_vm_ops;
+	return 0;
+}
+
+static int vlb_iova_file_release(struct inode *inode, struct file *file)
+{
+	vlb_iova_put(file->private_data);
+	return 0;
+}
+
+static const struct file_operations vlb_iova_fops = {
+	.owner		= THIS_MODULE,
+	.mmap		= vlb_iova_mmap,
+	.release	= vlb_iova_file_release,
+	.llseek		= noop_llseek,
+};
+
+/* ------------------------------------------------------------ lifetime */
+
+static int vlb_iova_create_file(struct vlb_iova_domain *d)
+{
+	struct inode *inode;
+	struct file *file;
+
+	inode = alloc_anon_inode(vlb_iova_mnt->mnt_sb);
+	if (IS_ERR(inode))
+		return PTR_ERR(inode);
+	/* alloc_file_pseudo() does not take the module ref fput() drops. */
+	__module_get(THIS_MODULE);
+	file = alloc_file_pseudo(inode, vlb_iova_mnt, "[vlb-iova]", O_RDWR,
+				 &vlb_iova_fops);
+	if (IS_ERR(file)) {
+		module_put(THIS_MODULE);
+		iput(inode);
+		return PTR_ERR(file);
+	}
+	kref_get(&d->ref);
+	file->private_data = d;
+	d->file = file;
+	return 0;
+}
+
+struct vlb_iova_domain *vlb_iova_create(u64 size, u32 max_granted,
+					u32 bounce_threshold, u32 pool_pages,
+					struct vlb_stats_counters *stats)
+{
+	struct vlb_iova_domain *d;
+	unsigned int i;
+	int ret = -ENOMEM;
+
+	d = kzalloc(sizeof(*d), GFP_KERNEL);
+	if (!d)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&d->ref);
+	spin_lock_init(&d->lock);
+	init_rwsem(&d->revoke_rwsem);
+	d->npages = size >> PAGE_SHIFT;
+	d->next_hint = 1;
+	d->max_granted = max_granted;
+	d->bounce_threshold = bounce_threshold;
+	d->stats = stats;
+
+	d->entries = kvcalloc(d->npages, sizeof(*d->entries), GFP_KERNEL);
+	d->bitmap = bitmap_zalloc(d->npages, GFP_KERNEL);
+	d->bounce_pages = kvcalloc(pool_pages, sizeof(struct page *), GFP_KERNEL);
+	d->bounce_free = kvcalloc(pool_pages, sizeof(struct page *), GFP_KERNEL);
+	if (!d->entries || !d->bitmap || !d->bounce_pages || !d->bounce_free)
+		goto err;
+	for (i = 0; i < pool_pages; i++) {
+		d->bounce_pages[i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!d->bounce_pages[i])
+			goto err;
+		d->bounce_free[i] = d->bounce_pages[i];
+		d->bounce_total = i + 1;
+	}
+	d->bounce_nfree = d->bounce_total;
+	/* IOVA page 0 is never handed out: address 0 stays invalid. */
+	bitmap_set(d->bitmap, 0, 1);
+
+	ret = vlb_iova_create_file(d);
+	if (ret)
+		goto err;
+	return d;
+
+err:
+	vlb_iova_put(d);
+	return ERR_PTR(ret);
+}
+
+void vlb_iova_destroy(struct vlb_iova_domain *d)
+{
+	unsigned long flags;
+
+	down_write(&d->revoke_rwsem);
+	spin_lock_irqsave(&d->lock, flags);
+	d->dead = true;
+	spin_unlock_irqrestore(&d->lock, flags);
+	vlb_iova_zap(d, 0, d->npages);
+	up_write(&d->revoke_rwsem);
+	fput(d->file);
+	vlb_iova_put(d);
+}
+
+int vlb_iova_get_fd(struct vlb_iova_domain *d)
+{
+	int fd = get_unused_fd_flags(O_CLOEXEC);
+
+	if (fd < 0)
+		return fd;
+	fd_install(fd, get_file(d->file));
+	return fd;
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The per-device IOVA domain: the only window a device process has on
+ * kernel memory.
+ *
+ * Every DMA mapping of the device's driver lands here (own dma_map_ops on
+ * the virtio device's parent). An entry is first only *mapped*: the device
+ * cannot reach it. The transport *activates* a request's entries when it
+ * publishes the request to the device, and *revokes* them (PTEs zapped,
+ * TLB flushed) in process context before the driver may see the
+ * completion. The fault handler inserts a page only for an active entry,
+ * with the permission of its DMA direction; anything else is SIGBUS.
+ */
+#ifndef VLB_IOVA_H
+#define VLB_IOVA_H
+
+#include <linux/dma-map-ops.h>
+#include <linux/kref.h>
+#include <linux/mm_types.h>
+#include <linux/rwsem.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+
+struct vlb_stats_counters;
+
+/* Device's access to an entry. */
+#define VLB_IOVA_READ		BIT(0)
+#define VLB_IOVA_WRITE		BIT(1)
+/* Reachable by the device now (in flight, or a ring). */
+#define VLB_IOVA_ACTIVE		BIT(2)
+/* @page is a bounce page standing in for @orig. */
+#define VLB_IOVA_BOUNCE		BIT(3)
+/* Ring memory owned by the transport, never a data buffer. */
+#define VLB_IOVA_RING		BIT(4)
+
+struct vlb_iova_entry {
+	struct page *page;	/* what the device sees; NULL if unmapped */
+	struct page *orig;	/* bounce only: the driver's page */
+	u16 start, end;		/* bounce only: bytes of the buffer in page */
+	u8 flags;
+};
+
+struct vlb_iova_domain {
+	struct kref ref;	/* the device and each open IOVA file */
+	struct file *file;	/* mmap()able view; private inode */
+
+	/*
+	 * @lock (irq-safe; the DMA API is called in atomic context) guards
+	 * @entries, @bitmap, @granted, the bounce free list and @dead.
+	 */
+	spinlock_t lock;
+	/*
+	 * @revoke_rwsem orders page insertion against revocation: the fault
+	 * handler checks an entry and inserts its PTE under the read side;
+	 * revocation clears ACTIVE and zaps under the write side, so no PTE
+	 * can be inserted for an entry after it was revoked.
+	 */
+	struct rw_semaphore revoke_rwsem;
+
+	unsigned long npages;		/* IOVA pages */
+	struct vlb_iova_entry *entries;	/* npages */
+	unsigned long *bitmap;		/* allocated IOVA pages */
+	unsigned long next_hint;	/* next-fit start */
+	unsigned long granted;		/* data pages mapped now */
+	unsigned long max_granted;
+	u32 bounce_threshold;
+
+	struct page **bounce_pages;	/* the pool, for teardown */
+	struct page **bounce_free;	/* stack of free pool pages */
+	unsigned int bounce_total, bounce_nfree;
+
+	bool dead;			/* device gone: every fault is SIGBUS */
+	struct vlb_stats_counters *stats;
+};
+
+int vlb_iova_init(void);
+void vlb_iova_exit(void);
+
+struct vlb_iova_domain *vlb_iova_create(u64 size, u32 max_granted,
+					u32 bounce_threshold, u32 pool_pages,
+					struct vlb_stats_counters *stats);
+/* Revokes everything, makes every later fault SIGBUS, drops the ref. */
+void vlb_iova_destroy(struct vlb_iova_domain *d);
+/* A new O_CLOEXEC fd on the domain's file, for mmap() only. */
+int vlb_iova_get_fd(struct vlb_iova_domain *d);
+
+extern const struct dma_map_ops vlb_dma_ops;
+/* The device whose dma_ops are vlb_dma_ops points here via drvdata. */
+void vlb_iova_attach_dma_dev(struct vlb_iova_domain *d, struct device *dev);
+
+/*
+ * Activation and revocation of [iova, iova + len): atomic-safe activate,
+ * process-context revoke. Both fail (-EFAULT) if any page of the range is
+ * not mapped as a data buffer.
+ */
+int vlb_iova_activate(struct vlb_iova_domain *d, u64 iova, u64 len);
+void vlb_iova_revoke(struct vlb_iova_domain *d, u64 iova, u64 len);
+/* Revokes every active data entry (reset, teardown). */
+void vlb_iova_revoke_all(struct vlb_iova_domain *d);
+
+/*
+ * Transport-owned ring memory: maps @npages pages at a fresh IOVA with
+ * @perm (VLB_IOVA_READ/WRITE), active until vlb_iova_unmap_ring().
+ */
+int vlb_iova_map_ring(struct vlb_iova_domain *d, struct page *pages,
+		      unsigned int npages, u8 perm, u64 *iova);
+void vlb_iova_unmap_ring(struct vlb_iova_domain *d, u64 iova,
+			 unsigned int npages);
+/* Grants (or, with perm 0, withdraws) device access to ring pages. */
+int vlb_iova_set_ring_perm(struct vlb_iova_domain *d, u64 iova, u64 len,
+			   u8 perm);
+
+/* Writes @byte at @iova as the device would (fail-in-flight path). */
+int vlb_iova_poke(struct vlb_iova_domain *d, u64 iova, u8 byte);
+
+#endif /* VLB_IOVA_H */

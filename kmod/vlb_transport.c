@@ -1,0 +1,780 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * virtio-loopback transport: virtio_config_ops and the data plane.
+ *
+ * Config space, status and feature negotiation are served from a cache in
+ * the kernel; events user space must act on become control messages
+ * (vlb_device.c). On the data plane the driver's notify publishes new
+ * requests to the device through a shadow avail ring after activating
+ * their IOVA grants, then signals the kick eventfd; the device's call
+ * eventfd schedules completion processing, which validates each shadow
+ * used entry, revokes the request's grants, and only then writes the
+ * driver's used ring and runs the vring interrupt.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/file.h>
+#include <linux/slab.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include <uapi/linux/virtio_blk.h>
+#include <uapi/linux/virtio_ids.h>
+
+#include "vlb_abi_check.h"
+#include "vlb_device.h"
+
+static struct workqueue_struct *vlb_wq;
+
+int vlb_transport_init(void)
+{
+	/* Completions unblock I/O under memory pressure: WQ_MEM_RECLAIM. */
+	vlb_wq = alloc_workqueue("virtio-loopback", WQ_HIGHPRI | WQ_MEM_RECLAIM, 0);
+	return vlb_wq ? 0 : -ENOMEM;
+}
+
+void vlb_transport_exit(void)
+{
+	destroy_workqueue(vlb_wq);
+}
+
+/* -------------------------------------------------------- config space */
+
+static void vlb_get(struct virtio_device *vdev, unsigned int offset,
+		    void *buf, unsigned int len)
+{
+	struct vlb_device *vd = to_vlb(vdev);
+	unsigned long flags;
+
+	spin_lock_irqsave(&vd->config_lock, flags);
+	if (offset > vd->params.config_size ||
+	    len > vd->params.config_size - offset)
+		memset(buf, 0, len);
+	else
+		memcpy(buf, vd->config + offset, len);
+	spin_unlock_irqrestore(&vd->config_lock, flags);
+}
+
+static void vlb_set(struct virtio_device *vdev, unsigned int offset,
+		    const void *buf, unsigned int len)
+{
+	struct vlb_device *vd = to_vlb(vdev);
+	unsigned int done = 0;
+	unsigned long flags;
+
+	if (offset > vd->params.config_size ||
+	    len > vd->params.config_size - offset)
+		return;
+	spin_lock_irqsave(&vd->config_lock, flags);
+	memcpy(vd->config + offset, buf, len);
+	spin_unlock_irqrestore(&vd->config_lock, flags);
+
+	while (done < len) {
+		struct vlb_msg msg = { .type = VLB_MSG_CONFIG_WRITE };
+		unsigned int chunk = min_t(unsigned int, len - done,
+					   VLB_MSG_CONFIG_CHUNK);
+
+		msg.u.config.offset = offset + done;
+		msg.u.config.len = chunk;
+		memcpy(msg.u.config.data, (const u8 *)buf + done, chunk);
+		if (vlb_send_msg(vd, &msg))
+			return;
+		done += chunk;
+	}
+}
+
+static u32 vlb_generation(struct virtio_device *vdev)
+{
+	return READ_ONCE(to_vlb(vdev)->config_generation);
+}
+
+/* ------------------------------------------------- status and features */
+
+static u64 vlb_get_features(struct virtio_device *vdev)
+{
+	/* Every mapping must go through the IOVA domain. */
+	return to_vlb(vdev)->params.device_features | VLB_F_ACCESS_PLATFORM;
+}
+
+static int vlb_finalize_features(struct virtio_device *vdev)
+{
+	struct vlb_device *vd = to_vlb(vdev);
+
+	vring_transport_features(vdev);
+	if (!__virtio_test_bit(vdev, VIRTIO_F_VERSION_1) ||
+	    !__virtio_test_bit(vdev, VIRTIO_F_ACCESS_PLATFORM))
+		return -EINVAL;
+	vd->driver_features = vdev->features;
+	return 0;
+}
+
+static u8 vlb_get_status(struct virtio_device *vdev)
+{
+	return READ_ONCE(to_vlb(vdev)->status);
+}
+
+static int vlb_send_status(struct vlb_device *vd, u8 status)
+{
+	struct vlb_msg msg = { .type = VLB_MSG_SET_STATUS };
+
+	msg.u.status.status = status;
+	return vlb_send_msg(vd, &msg);
+}
+
+static void vlb_set_status(struct virtio_device *vdev, u8 status)
+{
+	struct vlb_device *vd = to_vlb(vdev);
+	u8 added = status & ~vd->status;
+
+	if (added & VIRTIO_CONFIG_S_FEATURES_OK) {
+		struct vlb_msg msg = { .type = VLB_MSG_SET_FEATURES };
+
+		/* ACCESS_PLATFORM is the kernel's business, not the device's. */
+		msg.u.features.features = vd->driver_features & ~VLB_F_ACCESS_PLATFORM;
+		/* Without FEATURES_OK the core fails the probe cleanly. */
+		if (vlb_send_msg(vd, &msg))
+			status &= ~VIRTIO_CONFIG_S_FEATURES_OK;
+	}
+	if (added & (VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_FAILED))
+		if (vlb_send_status(vd, status) && (added & VIRTIO_CONFIG_S_DRIVER_OK))
+			vlb_mark_broken(vd, "device refused DRIVER_OK");
+	WRITE_ONCE(vd->status, status);
+}
+
+static void vlb_reset(struct virtio_device *vdev)
+{
+	struct vlb_device *vd = to_vlb(vdev);
+	struct vlb_msg msg = { .type = VLB_MSG_RESET };
+	unsigned int i;
+
+	/* A device that does not answer still loses its grants below. */
+	vlb_send_msg(vd, &msg);
+	for (i = 0; i < vd->params.num_queues; i++) {
+		struct vlb_vq *q = &vd->vqs[i];
+
+		mutex_lock(&q->used_mutex);
+		spin_lock_irq(&q->avail_lock);
+		q->ready = false;
+		spin_unlock_irq(&q->avail_lock);
+		mutex_unlock(&q->used_mutex);
+	}
+	vlb_iova_revoke_all(vd->iova);
+	WRITE_ONCE(vd->status, 0);
+}
+
+/* -------------------------------------------------------- the data plane */
+
+static int vlb_walk_chain(struct vlb_vq *q, u16 head,
+			  int (*fn)(struct vlb_vq *q, u64 addr, u32 len,
+				    u16 flags, void *arg),
+			  void *arg)
+{
+	struct virtio_device *vdev = &q->vd->vdev;
+	unsigned int count = 0;
+	u16 i = head;
+
+	for (;;) {
+		struct vring_desc *desc;
+		u16 flags;
+		int ret;
+
+		/* The table is the driver's, but a loop must not hang us. */
+		if (i >= q->num || ++count > q->num)
+			return -EINVAL;
+		desc = &q->vring.desc[i];
+		flags = virtio16_to_cpu(vdev, desc->flags);
+		if (flags & VRING_DESC_F_INDIRECT)
+			return -EINVAL;	/* not offered */
+		ret = fn(q, virtio64_to_cpu(vdev, desc->addr),
+			 virtio32_to_cpu(vdev, desc->len), flags, arg);
+		if (ret)
+			return ret;
+		if (!(flags & VRING_DESC_F_NEXT))
+			return 0;
+		i = virtio16_to_cpu(vdev, desc->next);
+	}
+}
+
+static int vlb_activate_desc(struct vlb_vq *q, u64 addr, u32 len, u16 flags,
+			     void *arg)
+{
+	u64 *writable = arg;
+
+	if (flags & VRING_DESC_F_WRITE)
+		*writable += len;
+	if (!len)
+		return 0;
+	return vlb_iova_activate(q->vd->iova, addr, len);
+}
+
+static int vlb_revoke_desc(struct vlb_vq *q, u64 addr, u32 len, u16 flags,
+			   void *arg)
+{
+	if (len)
+		vlb_iova_revoke(q->vd->iova, addr, len);
+	return 0;
+}
+
+/* Remembers the last device-writable descriptor: virtio-blk's status. */
+static int vlb_last_writable(struct vlb_vq *q, u64 addr, u32 len, u16 flags,
+			     void *arg)
+{
+	u64 *last = arg;
+
+	if ((flags & VRING_DESC_F_WRITE) && len)
+		*last = addr + len - 1;
+	return 0;
+}
+
+static void vlb_queue_call_work(struct vlb_vq *q)
+{
+	queue_work(vlb_wq, &q->call_work);
+}
+
+/*
+ * The driver's notify (any context, possibly atomic): publish new avail
+ * entries to the device, then kick it unless it asked not to be.
+ */
+static bool vlb_vq_notify(struct virtqueue *vq)
+{
+	struct vlb_vq *q = vq->priv;
+	struct vlb_device *vd = q->vd;
+	struct virtio_device *vdev = &vd->vdev;
+	struct eventfd_ctx *kick = NULL;
+	unsigned long flags;
+	bool dead, publish = false;
+	u16 avail_idx;
+
+	spin_lock_irqsave(&q->avail_lock, flags);
+	if (!q->ready) {
+		spin_unlock_irqrestore(&q->avail_lock, flags);
+		return true;
+	}
+	dead = READ_ONCE(vd->broken);
+	avail_idx = virtio16_to_cpu(vdev, READ_ONCE(q->vring.avail->idx));
+	/* Entries before the index the driver published are complete. */
+	virt_rmb();
+	while (q->last_avail != avail_idx) {
+		u16 slot = q->last_avail % q->num;
+		u16 head = virtio16_to_cpu(vdev, q->vring.avail->ring[slot]);
+		u64 writable = 0;
+
+		if (head >= q->num || q->inflight[head].active) {
+			dead = true;
+			break;
+		}
+		/* A dead device gets nothing; the call work fails the request. */
+		if (!dead && vlb_walk_chain(q, head, vlb_activate_desc, &writable))
+			dead = true;
+		q->inflight[head].writable = min_t(u64, writable, U32_MAX);
+		q->inflight[head].active = true;
+		q->shadow_avail->ring[slot] = cpu_to_virtio16(vdev, head);
+		q->last_avail++;
+		publish = !dead;
+	}
+	if (publish) {
+		/* Entries first, then the index the device polls. */
+		virt_wmb();
+		WRITE_ONCE(q->shadow_avail->idx, cpu_to_virtio16(vdev, q->last_avail));
+		/* Publish the index before reading the device's no-notify flag. */
+		virt_mb();
+		if (!(virtio16_to_cpu(vdev, READ_ONCE(q->shadow_used->flags)) &
+		      VRING_USED_F_NO_NOTIFY))
+			kick = q->kick;
+	}
+	if (kick) {
+		eventfd_signal(kick, 1);
+		atomic64_inc(&vd->stats.kicks);
+	}
+	spin_unlock_irqrestore(&q->avail_lock, flags);
+	if (dead) {
+		vlb_mark_broken(vd, "invalid request chain from the driver");
+		vlb_queue_call_work(q);
+	}
+	return true;
+}
+
+static void vlb_vq_irq(struct vlb_vq *q)
+{
+	unsigned long flags;
+
+	if (!(READ_ONCE(q->vd->status) & VIRTIO_CONFIG_S_DRIVER_OK))
+		return;
+	/* Drivers expect their callbacks in interrupt-like context. */
+	local_irq_save(flags);
+	vring_interrupt(0, q->vq);
+	local_irq_restore(flags);
+}
+
+/* Writes one entry of the driver's used ring. Called under used_mutex. */
+static void vlb_push_used(struct vlb_vq *q, u16 head, u32 len)
+{
+	struct virtio_device *vdev = &q->vd->vdev;
+	struct vring_used_elem *e = &q->vring.used->ring[q->used_idx % q->num];
+
+	e->id = cpu_to_virtio32(vdev, head);
+	e->len = cpu_to_virtio32(vdev, len);
+	q->used_idx++;
+}
+
+static void vlb_publish_used(struct vlb_vq *q, bool force_irq)
+{
+	struct virtio_device *vdev = &q->vd->vdev;
+
+	/* Used entries before the index the driver reads. */
+	virt_wmb();
+	WRITE_ONCE(q->vring.used->idx, cpu_to_virtio16(vdev, q->used_idx));
+	/* The index must be visible before the driver's flag is read. */
+	virt_mb();
+	if (force_irq || !(virtio16_to_cpu(vdev, READ_ONCE(q->vring.avail->flags)) &
+			   VRING_AVAIL_F_NO_INTERRUPT))
+		vlb_vq_irq(q);
+}
+
+/*
+ * Completes every request in flight on @q with an error the driver
+ * understands, so nothing waits on a device that is gone. The caller
+ * holds used_mutex and has revoked every grant.
+ */
+static void vlb_vq_fail_inflight(struct vlb_vq *q)
+{
+	struct vlb_device *vd = q->vd;
+	unsigned int head, n = 0;
+
+	for (head = 0; head < q->num; head++) {
+		u32 len = 0;
+
+		spin_lock_irq(&q->avail_lock);
+		if (!q->inflight[head].active) {
+			spin_unlock_irq(&q->avail_lock);
+			continue;
+		}
+		q->inflight[head].active = false;
+		spin_unlock_irq(&q->avail_lock);
+
+		if (vd->params.device_id == VIRTIO_ID_BLOCK) {
+			u64 status = 0;
+
+			vlb_walk_chain(q, head, vlb_last_writable, &status);
+			if (status && !vlb_iova_poke(vd->iova, status, VIRTIO_BLK_S_IOERR))
+				len = 1;
+		}
+		vlb_push_used(q, head, len);
+		n++;
+	}
+	if (n)
+		vlb_publish_used(q, true);
+}
+
+static void vlb_vq_process_used(struct vlb_vq *q)
+{
+	struct vlb_device *vd = q->vd;
+	struct virtio_device *vdev = &vd->vdev;
+	unsigned int published = 0;
+	u16 shadow_idx;
+
+	mutex_lock(&q->used_mutex);
+	if (!q->ready)
+		goto out;
+	if (READ_ONCE(vd->broken)) {
+		vlb_iova_revoke_all(vd->iova);
+		vlb_vq_fail_inflight(q);
+		goto out;
+	}
+	shadow_idx = virtio16_to_cpu(vdev, READ_ONCE(q->shadow_used->idx));
+	/* The device wrote the entries before the index. */
+	virt_rmb();
+	if ((u16)(shadow_idx - q->last_used) > q->num) {
+		atomic64_inc(&vd->stats.used_rejected);
+		vlb_mark_broken(vd, "used index moved by more than the ring size");
+		goto fail;
+	}
+	while (q->last_used != shadow_idx) {
+		struct vring_used_elem *e = &q->shadow_used->ring[q->last_used % q->num];
+		u32 id = virtio32_to_cpu(vdev, READ_ONCE(e->id));
+		u32 len = virtio32_to_cpu(vdev, READ_ONCE(e->len));
+		bool ok;
+
+		spin_lock_irq(&q->avail_lock);
+		ok = id < q->num && q->inflight[id].active &&
+		     len <= q->inflight[id].writable;
+		spin_unlock_irq(&q->avail_lock);
+		if (!ok) {
+			atomic64_inc(&vd->stats.used_rejected);
+			vlb_mark_broken(vd, "used entry for a request not in flight or too long");
+			goto fail;
+		}
+		/* Revocation before completion: the heart of the design. */
+		vlb_walk_chain(q, id, vlb_revoke_desc, NULL);
+		spin_lock_irq(&q->avail_lock);
+		q->inflight[id].active = false;
+		spin_unlock_irq(&q->avail_lock);
+		vlb_push_used(q, id, len);
+		q->last_used++;
+		published++;
+	}
+	if (published)
+		vlb_publish_used(q, false);
+	goto out;
+
+fail:
+	if (published)
+		vlb_publish_used(q, false);
+	vlb_iova_revoke_all(vd->iova);
+	vlb_vq_fail_inflight(q);
+out:
+	mutex_unlock(&q->used_mutex);
+}
+
+static void vlb_call_work(struct work_struct *work)
+{
+	struct vlb_vq *q = container_of(work, struct vlb_vq, call_work);
+
+	atomic64_inc(&q->vd->stats.calls);
+	vlb_vq_process_used(q);
+}
+
+void vlb_vq_interrupt(struct vlb_vq *q)
+{
+	vlb_queue_call_work(q);
+}
+
+void vlb_fail_inflight(struct vlb_device *vd)
+{
+	unsigned int i;
+
+	vlb_iova_revoke_all(vd->iova);
+	for (i = 0; i < vd->params.num_queues; i++) {
+		struct vlb_vq *q = &vd->vqs[i];
+
+		flush_work(&q->call_work);
+		mutex_lock(&q->used_mutex);
+		if (q->ready)
+			vlb_vq_fail_inflight(q);
+		mutex_unlock(&q->used_mutex);
+	}
+}
+
+/* ----------------------------------------------------------- eventfds */
+
+/* Runs under the eventfd's wait queue lock, from the device's write(). */
+static int vlb_call_wakeup(wait_queue_entry_t *wait, unsigned int mode,
+			   int sync, void *key)
+{
+	struct vlb_vq *q = container_of(wait, struct vlb_vq, call_wait);
+	__poll_t events = key_to_poll(key);
+	u64 cnt;
+
+	if (events & EPOLLIN) {
+		/* Drain the counter so the device's write() never blocks. */
+		eventfd_ctx_do_read(q->call, &cnt);
+		vlb_queue_call_work(q);
+	}
+	return 0;
+}
+
+static void vlb_call_ptable_queue(struct file *file, wait_queue_head_t *wqh,
+				  poll_table *pt)
+{
+	struct vlb_vq *q = container_of(pt, struct vlb_vq, call_pt);
+
+	q->call_wqh = wqh;
+	add_wait_queue(wqh, &q->call_wait);
+}
+
+static void vlb_detach_call(struct vlb_vq *q)
+{
+	u64 cnt;
+
+	if (!q->call)
+		return;
+	eventfd_ctx_remove_wait_queue(q->call, &q->call_wait, &cnt);
+	cancel_work_sync(&q->call_work);
+	eventfd_ctx_put(q->call);
+	q->call = NULL;
+}
+
+int vlb_set_vq_eventfd(struct vlb_device *vd, unsigned int index, int fd,
+		       bool call)
+{
+	struct vlb_vq *q = &vd->vqs[index];
+	struct eventfd_ctx *ctx = NULL, *old;
+	struct file *file = NULL;
+	__poll_t events;
+
+	if (fd >= 0) {
+		file = eventfd_fget(fd);
+		if (IS_ERR(file))
+			return PTR_ERR(file);
+		ctx = eventfd_ctx_fileget(file);
+		if (IS_ERR(ctx)) {
+			fput(file);
+			return PTR_ERR(ctx);
+		}
+	}
+
+	mutex_lock(&vd->eventfd_lock);
+	if (!call) {
+		spin_lock_irq(&q->avail_lock);
+		old = q->kick;
+		q->kick = ctx;
+		spin_unlock_irq(&q->avail_lock);
+		if (old)
+			eventfd_ctx_put(old);
+	} else {
+		vlb_detach_call(q);
+		if (ctx) {
+			q->call = ctx;
+			init_waitqueue_func_entry(&q->call_wait, vlb_call_wakeup);
+			init_poll_funcptr(&q->call_pt, vlb_call_ptable_queue);
+			events = vfs_poll(file, &q->call_pt);
+			if (events & EPOLLIN)
+				vlb_queue_call_work(q);
+		}
+	}
+	mutex_unlock(&vd->eventfd_lock);
+	if (file)
+		fput(file);
+	return 0;
+}
+
+void vlb_vq_release_eventfds(struct vlb_vq *q)
+{
+	mutex_lock(&q->vd->eventfd_lock);
+	vlb_detach_call(q);
+	spin_lock_irq(&q->avail_lock);
+	if (q->kick)
+		eventfd_ctx_put(q->kick);
+	q->kick = NULL;
+	spin_unlock_irq(&q->avail_lock);
+	mutex_unlock(&q->vd->eventfd_lock);
+}
+
+/* -------------------------------------------------------------- queues */
+
+void vlb_vq_init(struct vlb_device *vd, struct vlb_vq *q, unsigned int index)
+{
+	q->vd = vd;
+	q->index = index;
+	spin_lock_init(&q->avail_lock);
+	mutex_init(&q->used_mutex);
+	INIT_WORK(&q->call_work, vlb_call_work);
+}
+
+static unsigned int vlb_pages(size_t bytes)
+{
+	return PAGE_ALIGN(bytes) >> PAGE_SHIFT;
+}
+
+/* Split ring layout, virtio 1.2 section 2.7: flags, idx, ring, event. */
+static size_t vring_avail_size(unsigned int num)
+{
+	return sizeof(__virtio16) * (3 + num);
+}
+
+static size_t vring_used_size(unsigned int num)
+{
+	return sizeof(__virtio16) * 3 + sizeof(struct vring_used_elem) * num;
+}
+
+static void vlb_free_shadow(struct vlb_vq *q)
+{
+	struct vlb_iova_domain *d = q->vd->iova;
+	unsigned int avail_pages = vlb_pages(vring_avail_size(q->num));
+
+	if (q->shadow_avail_iova)
+		vlb_iova_unmap_ring(d, q->shadow_avail_iova, avail_pages);
+	if (q->shadow_used_iova)
+		vlb_iova_unmap_ring(d, q->shadow_used_iova,
+				    q->shadow_npages - avail_pages);
+	if (q->shadow_pages)
+		__free_pages(q->shadow_pages, get_order(q->shadow_npages << PAGE_SHIFT));
+	q->shadow_pages = NULL;
+	q->shadow_avail_iova = 0;
+	q->shadow_used_iova = 0;
+}
+
+static int vlb_alloc_shadow(struct vlb_vq *q)
+{
+	struct vlb_iova_domain *d = q->vd->iova;
+	unsigned int avail_pages = vlb_pages(vring_avail_size(q->num));
+	unsigned int used_pages = vlb_pages(vring_used_size(q->num));
+	int ret;
+
+	q->shadow_npages = avail_pages + used_pages;
+	q->shadow_pages = alloc_pages(GFP_KERNEL | __GFP_ZERO,
+				      get_order(q->shadow_npages << PAGE_SHIFT));
+	if (!q->shadow_pages)
+		return -ENOMEM;
+	q->shadow_avail = page_address(q->shadow_pages);
+	q->shadow_used = page_address(nth_page(q->shadow_pages, avail_pages));
+	ret = vlb_iova_map_ring(d, q->shadow_pages, avail_pages, VLB_IOVA_READ,
+				&q->shadow_avail_iova);
+	if (!ret)
+		ret = vlb_iova_map_ring(d, nth_page(q->shadow_pages, avail_pages),
+					used_pages, VLB_IOVA_READ | VLB_IOVA_WRITE,
+					&q->shadow_used_iova);
+	if (ret)
+		vlb_free_shadow(q);
+	return ret;
+}
+
+static void vlb_teardown_vq(struct vlb_vq *q)
+{
+	struct vlb_device *vd = q->vd;
+
+	mutex_lock(&q->used_mutex);
+	spin_lock_irq(&q->avail_lock);
+	q->ready = false;
+	spin_unlock_irq(&q->avail_lock);
+	mutex_unlock(&q->used_mutex);
+	cancel_work_sync(&q->call_work);
+
+	if (q->desc_len)
+		vlb_iova_set_ring_perm(vd->iova, q->desc_iova, q->desc_len, 0);
+	vlb_free_shadow(q);
+	kfree(q->inflight);
+	q->inflight = NULL;
+	if (q->vq)
+		vring_del_virtqueue(q->vq);
+	q->vq = NULL;
+	q->desc_len = 0;
+}
+
+static int vlb_setup_vq(struct vlb_device *vd, struct vlb_vq *q,
+			vq_callback_t *callback, const char *name, bool ctx)
+{
+	struct vlb_msg msg = { .type = VLB_MSG_VQ_ENABLE };
+	struct virtqueue *vq;
+	u64 used_iova;
+	int ret;
+
+	/* Page-aligned used ring: it never shares a page with the desc table. */
+	vq = vring_create_virtqueue(q->index, vd->params.queue_size_max,
+				    PAGE_SIZE, &vd->vdev, true, true, ctx,
+				    vlb_vq_notify, callback, name);
+	if (!vq)
+		return -ENOMEM;
+	vq->priv = q;
+	q->vq = vq;
+	q->num = virtqueue_get_vring_size(vq);
+	q->vring = *virtqueue_get_vring(vq);
+	q->desc_iova = virtqueue_get_desc_addr(vq);
+	used_iova = virtqueue_get_used_addr(vq);
+	q->last_avail = 0;
+	q->last_used = 0;
+	q->used_idx = 0;
+
+	q->inflight = kcalloc(q->num, sizeof(*q->inflight), GFP_KERNEL);
+	ret = q->inflight ? vlb_alloc_shadow(q) : -ENOMEM;
+	if (ret)
+		goto err;
+	/*
+	 * The device reads descriptors (and, harmlessly, the driver's avail
+	 * ring on the same pages) but never the driver's used ring.
+	 */
+	q->desc_len = used_iova - q->desc_iova;
+	ret = vlb_iova_set_ring_perm(vd->iova, q->desc_iova, q->desc_len,
+				     VLB_IOVA_READ);
+	if (ret)
+		goto err;
+
+	spin_lock_irq(&q->avail_lock);
+	q->ready = true;
+	spin_unlock_irq(&q->avail_lock);
+
+	msg.u.vq.index = q->index;
+	msg.u.vq.num = q->num;
+	msg.u.vq.desc = q->desc_iova;
+	msg.u.vq.avail = q->shadow_avail_iova;
+	msg.u.vq.used = q->shadow_used_iova;
+	ret = vlb_send_msg(vd, &msg);
+	if (ret)
+		goto err;
+	return 0;
+
+err:
+	vlb_teardown_vq(q);
+	return ret;
+}
+
+static void vlb_del_vqs(struct virtio_device *vdev)
+{
+	struct vlb_device *vd = to_vlb(vdev);
+	unsigned int i;
+
+	for (i = 0; i < vd->params.num_queues; i++) {
+		struct vlb_vq *q = &vd->vqs[i];
+		struct vlb_msg msg = { .type = VLB_MSG_VQ_DISABLE };
+
+		if (!q->vq)
+			continue;
+		msg.u.vq.index = i;
+		vlb_send_msg(vd, &msg);
+	}
+	/* Nothing of the device's may stay reachable once the rings go. */
+	vlb_iova_revoke_all(vd->iova);
+	for (i = 0; i < vd->params.num_queues; i++)
+		if (vd->vqs[i].vq)
+			vlb_teardown_vq(&vd->vqs[i]);
+}
+
+static int vlb_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
+			struct virtqueue *vqs[], vq_callback_t *callbacks[],
+			const char * const names[], const bool *ctx,
+			struct irq_affinity *desc)
+{
+	struct vlb_device *vd = to_vlb(vdev);
+	unsigned int i, queue_idx = 0;
+	int ret;
+
+	for (i = 0; i < nvqs; i++) {
+		if (!names[i]) {
+			vqs[i] = NULL;
+			continue;
+		}
+		if (queue_idx >= vd->params.num_queues) {
+			ret = -ENOENT;
+			goto err;
+		}
+		ret = vlb_setup_vq(vd, &vd->vqs[queue_idx], callbacks[i], names[i],
+				   ctx ? ctx[i] : false);
+		if (ret)
+			goto err;
+		vqs[i] = vd->vqs[queue_idx++].vq;
+	}
+	return 0;
+
+err:
+	vlb_del_vqs(vdev);
+	return ret;
+}
+
+static void vlb_synchronize_cbs(struct virtio_device *vdev)
+{
+	struct vlb_device *vd = to_vlb(vdev);
+	unsigned int i;
+
+	for (i = 0; i < vd->params.num_queues; i++)
+		flush_work(&vd->vqs[i].call_work);
+}
+
+static const char *vlb_bus_name(struct virtio_device *vdev)
+{
+	return dev_name(vdev->dev.parent);
+}
+
+const struct virtio_config_ops vlb_config_ops = {
+	.get			= vlb_get,
+	.set			= vlb_set,
+	.generation		= vlb_generation,
+	.get_status		= vlb_get_status,
+	.set_status		= vlb_set_status,
+	.reset			= vlb_reset,
+	.find_vqs		= vlb_find_vqs,
+	.del_vqs		= vlb_del_vqs,
+	.synchronize_cbs	= vlb_synchronize_cbs,
+	.get_features		= vlb_get_features,
+	.finalize_features	= vlb_finalize_features,
+	.bus_name		= vlb_bus_name,
+};

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: Apache-2.0
+// The device's view of a kernel IOVA domain: one MAP_SHARED mapping of the
+// IOVA fd. Every access is bounds-checked against the mapping; whether a
+// page may be touched at all is the kernel's call (SIGBUS otherwise).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <stdexcept>
+
+#include "vlb/mapping.h"
+#include "vlb/unique_fd.h"
+
+namespace vlb::testdev {
+
+class IovaSpace {
+public:
+	IovaSpace(UniqueFd fd, std::uint64_t size);
+
+	// The bytes [iova, iova + len); throws std::out_of_range outside.
+	[[nodiscard]] std::span<std::byte> bytes(std::uint64_t iova, std::uint64_t len) const;
+
+	template <typename T> [[nodiscard]] T load(std::uint64_t iova) const
+	{
+		T v{};
+		std::memcpy(&v, bytes(iova, sizeof(T)).data(), sizeof(T));
+		return v;
+	}
+	template <typename T> void store(std::uint64_t iova, const T &v) const
+	{
+		std::memcpy(bytes(iova, sizeof(T)).data(), &v, sizeof(T));
+	}
+
+	[[nodiscard]] std::uint64_t size() const noexcept { return map_.size(); }
+
+private:
+	UniqueFd fd_;
+	Mapping map_;
+};
+
+} // namespace vlb::testdev

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: Apache-2.0
+// vlb-test-device: serves one virtio device over the kernel uapi directly.
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "test_device.h"
+
+namespace {
+
+void usage(std::FILE *to)
+{
+	std::fprintf(to,
+		     "Usage: vlb-test-device [OPTIONS]\n"
+		     "Creates a virtio-loopback device and serves it until SIGINT/SIGTERM,\n"
+		     "then prints the kernel's counters for it.\n\n"
+		     "  --type rng|blk          device type (default rng)\n"
+		     "  --name NAME             device name (default testdev0)\n"
+		     "  --queues N              queues (default 1)\n"
+		     "  --queue-size N          ring size (default 256)\n"
+		     "  --capacity-mb N         blk: RAM disk size (default 64)\n"
+		     "  --bounce-threshold N    bytes; 4294967295 bounces everything\n"
+		     "  --max-granted-pages N   grant budget\n"
+		     "  --iova-size BYTES       IOVA space\n"
+		     "  --hostile MODE          bad-used-id | long-len | never-complete | no-replies\n"
+		     "  --device PATH           control node (default /dev/virtio-loopback)\n"
+		     "  -v                      log control messages\n");
+}
+
+unsigned long long number(std::string_view opt, const char *v)
+{
+	char *end = nullptr;
+	const unsigned long long n = std::strtoull(v, &end, 0);
+	if (end == v || *end != '\0')
+		throw std::invalid_argument(std::string(opt) + ": not a number: " + v);
+	return n;
+}
+
+vlb::testdev::Hostile hostile(const std::string_view v)
+{
+	using vlb::testdev::Hostile;
+	if (v == "bad-used-id")
+		return Hostile::bad_used_id;
+	if (v == "long-len")
+		return Hostile::long_len;
+	if (v == "never-complete")
+		return Hostile::never_complete;
+	if (v == "no-replies")
+		return Hostile::no_replies;
+	throw std::invalid_argument("--hostile: unknown mode " + std::string(v));
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	const std::span<char *> args(argv, static_cast<std::size_t>(argc));
+	vlb::testdev::Options o;
+	try {
+		for (std::size_t i = 1; i < args.size(); ++i) {
+			const std::string_view a = args[i];
+			if (a == "-h" || a == "--help") {
+				usage(stdout);
+				return 0;
+			}
+			if (a == "-v") {
+				o.verbose = true;
+				continue;
+			}
+			if (i + 1 >= args.size())
+				throw std::invalid_argument(std::string(a) + " needs a value (see --help)");
+			const char *v = args[++i];
+			if (a == "--type") {
+				const std::string_view t = v;
+				if (t != "rng" && t != "blk")
+					throw std::invalid_argument("--type: rng or blk");
+				o.type = t == "rng" ? vlb::testdev::DeviceType::rng : vlb::testdev::DeviceType::blk;
+			} else if (a == "--name") {
+				o.name = v;
+			} else if (a == "--queues") {
+				o.queues = static_cast<unsigned>(number(a, v));
+			} else if (a == "--queue-size") {
+				o.queue_size = static_cast<unsigned>(number(a, v));
+			} else if (a == "--capacity-mb") {
+				o.capacity_mb = number(a, v);
+			} else if (a == "--bounce-threshold") {
+				o.bounce_threshold = static_cast<std::uint32_t>(number(a, v));
+			} else if (a == "--max-granted-pages") {
+				o.max_granted_pages = static_cast<std::uint32_t>(number(a, v));
+			} else if (a == "--iova-size") {
+				o.iova_size = number(a, v);
+			} else if (a == "--hostile") {
+				o.hostile = hostile(v);
+			} else if (a == "--device") {
+				o.control_node = v;
+			} else {
+				throw std::invalid_argument("unknown option " + std::string(a) + " (see --help)");
+			}
+		}
+	} catch (const std::exception &e) {
+		std::fprintf(stderr, "vlb-test-device: %s\n", e.what());
+		return 2;
+	}
+	try {
+		vlb::testdev::TestDevice dev(o);
+		return dev.run();
+	} catch (const std::exception &e) {
+		std::fprintf(stderr, "vlb-test-device: %s\n", e.what());
+		return 1;
+	}
+}

@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "test_device.h"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <numeric>
+#include <array>
+#include <atomic>
+#include <bit>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+
+#include "vlb/sys_error.h"
+
+namespace vlb::testdev {
+
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+	      "virtio 1.x rings are little-endian; this test device assumes a LE host");
+
+constexpr std::uint32_t kVirtioIdBlock = 2;
+constexpr std::uint32_t kVirtioIdRng = 4;
+constexpr std::uint64_t kFeatureVersion1 = 1ULL << 32;
+constexpr std::uint64_t kBlkSegMax = 1ULL << 2;
+constexpr std::uint64_t kBlkBlkSize = 1ULL << 6;
+constexpr std::uint64_t kBlkFlush = 1ULL << 9;
+constexpr std::uint64_t kBlkMq = 1ULL << 12;
+constexpr std::uint16_t kDescNext = 1;
+constexpr std::uint16_t kDescWrite = 2;
+constexpr std::uint16_t kDescIndirect = 4;
+constexpr std::uint32_t kSector = 512;
+
+enum BlkType : std::uint32_t { kBlkIn = 0, kBlkOut = 1, kBlkFlushReq = 4, kBlkGetId = 8 };
+enum BlkStatus : std::uint8_t { kBlkOk = 0, kBlkIoErr = 1, kBlkUnsupp = 2 };
+
+struct VringDesc {
+	std::uint64_t addr;
+	std::uint32_t len;
+	std::uint16_t flags;
+	std::uint16_t next;
+};
+static_assert(sizeof(VringDesc) == 16);
+
+struct BlkHeader {
+	std::uint32_t type;
+	std::uint32_t reserved;
+	std::uint64_t sector;
+};
+static_assert(sizeof(BlkHeader) == 16);
+
+template <std::size_t N> void set_name(char (&dst)[N], const std::string &src)
+{
+	if (src.size() >= N)
+		throw std::invalid_argument("device name too long: " + src);
+	std::fill(std::begin(dst), std::end(dst), '\0');
+	std::copy(src.begin(), src.end(), std::begin(dst));
+}
+
+void signal_eventfd(int fd)
+{
+	const std::uint64_t one = 1;
+	if (retry_eintr([&] { return ::write(fd, &one, sizeof(one)); }) != sizeof(one))
+		throw_errno("signal call eventfd");
+}
+
+void drain_eventfd(int fd)
+{
+	std::uint64_t cnt = 0;
+	(void)retry_eintr([&] { return ::read(fd, &cnt, sizeof(cnt)); });
+}
+
+// Split ring layout (virtio 1.2, 2.7): flags(2) idx(2) then the entries.
+std::uint64_t avail_slot_iova(const Queue &q, std::uint16_t idx)
+{
+	return q.avail + 4 + std::uint64_t{idx % q.num} * sizeof(std::uint16_t);
+}
+
+std::uint64_t used_elem_iova(const Queue &q, std::uint16_t idx)
+{
+	return q.used + 4 + std::uint64_t{idx % q.num} * 2 * sizeof(std::uint32_t);
+}
+
+UniqueFd make_eventfd()
+{
+	UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	if (!fd)
+		throw_errno("eventfd");
+	return fd;
+}
+
+} // namespace
+
+TestDevice::TestDevice(Options opts) : opts_(std::move(opts))
+{
+	if (opts_.type == DeviceType::blk)
+		disk_.resize(opts_.capacity_mb << 20);
+	create();
+}
+
+void TestDevice::create()
+{
+	vlb_create c{};
+	if (opts_.type == DeviceType::rng) {
+		c.device_id = kVirtioIdRng;
+		c.device_features = kFeatureVersion1;
+	} else {
+		c.device_id = kVirtioIdBlock;
+		c.device_features = kFeatureVersion1 | kBlkSegMax | kBlkBlkSize | kBlkFlush;
+		if (opts_.queues > 1)
+			c.device_features |= kBlkMq;
+		const std::uint64_t sectors = disk_.size() / kSector;
+		const std::uint32_t seg_max = 126;
+		const std::uint32_t blk_size = kSector;
+		const auto nq = static_cast<std::uint16_t>(opts_.queues);
+		std::memcpy(&c.config[0], &sectors, sizeof(sectors));
+		std::memcpy(&c.config[12], &seg_max, sizeof(seg_max));
+		std::memcpy(&c.config[20], &blk_size, sizeof(blk_size));
+		std::memcpy(&c.config[34], &nq, sizeof(nq));
+		c.config_size = 36;
+	}
+	c.num_queues = static_cast<__u16>(opts_.queues);
+	c.queue_size_max = static_cast<__u16>(opts_.queue_size);
+	c.bounce_threshold = opts_.bounce_threshold;
+	c.max_granted_pages = opts_.max_granted_pages;
+	c.iova_size = opts_.iova_size;
+	set_name(c.name, opts_.name);
+
+	const UniqueFd ctl(retry_eintr([&] { return ::open(opts_.control_node.c_str(), O_RDWR | O_CLOEXEC); }));
+	if (!ctl)
+		throw_errno("open " + opts_.control_node);
+	dev_.reset(::ioctl(ctl.get(), VLB_IOC_CREATE, &c));
+	if (!dev_)
+		throw_errno("VLB_IOC_CREATE");
+
+	UniqueFd iova_fd(::ioctl(dev_.get(), VLB_DEV_GET_IOVA_FD));
+	if (!iova_fd)
+		throw_errno("VLB_DEV_GET_IOVA_FD");
+	iova_ = std::make_unique<IovaSpace>(std::move(iova_fd), c.iova_size);
+
+	queues_.resize(opts_.queues);
+	for (std::uint32_t i = 0; i < opts_.queues; ++i) {
+		Queue &q = queues_[i];
+		q.index = i;
+		q.kick = make_eventfd();
+		q.call = make_eventfd();
+		vlb_vq_eventfd e{.index = i, .fd = q.kick.get(), .reserved = 0};
+		if (::ioctl(dev_.get(), VLB_DEV_SET_VQ_KICK, &e) < 0)
+			throw_errno("VLB_DEV_SET_VQ_KICK");
+		e.fd = q.call.get();
+		if (::ioctl(dev_.get(), VLB_DEV_SET_VQ_CALL, &e) < 0)
+			throw_errno("VLB_DEV_SET_VQ_CALL");
+	}
+	std::printf("ready name=%s features=0x%llx iova_size=%llu\n", opts_.name.c_str(),
+		    static_cast<unsigned long long>(c.device_features),
+		    static_cast<unsigned long long>(c.iova_size));
+	(void)std::fflush(stdout);
+}
+
+void TestDevice::handle_message()
+{
+	vlb_msg msg{};
+	const ssize_t n = retry_eintr([&] { return ::read(dev_.get(), &msg, sizeof(msg)); });
+	if (n < 0) {
+		if (errno == EAGAIN)
+			return;
+		throw_errno("read control message");
+	}
+	if (static_cast<std::size_t>(n) != sizeof(msg))
+		throw std::runtime_error("short control message");
+	if (opts_.verbose)
+		std::fprintf(stderr, "testdev: message type %u seq %u\n", msg.type, msg.seq);
+	switch (msg.type) {
+	case VLB_MSG_VQ_ENABLE: {
+		if (msg.u.vq.index >= queues_.size())
+			throw std::runtime_error("VQ_ENABLE for an unknown queue");
+		Queue &q = queues_[msg.u.vq.index];
+		q.num = msg.u.vq.num;
+		q.desc = msg.u.vq.desc;
+		q.avail = msg.u.vq.avail;
+		q.used = msg.u.vq.used;
+		q.last_avail = 0;
+		q.used_idx = 0;
+		q.enabled = true;
+		break;
+	}
+	case VLB_MSG_VQ_DISABLE:
+		if (msg.u.vq.index < queues_.size())
+			queues_[msg.u.vq.index].enabled = false;
+		break;
+	case VLB_MSG_RESET:
+		for (Queue &q : queues_)
+			q.enabled = false;
+		break;
+	default:
+		break;
+	}
+	if (opts_.hostile == Hostile::no_replies)
+		return;
+	const vlb_reply reply{.seq = msg.seq, .result = 0, .reserved = {0, 0}};
+	if (retry_eintr([&] { return ::write(dev_.get(), &reply, sizeof(reply)); }) < 0)
+		throw_errno("write reply");
+}
+
+std::vector<Segment> TestDevice::walk_chain(const Queue &q, std::uint16_t head) const
+{
+	std::vector<Segment> chain;
+	std::uint16_t i = head;
+	for (std::uint32_t count = 0;; ++count) {
+		if (i >= q.num || count >= q.num)
+			throw std::runtime_error("descriptor chain loops or leaves the table");
+		const auto d = iova_->load<VringDesc>(q.desc + std::uint64_t{i} * sizeof(VringDesc));
+		if ((d.flags & kDescIndirect) != 0)
+			throw std::runtime_error("indirect descriptor (not negotiated)");
+		chain.push_back({d.addr, d.len, (d.flags & kDescWrite) != 0});
+		if ((d.flags & kDescNext) == 0)
+			return chain;
+		i = d.next;
+	}
+}
+
+std::uint32_t TestDevice::serve_rng(std::span<const Segment> chain)
+{
+	std::uint32_t written = 0;
+	for (const Segment &s : chain) {
+		if (!s.writable)
+			continue;
+		const std::span<std::byte> out = iova_->bytes(s.addr, s.len);
+		if (::getrandom(out.data(), out.size(), 0) != static_cast<ssize_t>(out.size()))
+			throw_errno("getrandom");
+		written += s.len;
+	}
+	return written;
+}
+
+std::uint32_t TestDevice::serve_blk(std::span<const Segment> chain)
+{
+	if (chain.size() < 2 || chain.front().writable || chain.front().len < sizeof(BlkHeader) ||
+	    !chain.back().writable || chain.back().len < 1)
+		throw std::runtime_error("malformed virtio-blk request");
+	const auto hdr = iova_->load<BlkHeader>(chain.front().addr);
+	const Segment &status_seg = chain.back();
+	const std::uint64_t status_addr = status_seg.addr + status_seg.len - 1;
+	const auto data = chain.subspan(1, chain.size() - 2);
+
+	const std::uint64_t total = std::accumulate(
+		data.begin(), data.end(), std::uint64_t{0},
+		[](std::uint64_t sum, const Segment &s) { return sum + s.len; });
+	std::uint8_t status = kBlkOk;
+	std::uint32_t written = 1;
+	const std::uint64_t offset = hdr.sector * kSector;
+	switch (hdr.type) {
+	case kBlkIn:
+	case kBlkOut: {
+		if (offset > disk_.size() || total > disk_.size() - offset) {
+			status = kBlkIoErr;
+			break;
+		}
+		std::uint64_t pos = offset;
+		for (const Segment &s : data) {
+			const std::span<std::byte> buf = iova_->bytes(s.addr, s.len);
+			const auto at = disk_.begin() + static_cast<std::ptrdiff_t>(pos);
+			if (hdr.type == kBlkIn) {
+				if (!s.writable)
+					throw std::runtime_error("read into a device-readable buffer");
+				std::copy_n(at, s.len, buf.begin());
+				written += s.len;
+			} else {
+				std::copy(buf.begin(), buf.end(), at);
+			}
+			pos += s.len;
+		}
+		break;
+	}
+	case kBlkFlushReq:
+		break;
+	case kBlkGetId: {
+		const std::string id = "vlb-testdev-" + opts_.name;
+		for (const Segment &s : data) {
+			const std::span<std::byte> buf = iova_->bytes(s.addr, s.len);
+			std::fill(buf.begin(), buf.end(), std::byte{0});
+			const std::size_t n = std::min<std::size_t>(id.size(), buf.size());
+			std::memcpy(buf.data(), id.data(), n);
+			written += s.len;
+		}
+		break;
+	}
+	default:
+		status = kBlkUnsupp;
+		break;
+	}
+	iova_->store(status_addr, status);
+	return written;
+}
+
+std::uint32_t TestDevice::serve(std::span<const Segment> chain)
+{
+	return opts_.type == DeviceType::rng ? serve_rng(chain) : serve_blk(chain);
+}
+
+void TestDevice::complete(Queue &q, std::uint32_t id, std::uint32_t len)
+{
+	const std::uint64_t elem = used_elem_iova(q, q.used_idx);
+	iova_->store(elem, id);
+	iova_->store(elem + 4, len);
+	++q.used_idx;
+	// Entries before the index (x86: stores are ordered; keep the fence).
+	std::atomic_thread_fence(std::memory_order_release);
+	iova_->store<std::uint16_t>(q.used + 2, q.used_idx);
+}
+
+void TestDevice::process_queue(Queue &q)
+{
+	drain_eventfd(q.kick.get());
+	if (!q.enabled)
+		return;
+	bool completed = false;
+	for (;;) {
+		const auto avail_idx = iova_->load<std::uint16_t>(q.avail + 2);
+		std::atomic_thread_fence(std::memory_order_acquire);
+		if (avail_idx == q.last_avail)
+			break;
+		while (q.last_avail != avail_idx) {
+			const auto head = iova_->load<std::uint16_t>(avail_slot_iova(q, q.last_avail));
+			++q.last_avail;
+			if (opts_.hostile == Hostile::never_complete)
+				continue;
+			const std::vector<Segment> chain = walk_chain(q, head);
+			std::uint32_t len = serve(chain);
+			std::uint32_t id = head;
+			if (opts_.hostile == Hostile::bad_used_id)
+				id = q.num + 7;
+			if (opts_.hostile == Hostile::long_len)
+				len += 4096;
+			complete(q, id, len);
+			completed = true;
+			++served_;
+		}
+	}
+	if (completed)
+		signal_eventfd(q.call.get());
+}
+
+vlb_stats TestDevice::kernel_stats() const
+{
+	vlb_stats s{};
+	if (::ioctl(dev_.get(), VLB_DEV_GET_STATS, &s) < 0)
+		throw_errno("VLB_DEV_GET_STATS");
+	return s;
+}
+
+int TestDevice::run()
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if (const int err = ::pthread_sigmask(SIG_BLOCK, &mask, nullptr); err != 0)
+		throw_errno("pthread_sigmask", err);
+	const UniqueFd sigfd(::signalfd(-1, &mask, SFD_CLOEXEC));
+	const UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
+	if (!sigfd || !ep)
+		throw_errno("signalfd/epoll");
+
+	// Tags: 0 = signal, 1 = control, 2 + i = kick of queue i.
+	auto watch = [&](int fd, std::uint64_t tag) {
+		epoll_event ev{};
+		ev.events = EPOLLIN;
+		ev.data.u64 = tag;
+		if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev) < 0)
+			throw_errno("epoll_ctl");
+	};
+	watch(sigfd.get(), 0);
+	watch(dev_.get(), 1);
+	for (Queue &q : queues_)
+		watch(q.kick.get(), 2 + q.index);
+
+	std::array<epoll_event, 16> events{};
+	for (;;) {
+		const int n = ::epoll_wait(ep.get(), events.data(), static_cast<int>(events.size()), -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			throw_errno("epoll_wait");
+		}
+		for (const epoll_event &ev : std::span(events).first(static_cast<std::size_t>(n))) {
+			if (ev.data.u64 == 0) {
+				const vlb_stats s = kernel_stats();
+				std::printf("stats served=%llu grants=%llu bounces=%llu revocations=%llu "
+					    "faults_refused=%llu map_failures=%llu used_rejected=%llu "
+					    "broken=%llu kicks=%llu calls=%llu msg_timeouts=%llu\n",
+					    static_cast<unsigned long long>(served_),
+					    static_cast<unsigned long long>(s.grants),
+					    static_cast<unsigned long long>(s.bounces),
+					    static_cast<unsigned long long>(s.revocations),
+					    static_cast<unsigned long long>(s.faults_refused),
+					    static_cast<unsigned long long>(s.map_failures),
+					    static_cast<unsigned long long>(s.used_rejected),
+					    static_cast<unsigned long long>(s.broken),
+					    static_cast<unsigned long long>(s.kicks),
+					    static_cast<unsigned long long>(s.calls),
+					    static_cast<unsigned long long>(s.msg_timeouts));
+				(void)std::fflush(stdout);
+				return 0;
+			}
+			if (ev.data.u64 == 1) {
+				if ((ev.events & EPOLLIN) != 0)
+					handle_message();
+				continue;
+			}
+			process_queue(queues_.at(ev.data.u64 - 2));
+		}
+	}
+}
+
+} // namespace vlb::testdev

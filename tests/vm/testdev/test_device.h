@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+// A virtio device served straight over the kernel uapi (no vhost-user):
+// the test double of a device process, used to prove the transport with
+// the stock drivers, and to misbehave on purpose.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <linux/virtio_loopback.h>
+
+#include "iova_space.h"
+#include "vlb/unique_fd.h"
+
+namespace vlb::testdev {
+
+enum class DeviceType { rng, blk };
+
+// Ways to misbehave, one per run.
+enum class Hostile {
+	none,
+	bad_used_id,     // complete a head that was never published
+	long_len,        // claim more bytes written than the chain holds
+	never_complete,  // take requests, never answer them
+	no_replies,      // never answer control messages
+};
+
+struct Options {
+	DeviceType type = DeviceType::rng;
+	std::string name = "testdev0";
+	std::string control_node = "/dev/virtio-loopback";
+	unsigned queues = 1;
+	unsigned queue_size = 256;
+	std::uint64_t capacity_mb = 64;  // blk
+	std::uint32_t bounce_threshold = 0;
+	std::uint32_t max_granted_pages = 0;
+	std::uint64_t iova_size = 0;
+	Hostile hostile = Hostile::none;
+	bool verbose = false;
+};
+
+struct Segment {
+	std::uint64_t addr;
+	std::uint32_t len;
+	bool writable;
+};
+
+struct Queue {
+	std::uint32_t index = 0;
+	std::uint32_t num = 0;
+	std::uint64_t desc = 0, avail = 0, used = 0;
+	std::uint16_t last_avail = 0;
+	std::uint16_t used_idx = 0;
+	bool enabled = false;
+	UniqueFd kick, call;
+};
+
+class TestDevice {
+public:
+	explicit TestDevice(Options opts);
+
+	// Serves messages and requests until SIGINT/SIGTERM; returns 0, or 1
+	// after a fatal error (printed).
+	int run();
+
+	[[nodiscard]] vlb_stats kernel_stats() const;
+	[[nodiscard]] const std::string &name() const noexcept { return opts_.name; }
+
+private:
+	void create();
+	void handle_message();
+	void process_queue(Queue &q);
+	[[nodiscard]] std::vector<Segment> walk_chain(const Queue &q, std::uint16_t head) const;
+	[[nodiscard]] std::uint32_t serve(std::span<const Segment> chain);
+	[[nodiscard]] std::uint32_t serve_rng(std::span<const Segment> chain);
+	[[nodiscard]] std::uint32_t serve_blk(std::span<const Segment> chain);
+	void complete(Queue &q, std::uint32_t id, std::uint32_t len);
+
+	Options opts_;
+	UniqueFd dev_;
+	std::unique_ptr<IovaSpace> iova_;
+	std::vector<Queue> queues_;
+	std::vector<std::byte> disk_;  // blk backing store
+	std::uint64_t served_ = 0;
+};
+
+} // namespace vlb::testdev
