@@ -2,8 +2,14 @@
 #include "iova_space.h"
 
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <utility>
+
+#include "vlb/sys_error.h"
 
 namespace vlb::testdev {
 
@@ -12,6 +18,34 @@ IovaSpace::IovaSpace(UniqueFd fd, std::uint64_t size)
 	  // Lazy: no MAP_POPULATE, pages fault in only where the device looks.
 	  map_(Mapping::map(size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0, "IOVA space"))
 {
+}
+
+IovaSpace::Outcome IovaSpace::probe(std::uint64_t iova, Access access) const
+{
+	(void)bytes(iova, 1);
+	const pid_t pid = ::fork();
+	if (pid < 0)
+		throw_errno("fork");
+	if (pid == 0) {
+		void *p = ::mmap(nullptr, map_.size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
+		if (p == MAP_FAILED)
+			::_exit(3);
+		// NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-pointer-arithmetic): iova < size, checked by the caller's bytes()
+		volatile auto *byte = static_cast<volatile std::uint8_t *>(p) + iova;
+		if (access == Access::read)
+			(void)*byte;
+		else
+			*byte = *byte;
+		::_exit(0);
+	}
+	int status = 0;
+	if (retry_eintr([&] { return ::waitpid(pid, &status, 0); }) < 0)
+		throw_errno("waitpid");
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS)
+		return Outcome::sigbus;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return Outcome::ok;
+	return Outcome::other;
 }
 
 std::span<std::byte> IovaSpace::bytes(std::uint64_t iova, std::uint64_t len) const

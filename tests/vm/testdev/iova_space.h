@@ -35,6 +35,13 @@ public:
 
 	[[nodiscard]] std::uint64_t size() const noexcept { return map_.size(); }
 
+	enum class Access { read, write };
+	enum class Outcome { ok, sigbus, other };
+	// Touches one byte at |iova| in a child process that maps the IOVA fd
+	// afresh (the parent's mapping is not inherited: VM_DONTCOPY), so a
+	// refused access kills only the child.
+	[[nodiscard]] Outcome probe(std::uint64_t iova, Access access) const;
+
 private:
 	UniqueFd fd_;
 	Mapping map_;

@@ -27,6 +27,8 @@ void usage(std::FILE *to)
 		     "  --iova-size BYTES       IOVA space\n"
 		     "  --hostile MODE          bad-used-id | long-len | never-complete | no-replies\n"
 		     "  --device PATH           control node (default /dev/virtio-loopback)\n"
+		     "  --probes                check what the kernel lets the device reach\n"
+		     "                          (forked children; prints 'probe NAME want=.. got=..')\n"
 		     "  -v                      log control messages\n");
 }
 
@@ -68,6 +70,10 @@ int main(int argc, char **argv)
 			}
 			if (a == "-v") {
 				o.verbose = true;
+				continue;
+			}
+			if (a == "--probes") {
+				o.probes = true;
 				continue;
 			}
 			if (i + 1 >= args.size())

@@ -229,12 +229,91 @@ std::vector<Segment> TestDevice::walk_chain(const Queue &q, std::uint16_t head) 
 	}
 }
 
+namespace {
+
+const char *outcome_name(IovaSpace::Outcome o)
+{
+	switch (o) {
+	case IovaSpace::Outcome::ok:
+		return "ok";
+	case IovaSpace::Outcome::sigbus:
+		return "sigbus";
+	default:
+		return "other";
+	}
+}
+
+} // namespace
+
+void TestDevice::report(const char *probe, IovaSpace::Outcome want, IovaSpace::Outcome got)
+{
+	std::printf("probe %s want=%s got=%s\n", probe, outcome_name(want), outcome_name(got));
+	(void)std::fflush(stdout);
+}
+
+void TestDevice::run_probes(const Queue &q, const std::vector<Segment> &chain)
+{
+	using A = IovaSpace::Access;
+	using O = IovaSpace::Outcome;
+	const auto overlaps = [&](std::uint64_t iova) {
+		return std::any_of(chain.begin(), chain.end(), [&](const Segment &s) {
+			return iova / 4096 >= s.addr / 4096 && iova / 4096 <= (s.addr + s.len - 1) / 4096;
+		});
+	};
+	if (!first_probes_done_) {
+		first_probes_done_ = true;
+		report("ungranted-read", O::sigbus, iova_->probe(iova_->size() - 4096, A::read));
+		report("desc-read", O::ok, iova_->probe(q.desc, A::read));
+		report("desc-write", O::sigbus, iova_->probe(q.desc, A::write));
+		report("avail-read", O::ok, iova_->probe(q.avail, A::read));
+		report("avail-write", O::sigbus, iova_->probe(q.avail, A::write));
+		for (const Segment &s : chain) {
+			if (s.writable || s.len == 0)
+				continue;
+			report("to-device-read", O::ok, iova_->probe(s.addr, A::read));
+			report("to-device-write", O::sigbus, iova_->probe(s.addr, A::write));
+			break;
+		}
+		for (const Segment &s : chain) {
+			if (!s.writable || s.len == 0)
+				continue;
+			report("from-device-write", O::ok, iova_->probe(s.addr, A::write));
+			break;
+		}
+	} else if (!after_completion_done_ && !completed_chain_.empty() &&
+		   !overlaps(completed_chain_.front().addr)) {
+		// The driver only saw that completion after its pages were revoked.
+		after_completion_done_ = true;
+		report("after-completion-read", O::sigbus,
+		       iova_->probe(completed_chain_.front().addr, A::read));
+	}
+}
+
+// A buffer shorter than a page was bounced: the rest of the page the
+// device sees must hold nothing of the kernel's (the pool page is zeroed
+// and only ever written inside buffer windows).
+void TestDevice::check_subpage(const Segment &s)
+{
+	const std::uint64_t page = s.addr & ~std::uint64_t{4095};
+	const std::span<std::byte> bytes = iova_->bytes(page, 4096);
+	const std::uint64_t start = s.addr - page;
+	const std::uint64_t end = std::min<std::uint64_t>(start + s.len, 4096);
+	bool clean = true;
+	for (std::uint64_t i = 0; i < 4096; ++i)
+		if ((i < start || i >= end) && bytes[i] != std::byte{0})
+			clean = false;
+	report("subpage-outside-zero", IovaSpace::Outcome::ok,
+	       clean ? IovaSpace::Outcome::ok : IovaSpace::Outcome::other);
+}
+
 std::uint32_t TestDevice::serve_rng(std::span<const Segment> chain)
 {
 	std::uint32_t written = 0;
 	for (const Segment &s : chain) {
 		if (!s.writable)
 			continue;
+		if (opts_.probes && s.len < 4096 && !after_completion_done_)
+			check_subpage(s);
 		const std::span<std::byte> out = iova_->bytes(s.addr, s.len);
 		if (::getrandom(out.data(), out.size(), 0) != static_cast<ssize_t>(out.size()))
 			throw_errno("getrandom");
@@ -336,6 +415,8 @@ void TestDevice::process_queue(Queue &q)
 			if (opts_.hostile == Hostile::never_complete)
 				continue;
 			const std::vector<Segment> chain = walk_chain(q, head);
+			if (opts_.probes)
+				run_probes(q, chain);
 			std::uint32_t len = serve(chain);
 			std::uint32_t id = head;
 			if (opts_.hostile == Hostile::bad_used_id)
@@ -343,6 +424,8 @@ void TestDevice::process_queue(Queue &q)
 			if (opts_.hostile == Hostile::long_len)
 				len += 4096;
 			complete(q, id, len);
+			if (opts_.probes && completed_chain_.empty())
+				completed_chain_ = chain;
 			completed = true;
 			++served_;
 		}

@@ -39,6 +39,8 @@ struct Options {
 	std::uint32_t max_granted_pages = 0;
 	std::uint64_t iova_size = 0;
 	Hostile hostile = Hostile::none;
+	// Check, from child processes, what the kernel lets this device reach.
+	bool probes = false;
 	bool verbose = false;
 };
 
@@ -78,6 +80,9 @@ private:
 	[[nodiscard]] std::uint32_t serve_rng(std::span<const Segment> chain);
 	[[nodiscard]] std::uint32_t serve_blk(std::span<const Segment> chain);
 	void complete(Queue &q, std::uint32_t id, std::uint32_t len);
+	void run_probes(const Queue &q, const std::vector<Segment> &chain);
+	void check_subpage(const Segment &s);
+	void report(const char *probe, IovaSpace::Outcome want, IovaSpace::Outcome got);
 
 	Options opts_;
 	UniqueFd dev_;
@@ -85,6 +90,9 @@ private:
 	std::vector<Queue> queues_;
 	std::vector<std::byte> disk_;  // blk backing store
 	std::uint64_t served_ = 0;
+	bool first_probes_done_ = false;
+	bool after_completion_done_ = false;
+	std::vector<Segment> completed_chain_;  // a chain the kernel has revoked
 };
 
 } // namespace vlb::testdev

@@ -1,0 +1,50 @@
+# shellcheck shell=bash source=tests/vm/lib.sh
+# What a device process can reach, checked from child processes that map
+# the IOVA fd (vlb-test-device --probes): ungranted pages, the descriptor
+# table and avail ring for writing, to-device data for writing, and a
+# completed request's pages are SIGBUS; granted accesses work; the rest of
+# a bounced sub-page buffer's page shows nothing of the kernel's.
+. "$VLB_SRC/tests/vm/lib.sh"
+vlb_load grace_period_ms=1000
+vlb_load_drivers
+
+# check_probes LOG NAME...: each named probe ran, and each got what it wanted.
+check_probes() {
+	local log=$1 p
+	shift
+	grep '^probe ' "$log"
+	for p in "$@"; do
+		grep -q "^probe $p " "$log" || fail "probe $p did not run"
+	done
+	if grep '^probe ' "$log" | awk '{split($3, w, "="); split($4, g, "="); if (w[2] != g[2]) bad = 1} END {exit !bad}'; then
+		fail "a probe got what it must not"
+	fi
+}
+
+step "blk device with probes"
+log=$VLB_CASE_OUT/blk.log
+vlb_start_device "$log" --type blk --name probes --probes
+wait_for 30 sh -c 'ls /sys/block | grep -q "^vd"' || fail "no disk"
+dev=/dev/$(ls /sys/block | grep '^vd' | head -n 1)
+dd if=/dev/urandom of="$dev" bs=4k count=64 oflag=direct status=none
+dd if="$dev" of=/dev/null bs=4k count=64 iflag=direct status=none
+vlb_stop_device "$log"
+check_probes "$log" ungranted-read desc-read desc-write avail-read avail-write \
+	to-device-read to-device-write from-device-write after-completion-read
+refused=$(vlb_stat "$log" faults_refused)
+echo "faults refused: $refused"
+[ "$refused" -ge 5 ] || fail "the kernel counted $refused refused faults, want at least 5"
+
+step "rng device: a bounced 64-byte buffer's page"
+log=$VLB_CASE_OUT/rng.log
+vlb_start_device "$log" --type rng --name probes-rng --probes
+wait_for 20 grep -q virtio_rng /sys/class/misc/hw_random/rng_available || fail "no rng"
+rng=$(tr ' ' '\n' </sys/class/misc/hw_random/rng_available | grep virtio_rng | head -n 1)
+echo "$rng" >/sys/class/misc/hw_random/rng_current
+dd if=/dev/hwrng of=/dev/null bs=64 count=32 status=none
+vlb_stop_device "$log"
+check_probes "$log" subpage-outside-zero ungranted-read after-completion-read
+
+wait_for 20 sh -c '! ls /sys/block | grep -q "^vd"' || fail "disk not removed"
+vlb_unload
+echo ok
