@@ -326,9 +326,13 @@ static void vlb_device_remove(struct vlb_device *vd)
 	mutex_unlock(&vlb_devices_lock);
 
 	pr_info("%s: removing\n", vd->name);
-	flush_work(&vd->register_work);
-	/* Complete what is in flight and fail what comes, then unbind. */
+	/*
+	 * Complete what is in flight and fail what comes before waiting for
+	 * the probe: a probe may itself wait on I/O the device never answers.
+	 */
 	vlb_mark_broken(vd, "removed");
+	vlb_fail_inflight(vd);
+	flush_work(&vd->register_work);
 	vlb_fail_inflight(vd);
 	if (vd->vdev_registered)
 		unregister_virtio_device(&vd->vdev);

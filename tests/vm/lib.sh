@@ -82,3 +82,12 @@ wait_for() {
 	done
 	return 1
 }
+
+# first_vd: the first virtio disk, e.g. /dev/vda; fails when there is none.
+first_vd() {
+	local d
+	for d in /sys/block/vd*; do
+		[ -e "$d" ] && { echo "/dev/${d##*/}"; return 0; }
+	done
+	return 1
+}

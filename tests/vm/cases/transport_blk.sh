@@ -59,6 +59,6 @@ vlb_stop_device "$log"
 [ "$(vlb_stat "$log" bounces)" -gt 0 ] || fail "nothing bounced"
 
 step "removal and unload"
-wait_for 20 sh -c '! ls /sys/block | grep -q "^vd"' || fail "disks not removed"
+wait_for 20 sh -c '! ls -d /sys/block/vd* 2>/dev/null' || fail "disks not removed"
 vlb_unload
 echo ok

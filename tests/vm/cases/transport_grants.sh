@@ -24,8 +24,8 @@ check_probes() {
 step "blk device with probes"
 log=$VLB_CASE_OUT/blk.log
 vlb_start_device "$log" --type blk --name probes --probes
-wait_for 30 sh -c 'ls /sys/block | grep -q "^vd"' || fail "no disk"
-dev=/dev/$(ls /sys/block | grep '^vd' | head -n 1)
+wait_for 30 first_vd >/dev/null || fail "no disk"
+dev=$(first_vd)
 dd if=/dev/urandom of="$dev" bs=4k count=64 oflag=direct status=none
 dd if="$dev" of=/dev/null bs=4k count=64 iflag=direct status=none
 vlb_stop_device "$log"
@@ -45,6 +45,6 @@ dd if=/dev/hwrng of=/dev/null bs=64 count=32 status=none
 vlb_stop_device "$log"
 check_probes "$log" subpage-outside-zero ungranted-read after-completion-read
 
-wait_for 20 sh -c '! ls /sys/block | grep -q "^vd"' || fail "disk not removed"
+wait_for 20 sh -c '! ls -d /sys/block/vd* 2>/dev/null' || fail "disk not removed"
 vlb_unload
 echo ok

@@ -243,13 +243,13 @@ const char *outcome_name(IovaSpace::Outcome o)
 	}
 }
 
-} // namespace
-
-void TestDevice::report(const char *probe, IovaSpace::Outcome want, IovaSpace::Outcome got)
+void report(const char *probe, IovaSpace::Outcome want, IovaSpace::Outcome got)
 {
 	std::printf("probe %s want=%s got=%s\n", probe, outcome_name(want), outcome_name(got));
 	(void)std::fflush(stdout);
 }
+
+} // namespace
 
 void TestDevice::run_probes(const Queue &q, const std::vector<Segment> &chain)
 {

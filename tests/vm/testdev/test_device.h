@@ -82,7 +82,6 @@ private:
 	void complete(Queue &q, std::uint32_t id, std::uint32_t len);
 	void run_probes(const Queue &q, const std::vector<Segment> &chain);
 	void check_subpage(const Segment &s);
-	void report(const char *probe, IovaSpace::Outcome want, IovaSpace::Outcome got);
 
 	Options opts_;
 	UniqueFd dev_;

@@ -1,0 +1,62 @@
+# shellcheck shell=bash source=tests/vm/lib.sh
+# Hostile device processes: garbage used ids, lengths beyond the chain,
+# requests never completed, control messages never answered. Each time
+# the I/O fails with an error in user space, nothing hangs, the counters
+# say why, and the kernel log stays free of splats (the harness checks).
+. "$VLB_SRC/tests/vm/lib.sh"
+vlb_load grace_period_ms=1000 msg_timeout_ms=2000
+vlb_load_drivers
+
+gone() { ! ls -d /sys/block/vd* >/dev/null 2>&1; }
+
+# broken_io MODE: a disk whose device misbehaves as MODE fails reads.
+broken_io() {
+	local mode=$1 log=$VLB_CASE_OUT/$1.log dev
+	step "hostile: $mode"
+	vlb_start_device "$log" --type blk --name "h-$mode" --hostile "$mode"
+	wait_for 30 first_vd >/dev/null || fail "$mode: no disk"
+	dev=$(first_vd)
+	if timeout 60 dd if="$dev" of=/dev/null bs=4k count=16 iflag=direct status=none; then
+		fail "$mode: reads succeeded on a broken device"
+	fi
+	vlb_stop_device "$log"
+	[ "$(vlb_stat "$log" used_rejected)" -ge 1 ] || fail "$mode: no used entry rejected"
+	[ "$(vlb_stat "$log" broken)" = 1 ] || fail "$mode: device not marked broken"
+	wait_for 20 gone || fail "$mode: disk not removed"
+}
+
+broken_io bad-used-id
+broken_io long-len
+
+step "hostile: never-complete, then the device process dies"
+log=$VLB_CASE_OUT/never.log
+vlb_start_device "$log" --type blk --name h-never --hostile never-complete
+# The driver's own partition scan is now stuck on the device; so is dd.
+sleep 2
+(rc=0
+	timeout 120 dd if=/dev/vda of=/dev/null bs=4k count=1 iflag=direct status=none || rc=$?
+	echo "dd exit $rc" >"$VLB_CASE_OUT/dd.rc") &
+sleep 2
+[ -f "$VLB_CASE_OUT/dd.rc" ] && fail "I/O completed on a device that never answers"
+kill -KILL "$VLB_DEV_PID"
+wait "$VLB_DEV_PID" 2>/dev/null || true
+# Grace period, then removal fails what is in flight.
+wait_for 30 test -f "$VLB_CASE_OUT/dd.rc" || fail "I/O still hangs after the device died"
+cat "$VLB_CASE_OUT/dd.rc"
+grep -q 'dd exit 0' "$VLB_CASE_OUT/dd.rc" && fail "I/O succeeded on a dead device"
+wait_for 20 gone || fail "never-complete: disk not removed"
+
+step "hostile: control messages never answered"
+log=$VLB_CASE_OUT/noreply.log
+vlb_start_device "$log" --type rng --name h-noreply --hostile no-replies
+sleep 4
+vlb_stop_device "$log"
+[ "$(vlb_stat "$log" msg_timeouts)" -ge 1 ] || fail "no message timed out"
+dmesg | grep 'h-noreply' | tail -n 3
+dmesg | grep -q 'h-noreply: device broken: no reply' || fail "the timeout was not logged"
+grep -q virtio_rng /sys/class/misc/hw_random/rng_available 2>/dev/null &&
+	fail "a device that never answered got a bound driver"
+
+wait_for 20 gone || true
+vlb_unload
+echo ok
