@@ -1,6 +1,8 @@
 # shellcheck shell=bash source=tests/vm/lib.sh
-# GoogleTest suite for the control node's ioctls, against the real module.
+# GoogleTest suites for the control node's and the per-device fd's ABI and
+# the device lifecycle (create, detach, reattach, grace period), against the
+# real module.
 . "$VLB_SRC/tests/vm/lib.sh"
-vlb_load
-"$VLB_BUILD/tests/vm/vlb_kmod_ctl_tests" --gtest_brief=1
+vlb_load grace_period_ms=500 msg_timeout_ms=1000
+"$VLB_BUILD/tests/vm/vlb_kmod_ctl_tests"
 vlb_unload

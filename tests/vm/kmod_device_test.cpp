@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: Apache-2.0
+// Device lifecycle and per-device fd ABI against the real module (runs in
+// the test guest as root, module loaded with grace_period_ms=500 and
+// msg_timeout_ms=1000). No driver binds: each test answers or ignores the
+// control messages itself.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <system_error>
+#include <thread>
+
+#include <linux/virtio_loopback.h>
+
+#include <gtest/gtest.h>
+
+#include "kernel_node.h"
+#include "vlb/mapping.h"
+#include "vlb/unique_fd.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kGracePeriod = 500ms;
+
+vlb_create rng_request(const std::string &name)
+{
+	vlb_create c{};
+	c.device_id = 4;
+	c.device_features = 1ULL << 32;
+	c.num_queues = 1;
+	c.queue_size_max = 64;
+	c.iova_size = 1ULL << 20;
+	c.max_granted_pages = 64;
+	c.bounce_pool_pages = 8;
+	std::strncpy(c.name, name.c_str(), sizeof(c.name) - 1);
+	return c;
+}
+
+int create(const vlb::KernelNode &node, vlb_create c)
+{
+	return ::ioctl(node.fd(), VLB_IOC_CREATE, &c);
+}
+
+vlb_reattach reattach_request(const std::string &name)
+{
+	vlb_reattach r{};
+	std::strncpy(r.name, name.c_str(), sizeof(r.name) - 1);
+	return r;
+}
+
+int expect_errno(int ret)
+{
+	return ret < 0 ? errno : 0;
+}
+
+TEST(Create, ReturnsADeviceFdAndWritesBackTheOffer)
+{
+	const vlb::KernelNode node;
+	vlb_create c = rng_request("create-ok");
+	c.device_features |= (1ULL << 28) | (1ULL << 29) | (1ULL << 34);  // masked off
+	const vlb::UniqueFd dev(::ioctl(node.fd(), VLB_IOC_CREATE, &c));
+	ASSERT_TRUE(dev.valid()) << std::generic_category().message(errno);
+	EXPECT_EQ(c.device_features, 1ULL << 32);
+	EXPECT_EQ(::fcntl(dev.get(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+}
+
+TEST(Create, RefusesBadRequestsWithPreciseErrno)
+{
+	const vlb::KernelNode node;
+	vlb_create c = rng_request("create-bad");
+	c.device_id = 1;  // net
+	EXPECT_EQ(expect_errno(create(node, c)), EPROTONOSUPPORT);
+	c = rng_request("create-bad");
+	c.reserved[2] = 1;
+	EXPECT_EQ(expect_errno(create(node, c)), EINVAL);
+	c = rng_request("create-bad");
+	c.queue_size_max = 100;
+	EXPECT_EQ(expect_errno(create(node, c)), EINVAL);
+	c = rng_request("Bad Name");
+	EXPECT_EQ(expect_errno(create(node, c)), EINVAL);
+	EXPECT_EQ(expect_errno(::ioctl(node.fd(), VLB_IOC_CREATE, nullptr)), EFAULT);
+	// A request that runs from a readable page into an inaccessible one.
+	const vlb::Mapping pages = vlb::Mapping::anonymous(8192, PROT_READ | PROT_WRITE);
+	ASSERT_EQ(::mprotect(pages.bytes().subspan(4096).data(), 4096, PROT_NONE), 0);
+	EXPECT_EQ(expect_errno(::ioctl(node.fd(), VLB_IOC_CREATE,
+				       pages.bytes().subspan(4096 - 8).data())),
+		  EFAULT);
+}
+
+TEST(Create, NamesAreUnique)
+{
+	const vlb::KernelNode node;
+	const vlb::UniqueFd first(create(node, rng_request("unique")));
+	ASSERT_TRUE(first.valid());
+	EXPECT_EQ(expect_errno(create(node, rng_request("unique"))), EEXIST);
+}
+
+TEST(Reattach, WithinTheGracePeriodOnlyAndOnlyWhenDetached)
+{
+	const vlb::KernelNode node;
+	vlb_reattach r = reattach_request("reattach");
+	{
+		const vlb::UniqueFd dev(create(node, rng_request("reattach")));
+		ASSERT_TRUE(dev.valid());
+		// Attached: nobody may steal the device.
+		EXPECT_EQ(expect_errno(::ioctl(node.fd(), VLB_IOC_REATTACH, &r)), EBUSY);
+	}
+	{
+		const vlb::UniqueFd again(::ioctl(node.fd(), VLB_IOC_REATTACH, &r));
+		ASSERT_TRUE(again.valid()) << std::generic_category().message(errno);
+		// Survives well past the grace period while attached.
+		std::this_thread::sleep_for(3 * kGracePeriod);
+		vlb_stats s{};
+		EXPECT_EQ(::ioctl(again.get(), VLB_DEV_GET_STATS, &s), 0);
+	}
+	std::this_thread::sleep_for(4 * kGracePeriod);
+	EXPECT_EQ(expect_errno(::ioctl(node.fd(), VLB_IOC_REATTACH, &r)), ENOENT);
+	r.reserved[1] = 1;
+	EXPECT_EQ(expect_errno(::ioctl(node.fd(), VLB_IOC_REATTACH, &r)), EINVAL);
+}
+
+class DeviceFd : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		const std::string name =
+			std::string("fd-") + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+		std::string lower;
+		for (const char ch : name)
+			lower += ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
+		dev_.reset(create(node_, rng_request(lower.substr(0, 31))));
+		ASSERT_TRUE(dev_.valid()) << std::generic_category().message(errno);
+	}
+
+	// The next control message, within |timeout|.
+	bool next_message(vlb_msg &msg, int timeout_ms = 3000) const
+	{
+		pollfd p{.fd = dev_.get(), .events = POLLIN, .revents = 0};
+		if (::poll(&p, 1, timeout_ms) != 1)
+			return false;
+		return ::read(dev_.get(), &msg, sizeof(msg)) == sizeof(msg);
+	}
+
+	vlb::KernelNode node_;
+	vlb::UniqueFd dev_;
+};
+
+TEST_F(DeviceFd, ControlMessagesAreFixedSizeAndRepliesChecked)
+{
+	vlb_msg msg{};
+	ASSERT_TRUE(next_message(msg)) << "the driver core sends a message on registration";
+	EXPECT_NE(msg.flags & VLB_MSG_F_REPLY, 0U);
+	EXPECT_EQ(msg.reserved, 0U);
+
+	vlb_reply reply{.seq = msg.seq, .result = 0, .reserved = {0, 0}};
+	// Wrong sizes, bad results, reserved bits, unknown seq.
+	EXPECT_EQ(expect_errno(static_cast<int>(::write(dev_.get(), &reply, sizeof(reply) - 1))), EINVAL);
+	std::array<char, sizeof(reply) * 2> twice{};
+	EXPECT_EQ(expect_errno(static_cast<int>(::write(dev_.get(), twice.data(), twice.size()))), EINVAL);
+	vlb_reply bad = reply;
+	bad.result = 5;
+	EXPECT_EQ(expect_errno(static_cast<int>(::write(dev_.get(), &bad, sizeof(bad)))), EINVAL);
+	bad = reply;
+	bad.reserved[0] = 1;
+	EXPECT_EQ(expect_errno(static_cast<int>(::write(dev_.get(), &bad, sizeof(bad)))), EINVAL);
+	bad = reply;
+	bad.seq += 1000;
+	EXPECT_EQ(expect_errno(static_cast<int>(::write(dev_.get(), &bad, sizeof(bad)))), ENOENT);
+	const vlb::Mapping no_access = vlb::Mapping::anonymous(4096, PROT_NONE);
+	EXPECT_EQ(expect_errno(static_cast<int>(::write(dev_.get(), no_access.data(), sizeof(reply)))),
+		  EFAULT);
+	// The real reply is taken once; a repeat is unknown.
+	EXPECT_EQ(::write(dev_.get(), &reply, sizeof(reply)), static_cast<ssize_t>(sizeof(reply)));
+	EXPECT_EQ(expect_errno(static_cast<int>(::write(dev_.get(), &reply, sizeof(reply)))), ENOENT);
+
+	std::array<char, sizeof(vlb_msg) - 1> small{};
+	EXPECT_EQ(expect_errno(static_cast<int>(::read(dev_.get(), small.data(), small.size()))), EINVAL);
+}
+
+TEST_F(DeviceFd, UnansweredMessageBreaksTheDeviceAndIsCounted)
+{
+	vlb_msg msg{};
+	ASSERT_TRUE(next_message(msg));
+	std::this_thread::sleep_for(2500ms);  // msg_timeout_ms=1000
+	vlb_stats s{};
+	ASSERT_EQ(::ioctl(dev_.get(), VLB_DEV_GET_STATS, &s), 0);
+	EXPECT_GE(s.msg_timeouts, 1U);
+	EXPECT_EQ(s.broken, 1U);
+	pollfd p{.fd = dev_.get(), .events = POLLIN, .revents = 0};
+	ASSERT_EQ(::poll(&p, 1, 0), 1);
+	EXPECT_NE(p.revents & POLLERR, 0);
+}
+
+TEST_F(DeviceFd, EventfdIoctlsValidateEverything)
+{
+	const vlb::UniqueFd efd(::eventfd(0, EFD_CLOEXEC));
+	vlb_vq_eventfd e{.index = 0, .fd = efd.get(), .reserved = 0};
+	EXPECT_EQ(::ioctl(dev_.get(), VLB_DEV_SET_VQ_KICK, &e), 0);
+	EXPECT_EQ(::ioctl(dev_.get(), VLB_DEV_SET_VQ_CALL, &e), 0);
+	EXPECT_EQ(::ioctl(dev_.get(), VLB_DEV_SET_VQ_CALL, &e), 0) << "replacing is allowed";
+	e.fd = -1;
+	EXPECT_EQ(::ioctl(dev_.get(), VLB_DEV_SET_VQ_CALL, &e), 0) << "-1 detaches";
+	e.fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+	const vlb::UniqueFd not_eventfd(e.fd);
+	EXPECT_EQ(expect_errno(::ioctl(dev_.get(), VLB_DEV_SET_VQ_KICK, &e)), EINVAL);
+	e.fd = 9999;
+	EXPECT_EQ(expect_errno(::ioctl(dev_.get(), VLB_DEV_SET_VQ_KICK, &e)), EBADF);
+	e = {.index = 1, .fd = efd.get(), .reserved = 0};
+	EXPECT_EQ(expect_errno(::ioctl(dev_.get(), VLB_DEV_SET_VQ_KICK, &e)), EINVAL);
+	e = {.index = 0, .fd = efd.get(), .reserved = 1};
+	EXPECT_EQ(expect_errno(::ioctl(dev_.get(), VLB_DEV_SET_VQ_CALL, &e)), EINVAL);
+	EXPECT_EQ(expect_errno(::ioctl(dev_.get(), VLB_DEV_SET_VQ_CALL, nullptr)), EFAULT);
+	vlb_vq_index v{.index = 3, .reserved = 0};
+	EXPECT_EQ(expect_errno(::ioctl(dev_.get(), VLB_DEV_VQ_INTERRUPT, &v)), EINVAL);
+	EXPECT_EQ(expect_errno(::ioctl(dev_.get(), _IO(VLB_IOCTL_MAGIC, 0x7f))), ENOTTY);
+	// Control-node ioctls are not device ioctls.
+	EXPECT_EQ(expect_errno(::ioctl(dev_.get(), VLB_IOC_GET_VERSION, &v)), ENOTTY);
+}
+
+TEST_F(DeviceFd, ConfigUpdateStaysInsideTheConfigSpace)
+{
+	vlb_config_update u{};
+	u.offset = 0;
+	u.len = 1;  // an rng device has no config space
+	EXPECT_EQ(expect_errno(::ioctl(dev_.get(), VLB_DEV_CONFIG_UPDATE, &u)), EINVAL);
+	EXPECT_EQ(expect_errno(::ioctl(dev_.get(), VLB_DEV_CONFIG_UPDATE, nullptr)), EFAULT);
+}
+
+TEST_F(DeviceFd, IovaFdMapsSharedNonExecutableWithinTheDomainOnly)
+{
+	const vlb::UniqueFd iova(::ioctl(dev_.get(), VLB_DEV_GET_IOVA_FD));
+	ASSERT_TRUE(iova.valid()) << std::generic_category().message(errno);
+	EXPECT_EQ(::fcntl(iova.get(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	const std::size_t size = 1U << 20;
+	auto try_map = [&](std::size_t len, int prot, int flags, off_t off) {
+		void *p = ::mmap(nullptr, len, prot, flags, iova.get(), off);
+		const int err = p == MAP_FAILED ? errno : 0;
+		if (p != MAP_FAILED)
+			::munmap(p, len);
+		return err;
+	};
+	EXPECT_EQ(try_map(size, PROT_READ | PROT_WRITE, MAP_SHARED, 0), 0);
+	EXPECT_EQ(try_map(size, PROT_READ, MAP_PRIVATE, 0), EINVAL);
+	EXPECT_EQ(try_map(size, PROT_READ | PROT_EXEC, MAP_SHARED, 0), EPERM);
+	EXPECT_EQ(try_map(size + 4096, PROT_READ, MAP_SHARED, 0), EINVAL);
+	EXPECT_EQ(try_map(4096, PROT_READ, MAP_SHARED, static_cast<off_t>(size)), EINVAL);
+	// Mapped read-write, still nothing is reachable: no request in flight.
+	const vlb::Mapping m = vlb::Mapping::map(size, PROT_READ, MAP_SHARED, iova.get(), 0, "iova");
+	unsigned char vec = 0;
+	EXPECT_EQ(::mincore(m.data(), 4096, &vec), 0);
+	EXPECT_EQ(vec & 1, 0) << "no page may be present before a grant";
+	// It cannot be made executable later either.
+	EXPECT_EQ(::mprotect(m.data(), 4096, PROT_READ | PROT_EXEC), -1);
+	EXPECT_EQ(errno, EACCES);
+}
+
+} // namespace
