@@ -72,6 +72,8 @@ static void vlb_iova_release(struct kref *ref)
 	kvfree(d->bounce_free);
 	bitmap_free(d->bitmap);
 	kvfree(d->entries);
+	if (d->inode)
+		iput(d->inode);
 	kfree(d);
 }
 
@@ -129,7 +131,7 @@ static void vlb_iova_zap(struct vlb_iova_domain *d, unsigned long pfn,
 			 unsigned long n)
 {
 	lockdep_assert_held_write(&d->revoke_rwsem);
-	unmap_mapping_range(d->file->f_mapping, (loff_t)vlb_pfn_to_iova(pfn),
+	unmap_mapping_range(d->inode->i_mapping, (loff_t)vlb_pfn_to_iova(pfn),
 			    (loff_t)vlb_pfn_to_iova(n), 1);
 }
 
@@ -666,29 +668,6 @@ static const struct file_operations vlb_iova_fops = {
 
 /* ------------------------------------------------------------ lifetime */
 
-static int vlb_iova_create_file(struct vlb_iova_domain *d)
-{
-	struct inode *inode;
-	struct file *file;
-
-	inode = alloc_anon_inode(vlb_iova_mnt->mnt_sb);
-	if (IS_ERR(inode))
-		return PTR_ERR(inode);
-	/* alloc_file_pseudo() does not take the module ref fput() drops. */
-	__module_get(THIS_MODULE);
-	file = alloc_file_pseudo(inode, vlb_iova_mnt, "[vlb-iova]", O_RDWR,
-				 &vlb_iova_fops);
-	if (IS_ERR(file)) {
-		module_put(THIS_MODULE);
-		iput(inode);
-		return PTR_ERR(file);
-	}
-	kref_get(&d->ref);
-	file->private_data = d;
-	d->file = file;
-	return 0;
-}
-
 struct vlb_iova_domain *vlb_iova_create(u64 size, u32 max_granted,
 					u32 bounce_threshold, u32 pool_pages,
 					struct vlb_stats_counters *stats)
@@ -726,9 +705,12 @@ struct vlb_iova_domain *vlb_iova_create(u64 size, u32 max_granted,
 	/* IOVA page 0 is never handed out: address 0 stays invalid. */
 	bitmap_set(d->bitmap, 0, 1);
 
-	ret = vlb_iova_create_file(d);
-	if (ret)
+	d->inode = alloc_anon_inode(vlb_iova_mnt->mnt_sb);
+	if (IS_ERR(d->inode)) {
+		ret = PTR_ERR(d->inode);
+		d->inode = NULL;
 		goto err;
+	}
 	return d;
 
 err:
@@ -746,16 +728,30 @@ void vlb_iova_destroy(struct vlb_iova_domain *d)
 	spin_unlock_irqrestore(&d->lock, flags);
 	vlb_iova_zap(d, 0, d->npages);
 	up_write(&d->revoke_rwsem);
-	fput(d->file);
 	vlb_iova_put(d);
 }
 
 int vlb_iova_get_fd(struct vlb_iova_domain *d)
 {
-	int fd = get_unused_fd_flags(O_CLOEXEC);
+	struct file *file;
+	int fd;
 
+	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
 		return fd;
-	fd_install(fd, get_file(d->file));
+	ihold(d->inode);
+	/* alloc_file_pseudo() does not take the module ref fput() drops. */
+	__module_get(THIS_MODULE);
+	file = alloc_file_pseudo(d->inode, vlb_iova_mnt, "[vlb-iova]", O_RDWR,
+				 &vlb_iova_fops);
+	if (IS_ERR(file)) {
+		module_put(THIS_MODULE);
+		iput(d->inode);
+		put_unused_fd(fd);
+		return PTR_ERR(file);
+	}
+	kref_get(&d->ref);
+	file->private_data = d;
+	fd_install(fd, file);
 	return fd;
 }

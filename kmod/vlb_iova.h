@@ -42,7 +42,12 @@ struct vlb_iova_entry {
 
 struct vlb_iova_domain {
 	struct kref ref;	/* the device and each open IOVA file */
-	struct file *file;	/* mmap()able view; private inode */
+	/*
+	 * A private inode: every IOVA file is opened on it, so its mapping
+	 * links every device mapping for unmap_mapping_range(). The domain
+	 * holds no file itself: only files user space holds pin the module.
+	 */
+	struct inode *inode;
 
 	/*
 	 * @lock (irq-safe; the DMA API is called in atomic context) guards
@@ -81,7 +86,7 @@ struct vlb_iova_domain *vlb_iova_create(u64 size, u32 max_granted,
 					struct vlb_stats_counters *stats);
 /* Revokes everything, makes every later fault SIGBUS, drops the ref. */
 void vlb_iova_destroy(struct vlb_iova_domain *d);
-/* A new O_CLOEXEC fd on the domain's file, for mmap() only. */
+/* A new O_CLOEXEC fd on a new file of the domain, for mmap() only. */
 int vlb_iova_get_fd(struct vlb_iova_domain *d);
 
 extern const struct dma_map_ops vlb_dma_ops;
