@@ -81,7 +81,7 @@ checkpatch() {
 shellcheck_gate() {
 	local files
 	mapfile -t files < <({
-		find scripts tests fuzz -name '*.sh' ! -name guest-init.sh
+		find scripts tests fuzz bench -name '*.sh' ! -name guest-init.sh
 		echo scripts/guest-kernel
 		echo tests/vm/vlb-vm
 		echo tests/vm/splat-check

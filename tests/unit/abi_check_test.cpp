@@ -2,10 +2,13 @@
 // The kernel's ABI validation (kmod/vlb_abi_check.c), built for user space.
 #include "vlb_abi_check.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -56,6 +59,12 @@ struct BadCreate {
 	const char *why_mentions;
 };
 
+// Shown by GoogleTest (and CTest) instead of the struct's bytes.
+void PrintTo(const BadCreate &bad, std::ostream *os)
+{
+	*os << bad.what;
+}
+
 class AbiCheckCreateRejects : public ::testing::TestWithParam<BadCreate> {};
 
 TEST_P(AbiCheckCreateRejects, WithPreciseErrnoAndField)
@@ -96,7 +105,15 @@ const std::vector<BadCreate> kBadCreates = {
 	{"bounce pool too big", [](vlb_create &c) { c.bounce_pool_pages = VLB_BOUNCE_POOL_MAX + 1; }, -EINVAL, "bounce_pool_pages"},
 };
 
-INSTANTIATE_TEST_SUITE_P(Table, AbiCheckCreateRejects, ::testing::ValuesIn(kBadCreates));
+std::string row_name(const ::testing::TestParamInfo<BadCreate> &info)
+{
+	std::string name;
+	for (const char c : std::string_view(info.param.what))
+		name += std::isalnum(static_cast<unsigned char>(c)) != 0 ? c : '_';
+	return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, AbiCheckCreateRejects, ::testing::ValuesIn(kBadCreates), row_name);
 
 TEST(AbiCheckCreate, EveryAllowedTypeIsAccepted)
 {

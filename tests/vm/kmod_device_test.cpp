@@ -8,10 +8,12 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -262,6 +264,17 @@ TEST_F(DeviceFd, IovaFdMapsSharedNonExecutableWithinTheDomainOnly)
 	// It cannot be made executable later either.
 	EXPECT_EQ(::mprotect(m.data(), 4096, PROT_READ | PROT_EXEC), -1);
 	EXPECT_EQ(errno, EACCES);
+	// A forked child does not inherit the mapping (VM_DONTCOPY): its
+	// access to the address is SIGSEGV, not the parent's view.
+	const pid_t pid = ::fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		(void)*static_cast<volatile const unsigned char *>(m.data());
+		::_exit(0);
+	}
+	int status = 0;
+	ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV) << "status " << status;
 }
 
 } // namespace

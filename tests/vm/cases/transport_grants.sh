@@ -29,8 +29,9 @@ dev=$(first_vd)
 dd if=/dev/urandom of="$dev" bs=4k count=64 oflag=direct status=none
 dd if="$dev" of=/dev/null bs=4k count=64 iflag=direct status=none
 vlb_stop_device "$log"
-check_probes "$log" ungranted-read desc-read desc-write avail-read avail-write \
-	to-device-read to-device-write from-device-write after-completion-read
+check_probes "$log" ungranted-read desc-read desc-write desc-read-then-write \
+	avail-read avail-write to-device-read to-device-write to-device-read-then-write \
+	from-device-write from-device-read-then-write after-completion-read
 refused=$(vlb_stat "$log" faults_refused)
 echo "faults refused: $refused"
 [ "$refused" -ge 5 ] || fail "the kernel counted $refused refused faults, want at least 5"

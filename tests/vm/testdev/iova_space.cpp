@@ -32,12 +32,20 @@ IovaSpace::Outcome IovaSpace::probe(std::uint64_t iova, Access access) const
 			::_exit(3);
 		// NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-pointer-arithmetic): iova < size, checked by the caller's bytes()
 		volatile auto *byte = static_cast<volatile std::uint8_t *>(p) + iova;
-		if (access == Access::read)
+		if (access == Access::read) {
 			(void)*byte;
-		else {
-			// Write back what is there: a wrongly allowed write corrupts nothing.
+		} else if (access == Access::read_then_write) {
 			const std::uint8_t old = *byte;
 			*byte = old;
+		} else {
+#if defined(__x86_64__)
+			// A first touch that is a write (a write fault, not a read
+			// fault then pfn_mkwrite), leaving the byte unchanged.
+			asm volatile("lock orb $0, %0" : "+m"(*byte));
+#else
+			const std::uint8_t old = *byte;
+			*byte = old;
+#endif
 		}
 		::_exit(0);
 	}

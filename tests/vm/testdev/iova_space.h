@@ -35,7 +35,9 @@ public:
 
 	[[nodiscard]] std::uint64_t size() const noexcept { return map_.size(); }
 
-	enum class Access { read, write };
+		// read_then_write maps the page read-only first: the write then goes
+	// through pfn_mkwrite, not the fault handler.
+	enum class Access { read, write, read_then_write };
 	enum class Outcome { ok, sigbus, other };
 	// Touches one byte at |iova| in a child process that maps the IOVA fd
 	// afresh (the parent's mapping is not inherited: VM_DONTCOPY), so a

@@ -265,6 +265,7 @@ void TestDevice::run_probes(const Queue &q, const std::vector<Segment> &chain)
 		report("ungranted-read", O::sigbus, iova_->probe(iova_->size() - 4096, A::read));
 		report("desc-read", O::ok, iova_->probe(q.desc, A::read));
 		report("desc-write", O::sigbus, iova_->probe(q.desc, A::write));
+		report("desc-read-then-write", O::sigbus, iova_->probe(q.desc, A::read_then_write));
 		report("avail-read", O::ok, iova_->probe(q.avail, A::read));
 		report("avail-write", O::sigbus, iova_->probe(q.avail, A::write));
 		for (const Segment &s : chain) {
@@ -272,12 +273,16 @@ void TestDevice::run_probes(const Queue &q, const std::vector<Segment> &chain)
 				continue;
 			report("to-device-read", O::ok, iova_->probe(s.addr, A::read));
 			report("to-device-write", O::sigbus, iova_->probe(s.addr, A::write));
+			report("to-device-read-then-write", O::sigbus,
+			       iova_->probe(s.addr, A::read_then_write));
 			break;
 		}
 		for (const Segment &s : chain) {
 			if (!s.writable || s.len == 0)
 				continue;
 			report("from-device-write", O::ok, iova_->probe(s.addr, A::write));
+			report("from-device-read-then-write", O::ok,
+			       iova_->probe(s.addr, A::read_then_write));
 			break;
 		}
 	} else if (!after_completion_done_ && !completed_chain_.empty() &&
