@@ -8,6 +8,21 @@ VLB_NODE=/dev/virtio-loopback
 export VLB_KO VLBCTL VLB_NODE
 
 step() { echo "--- $*"; }
+
+# On a failed case, leave the guest as the next case expects it: no test
+# device, no module.
+vlb_cleanup() {
+	local rc=$?
+	[ $rc = 0 ] && return 0
+	[ -n "${VLB_DEV_PID:-}" ] && kill -KILL "$VLB_DEV_PID" 2>/dev/null
+	echo 1 >/sys/module/virtio_loopback/parameters/grace_period_ms 2>/dev/null
+	for _ in $(seq 100); do
+		rmmod virtio_loopback 2>/dev/null && break
+		sleep 0.1
+	done
+	return $rc
+}
+trap vlb_cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 vlb_load() {
@@ -83,11 +98,13 @@ wait_for() {
 	return 1
 }
 
-# first_vd: the first virtio disk, e.g. /dev/vda; fails when there is none.
+# first_vd: the first virtio disk, e.g. /dev/vda, once devtmpfs has made
+# its node (sysfs shows the disk first: writing to /dev/vda before the node
+# exists would create a regular file there). Fails when there is none.
 first_vd() {
 	local d
 	for d in /sys/block/vd*; do
-		[ -e "$d" ] && { echo "/dev/${d##*/}"; return 0; }
+		[ -b "/dev/${d##*/}" ] && { echo "/dev/${d##*/}"; return 0; }
 	done
 	return 1
 }

@@ -11,7 +11,7 @@ blk_device() {
 	local d
 	for d in /sys/block/vd*; do
 		[ -e "$d" ] || continue
-		if grep -q "vlb-testdev-$1" "$d/serial" 2>/dev/null; then
+		if grep -q "vlb-testdev-$1" "$d/serial" 2>/dev/null && [ -b "/dev/${d##*/}" ]; then
 			echo "/dev/$(basename "$d")"
 			return 0
 		fi

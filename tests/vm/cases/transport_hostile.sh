@@ -1,6 +1,7 @@
 # shellcheck shell=bash source=tests/vm/lib.sh
 # Hostile device processes: garbage used ids, lengths beyond the chain,
-# requests never completed, control messages never answered. Each time
+# requests never completed (from the start, or after a while with I/O
+# pending), control messages never answered. Each time
 # the I/O fails with an error in user space, nothing hangs, the counters
 # say why, and the kernel log stays free of splats (the harness checks).
 . "$VLB_SRC/tests/vm/lib.sh"
@@ -28,23 +29,36 @@ broken_io() {
 broken_io bad-used-id
 broken_io long-len
 
-step "hostile: never-complete, then the device process dies"
+step "hostile: never completes anything, then the device process dies"
 log=$VLB_CASE_OUT/never.log
 vlb_start_device "$log" --type blk --name h-never --hostile never-complete
-# The driver's own partition scan is now stuck on the device; so is dd.
+# The driver's own partition scan is stuck on the device (it holds the
+# disk's open mutex, so nothing else can reach the device).
 sleep 2
-(rc=0
-	timeout 120 dd if=/dev/vda of=/dev/null bs=4k count=1 iflag=direct status=none || rc=$?
-	echo "dd exit $rc" >"$VLB_CASE_OUT/dd.rc") &
-sleep 2
-[ -f "$VLB_CASE_OUT/dd.rc" ] && fail "I/O completed on a device that never answers"
 kill -KILL "$VLB_DEV_PID"
 wait "$VLB_DEV_PID" 2>/dev/null || true
-# Grace period, then removal fails what is in flight.
-wait_for 30 test -f "$VLB_CASE_OUT/dd.rc" || fail "I/O still hangs after the device died"
+# Grace period, then removal fails the scan's reads and the probe ends.
+wait_for 30 gone || fail "never-complete: disk not removed, something hangs"
+dmesg | grep -q 'I/O error, dev vda, sector 0' || fail "the stuck scan did not fail with EIO"
+
+step "hostile: a working device stalls with I/O pending, then dies"
+log=$VLB_CASE_OUT/stall.log
+vlb_start_device "$log" --type blk --name h-stall
+wait_for 30 first_vd >/dev/null || fail "stall: no disk"
+dev=$(first_vd)
+dd if="$dev" of=/dev/null bs=4k count=1 iflag=direct status=none || fail "stall: device not working"
+kill -USR2 "$VLB_DEV_PID"
+(rc=0
+	timeout 120 dd if="$dev" of=/dev/null bs=4k count=1 skip=7 iflag=direct status=none || rc=$?
+	echo "dd exit $rc" >"$VLB_CASE_OUT/dd.rc") &
+sleep 2
+[ -f "$VLB_CASE_OUT/dd.rc" ] && fail "I/O completed on a stalled device: $(cat "$VLB_CASE_OUT/dd.rc")"
+kill -KILL "$VLB_DEV_PID"
+wait "$VLB_DEV_PID" 2>/dev/null || true
+wait_for 30 test -f "$VLB_CASE_OUT/dd.rc" || fail "pending I/O still hangs after the device died"
 cat "$VLB_CASE_OUT/dd.rc"
-grep -q 'dd exit 0' "$VLB_CASE_OUT/dd.rc" && fail "I/O succeeded on a dead device"
-wait_for 20 gone || fail "never-complete: disk not removed"
+grep -q 'dd exit 1' "$VLB_CASE_OUT/dd.rc" || fail "pending I/O did not fail"
+wait_for 20 gone || fail "stall: disk not removed"
 
 step "hostile: control messages never answered"
 log=$VLB_CASE_OUT/noreply.log

@@ -16,7 +16,9 @@ void usage(std::FILE *to)
 	std::fprintf(to,
 		     "Usage: vlb-test-device [OPTIONS]\n"
 		     "Creates a virtio-loopback device and serves it until SIGINT/SIGTERM,\n"
-		     "then prints the kernel's counters for it.\n\n"
+		     "then prints the kernel's counters for it. SIGUSR1 doubles a blk disk\n"
+		     "and raises a config-change interrupt; SIGUSR2 makes the device stop\n"
+		     "answering requests (it keeps taking them).\n\n"
 		     "  --type rng|blk          device type (default rng)\n"
 		     "  --name NAME             device name (default testdev0)\n"
 		     "  --queues N              queues (default 1)\n"

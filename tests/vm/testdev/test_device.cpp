@@ -417,7 +417,7 @@ void TestDevice::process_queue(Queue &q)
 		while (q.last_avail != avail_idx) {
 			const auto head = iova_->load<std::uint16_t>(avail_slot_iova(q, q.last_avail));
 			++q.last_avail;
-			if (opts_.hostile == Hostile::never_complete)
+			if (opts_.hostile == Hostile::never_complete || stalled_)
 				continue;
 			const std::vector<Segment> chain = walk_chain(q, head);
 			if (opts_.probes)
@@ -439,6 +439,22 @@ void TestDevice::process_queue(Queue &q)
 		signal_eventfd(q.call.get());
 }
 
+void TestDevice::grow()
+{
+	if (opts_.type != DeviceType::blk)
+		return;
+	disk_.resize(disk_.size() * 2);
+	const std::uint64_t sectors = disk_.size() / kSector;
+	vlb_config_update u{};
+	u.offset = 0;
+	u.len = sizeof(sectors);
+	std::memcpy(&u.data[0], &sectors, sizeof(sectors));
+	if (::ioctl(dev_.get(), VLB_DEV_CONFIG_UPDATE, &u) < 0)
+		throw_errno("VLB_DEV_CONFIG_UPDATE");
+	std::printf("grown to %llu sectors\n", static_cast<unsigned long long>(sectors));
+	(void)std::fflush(stdout);
+}
+
 vlb_stats TestDevice::kernel_stats() const
 {
 	vlb_stats s{};
@@ -453,6 +469,8 @@ int TestDevice::run()
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
 	if (const int err = ::pthread_sigmask(SIG_BLOCK, &mask, nullptr); err != 0)
 		throw_errno("pthread_sigmask", err);
 	const UniqueFd sigfd(::signalfd(-1, &mask, SFD_CLOEXEC));
@@ -483,6 +501,15 @@ int TestDevice::run()
 		}
 		for (const epoll_event &ev : std::span(events).first(static_cast<std::size_t>(n))) {
 			if (ev.data.u64 == 0) {
+				signalfd_siginfo si{};
+				if (::read(sigfd.get(), &si, sizeof(si)) == sizeof(si) &&
+				    (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2)) {
+					if (si.ssi_signo == SIGUSR1)
+						grow();
+					else
+						stalled_ = true;
+					continue;
+				}
 				const vlb_stats s = kernel_stats();
 				std::printf("stats served=%llu grants=%llu bounces=%llu revocations=%llu "
 					    "faults_refused=%llu map_failures=%llu used_rejected=%llu "

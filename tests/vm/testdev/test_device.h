@@ -80,6 +80,8 @@ private:
 	[[nodiscard]] std::uint32_t serve_rng(std::span<const Segment> chain);
 	[[nodiscard]] std::uint32_t serve_blk(std::span<const Segment> chain);
 	void complete(Queue &q, std::uint32_t id, std::uint32_t len);
+	// blk: doubles the disk and tells the driver (config change).
+	void grow();
 	void run_probes(const Queue &q, const std::vector<Segment> &chain);
 	void check_subpage(const Segment &s);
 
@@ -89,6 +91,7 @@ private:
 	std::vector<Queue> queues_;
 	std::vector<std::byte> disk_;  // blk backing store
 	std::uint64_t served_ = 0;
+	bool stalled_ = false;  // SIGUSR2: take requests, answer none from now on
 	bool first_probes_done_ = false;
 	bool after_completion_done_ = false;
 	std::vector<Segment> completed_chain_;  // a chain the kernel has revoked
