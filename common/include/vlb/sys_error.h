@@ -15,6 +15,9 @@ namespace vlb {
 }
 
 // Calls |fn| again while it fails with EINTR; returns its last result.
+// strerror() without its shared buffer.
+inline std::string errno_string(int err) { return std::generic_category().message(err); }
+
 template <typename Fn> auto retry_eintr(Fn &&fn)
 {
 	for (;;) {

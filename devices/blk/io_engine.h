@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+// IoEngine: how vlb-dev-blk moves data between driver buffers and the
+// backing file. io_uring (liburing) when the kernel allows it, else
+// preadv/pwritev inline. Completions are delivered through a callback on
+// the device's event loop, so the device's state needs no locking.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "vlb/vu/event_loop.h"
+
+namespace vlb::devices {
+
+struct IoOp {
+	enum class Kind { kRead, kWrite, kFlush } kind;
+	std::uint64_t offset = 0;
+	std::vector<iovec> iov;
+	void *tag = nullptr;  // handed back with the result
+};
+
+class IoEngine {
+public:
+	// |result| is bytes transferred or -errno; a null |tag| marks the end
+	// of a batch of completions.
+	using Done = std::function<void(void *tag, long result)>;
+
+	virtual ~IoEngine() = default;
+	IoEngine() = default;
+	IoEngine(const IoEngine &) = delete;
+	IoEngine &operator=(const IoEngine &) = delete;
+	IoEngine(IoEngine &&) = delete;
+	IoEngine &operator=(IoEngine &&) = delete;
+
+	// Queues |op|; it may complete (callback) before this returns.
+	virtual void submit(IoOp op) = 0;
+	// Pushes queued operations to the kernel (end of a batch).
+	virtual void kick() {}
+	// Waits until every submitted operation has completed (callbacks run).
+	virtual void drain() {}
+	[[nodiscard]] virtual const char *name() const = 0;
+};
+
+std::unique_ptr<IoEngine> make_sync_engine(int fd, IoEngine::Done done);
+// nullptr (with the reason logged by the caller) if io_uring is unavailable.
+std::unique_ptr<IoEngine> make_uring_engine(int fd, unsigned depth, vu::EventLoop &loop,
+					    IoEngine::Done done, std::string &why_not);
+
+} // namespace vlb::devices

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+// vlb-dev-blk: virtio-blk over vhost-user on a file or block device.
+#include <fcntl.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "blk_device.h"
+#include "vlb/devices/server.h"
+#include "vlb/sys_error.h"
+
+namespace {
+
+const char *const kUsage =
+	"Usage: vlb-dev-blk (--socket-path PATH | --fd N) (--backing FILE | --backing-fd N) [OPTIONS]\n"
+	"virtio-blk vhost-user back-end on a file or block device.\n\n"
+	"  --backing FILE         backing file or block device\n"
+	"  --backing-fd N         inherited fd of the backing file (opened by the caller)\n"
+	"  --read-only            refuse writes; advertise VIRTIO_BLK_F_RO\n"
+	"  --direct               open --backing with O_DIRECT\n"
+	"  --queues N             number of request queues (default 1)\n"
+	"  --queue-size N         largest queue size accepted (default 1024)\n"
+	"  --block-size N         logical block size (default 512)\n"
+	"  --serial STR           GET_ID answer, up to 20 bytes (default vlb-blk)\n"
+	"  --engine uring|sync    I/O engine (default uring, falls back to sync)\n"
+	"The backing size is re-read every second; a change is announced to the\n"
+	"driver as a config change.\n";
+
+enum : int {
+	kOptBacking = 0x200,
+	kOptBackingFd,
+	kOptReadOnly,
+	kOptDirect,
+	kOptQueues,
+	kOptQueueSize,
+	kOptBlockSize,
+	kOptSerial,
+	kOptEngine,
+};
+
+// Parses argv into |so| and |bo|; returns 0, or 2 after printing usage.
+int parse_options(int argc, char **argv, vlb::devices::ServerOptions &so, vlb::devices::BlkOptions &bo,
+		  std::string &backing, long &backing_fd, bool &direct)
+{
+	using namespace vlb;
+	using namespace vlb::devices;
+	auto opts = common_options();
+	opts.insert(opts.end(), {
+		{"backing", required_argument, nullptr, kOptBacking},
+		{"backing-fd", required_argument, nullptr, kOptBackingFd},
+		{"read-only", no_argument, nullptr, kOptReadOnly},
+		{"direct", no_argument, nullptr, kOptDirect},
+		{"queues", required_argument, nullptr, kOptQueues},
+		{"queue-size", required_argument, nullptr, kOptQueueSize},
+		{"block-size", required_argument, nullptr, kOptBlockSize},
+		{"serial", required_argument, nullptr, kOptSerial},
+		{"engine", required_argument, nullptr, kOptEngine},
+		{nullptr, 0, nullptr, 0},
+	});
+	int c = 0;
+	// getopt_long's global state is fine: main, before any thread.
+	while ((c = getopt_long(argc, argv, kCommonShortOptions, opts.data(), nullptr)) != // NOLINT(concurrency-mt-unsafe)
+	       -1) {
+		if (handle_common_option(c, optarg, so))
+			continue;
+		switch (c) {
+		case kOptBacking:
+			backing = optarg;
+			break;
+		case kOptBackingFd:
+			backing_fd = static_cast<long>(parse_u64(optarg, "--backing-fd"));
+			break;
+		case kOptReadOnly:
+			bo.read_only = true;
+			break;
+		case kOptDirect:
+			direct = true;
+			break;
+		case kOptQueues: {
+			const auto v = parse_u64(optarg, "--queues");
+			if (v == 0 || v > 64)
+				throw std::invalid_argument("--queues must be 1..64");
+			bo.queues = static_cast<std::uint16_t>(v);
+			break;
+		}
+		case kOptQueueSize: {
+			const auto v = parse_u64(optarg, "--queue-size");
+			if (!vu::valid_queue_size(static_cast<std::uint32_t>(v)) || v > 32768)
+				throw std::invalid_argument("--queue-size must be a power of two up to 32768");
+			bo.max_queue_size = static_cast<std::uint16_t>(v);
+			break;
+		}
+		case kOptBlockSize:
+			bo.block_size = static_cast<std::uint32_t>(
+				std::min<std::uint64_t>(parse_u64(optarg, "--block-size"), UINT32_MAX));
+			break;
+		case kOptSerial:
+			bo.serial = optarg;
+			if (bo.serial.size() > VIRTIO_BLK_ID_BYTES)
+				throw std::invalid_argument("--serial longer than 20 bytes");
+			break;
+		case kOptEngine:
+			if (std::string(optarg) == "sync")
+				bo.use_uring = false;
+			else if (std::string(optarg) != "uring")
+				throw std::invalid_argument("--engine must be uring or sync");
+			break;
+		default:
+			std::fputs(kUsage, stderr);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	using namespace vlb;
+	using namespace vlb::devices;
+	Logger log("vlb-dev-blk");
+	try {
+		ServerOptions so;
+		BlkOptions bo;
+		std::string backing;
+		long backing_fd = -1;
+		bool direct = false;
+		if (const int rc = parse_options(argc, argv, so, bo, backing, backing_fd, direct); rc != 0)
+			return rc;
+		if (optind != argc)
+			throw std::invalid_argument(std::string("unexpected argument: ") + argv[optind]);
+		if (so.help) {
+			std::printf("%s%s", kUsage, common_usage());
+			return 0;
+		}
+		if (so.print_capabilities) {
+			std::printf("{\n  \"type\": \"block\",\n  \"features\": [\n    \"read-only\",\n"
+				    "    \"blk-file\"\n  ]\n}\n");
+			return 0;
+		}
+		check_server_options(so);
+		if (backing.empty() == (backing_fd < 0))
+			throw std::invalid_argument("exactly one of --backing and --backing-fd is required");
+		if (so.verbose)
+			log.set_level(LogLevel::kDebug);
+		if (!backing.empty()) {
+			const int flags = (bo.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | (direct ? O_DIRECT : 0);
+			bo.backing = UniqueFd(::open(backing.c_str(), flags));
+			if (!bo.backing)
+				throw_errno("open " + backing);
+		} else {
+			bo.backing = UniqueFd(static_cast<int>(backing_fd));
+			if (::fcntl(bo.backing.get(), F_GETFD) < 0)
+				throw std::invalid_argument("--backing-fd " + std::to_string(backing_fd) +
+							    " is not open");
+		}
+
+		vu::EventLoop loop;
+		const auto sig = watch_termination(loop, log);
+		BlkDevice dev(std::move(bo), loop, log);
+		log.info("%llu bytes, engine %s", static_cast<unsigned long long>(dev.capacity_bytes()),
+			 dev.engine_name());
+
+		// Resize detection: one fstat a second is cheaper than any watch
+		// and works for inherited fds without a path.
+		UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+		if (!timer)
+			throw_errno("timerfd_create");
+		const itimerspec every_second{{1, 0}, {1, 0}};
+		::timerfd_settime(timer.get(), 0, &every_second, nullptr);
+		vu::Backend *current = nullptr;
+		loop.watch(timer.get(), [&] {
+			std::uint64_t ticks = 0;
+			if (::read(timer.get(), &ticks, sizeof(ticks)) < 0)
+				return;
+			if (dev.refresh_capacity()) {
+				log.info("backing resized to %llu bytes",
+					 static_cast<unsigned long long>(dev.capacity_bytes()));
+				if (current != nullptr)
+					current->notify_config_change();
+			}
+		});
+		const int status = serve(dev, loop, so, log, [&](vu::Backend *b) { current = b; });
+		loop.unwatch(timer.get());
+		return status;
+	} catch (const std::invalid_argument &e) {
+		log.error("%s (see --help)", e.what());
+		return 2;
+	} catch (const std::exception &e) {
+		log.error("%s", e.what());
+		return 1;
+	}
+}

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+// What every vlb-dev-<type> program shares: QEMU's vhost-user back-end
+// program conventions (--socket-path, --fd, --print-capabilities), the
+// accept loop, and the request helpers devices use on descriptor chains.
+#pragma once
+
+#include <getopt.h>
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vlb/log.h"
+#include "vlb/vu/backend.h"
+
+namespace vlb::devices {
+
+struct ServerOptions {
+	std::string socket_path;
+	int fd = -1;
+	bool print_capabilities = false;
+	bool help = false;
+	bool verbose = false;
+};
+
+// The option table entries every device accepts; devices append theirs.
+std::vector<option> common_options();
+// Handles a common option; false if |opt| is not one.
+bool handle_common_option(int opt, const char *arg, ServerOptions &so);
+// Usage text for the common options.
+const char *common_usage();
+// The short option letters of common_options().
+inline constexpr const char *kCommonShortOptions = "hv";
+
+// Throws std::invalid_argument naming the problem (e.g. neither or both of
+// --socket-path and --fd).
+void check_server_options(const ServerOptions &so);
+
+// Serves front-ends one at a time until a connected --fd closes, or, with
+// a listening socket, until the loop is stopped by a signal. |on_connect|
+// sees each Backend (e.g. to send config-change notifications).
+// Returns the exit status.
+int serve(vu::Device &dev, vu::EventLoop &loop, const ServerOptions &so, const Logger &log,
+	  const std::function<void(vu::Backend *)> &on_connect = {});
+
+// Parses a decimal or 0x-prefixed unsigned number; throws
+// std::invalid_argument naming |what| on anything else.
+std::uint64_t parse_u64(const char *s, const char *what);
+
+// Copies up to out.size() bytes from the start of |segs| (a readable
+// chain part); returns bytes copied.
+std::size_t gather(std::span<const vu::Segment> segs, std::span<std::uint8_t> out,
+		   std::uint64_t skip = 0);
+// Copies |in| into |segs| from byte |skip| on; returns bytes copied.
+std::size_t scatter(std::span<const vu::Segment> segs, std::span<const std::uint8_t> in,
+		    std::uint64_t skip = 0);
+
+// Blocks the termination signals and returns a signalfd for them, watched
+// on |loop| to stop it; keeps the process's exit clean under systemd.
+UniqueFd watch_termination(vu::EventLoop &loop, const Logger &log);
+
+} // namespace vlb::devices

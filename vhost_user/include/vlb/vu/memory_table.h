@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+// MemoryTable: the front-end's memory regions as mapped by a back-end.
+//
+// Regions are mmap()ed MAP_SHARED without MAP_POPULATE and never touched
+// here: behind the kernel transport the one region is the device's IOVA
+// space, where every page outside an in-flight request raises SIGBUS.
+// Lookups check the whole range against one region with overflow-safe
+// arithmetic; a range that is not inside a region yields nullptr.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "vlb/mapping.h"
+#include "vlb/unique_fd.h"
+#include "vlb/vu/protocol.h"
+
+namespace vlb::vu {
+
+class MemoryTable {
+public:
+	// Maps |fd| for |region|; throws ProtocolError on an invalid region
+	// (empty, wrapping, overlapping another) and std::system_error if the
+	// mapping fails.
+	void add(const MemRegion &region, UniqueFd fd);
+	// Unmaps the region with the same guest address and size.
+	void remove(const MemRegion &region);
+	void clear() { regions_.clear(); }
+
+	// Host pointer for guest-physical [addr, addr + len), or nullptr.
+	[[nodiscard]] std::uint8_t *guest_to_host(std::uint64_t addr, std::uint64_t len) const;
+	// Host pointer for front-end virtual [addr, addr + len) (vring
+	// addresses are given in the front-end's address space), or nullptr.
+	[[nodiscard]] std::uint8_t *user_to_host(std::uint64_t addr, std::uint64_t len) const;
+
+	[[nodiscard]] std::size_t size() const { return regions_.size(); }
+
+private:
+	struct Region {
+		MemRegion desc;
+		Mapping map;  // covers [0, mmap_offset + size) of the fd
+		[[nodiscard]] std::uint8_t *base() const
+		{
+			return static_cast<std::uint8_t *>(map.data()) + desc.mmap_offset;
+		}
+	};
+	std::vector<Region> regions_;
+};
+
+// True if [addr, addr + len) lies inside [start, start + size), with no
+// overflow anywhere. len == 0 counts as inside when addr is.
+constexpr bool range_inside(std::uint64_t addr, std::uint64_t len, std::uint64_t start,
+			    std::uint64_t size)
+{
+	if (addr < start)
+		return false;
+	const std::uint64_t off = addr - start;
+	return off < size && len <= size - off;
+}
+
+} // namespace vlb::vu
