@@ -126,6 +126,27 @@ static void vlb_iova_free(struct vlb_iova_domain *d, unsigned long pfn,
 	bitmap_clear(d->bitmap, pfn, n);
 }
 
+/* Gives back the bounce pages of [pfn, pfn + n); the caller frees the IOVA. */
+static void vlb_iova_unmap_locked(struct vlb_iova_domain *d, unsigned long pfn,
+				  unsigned long n)
+{
+	unsigned long i;
+
+	lockdep_assert_held(&d->lock);
+	for (i = 0; i < n; i++) {
+		struct vlb_iova_entry *e = &d->entries[pfn + i];
+
+		if (e->flags & VLB_IOVA_ACTIVE)
+			d->active--;
+		if (!(e->flags & VLB_IOVA_BOUNCE))
+			continue;
+		if (e->flags & VLB_IOVA_EXTRA)
+			__free_page(e->page);
+		else
+			d->bounce_free[d->bounce_nfree++] = e->page;
+	}
+}
+
 /* Zaps every PTE of [pfn, pfn + n) in every process that mapped it. */
 static void vlb_iova_zap(struct vlb_iova_domain *d, unsigned long pfn,
 			 unsigned long n)
@@ -162,8 +183,8 @@ static dma_addr_t vlb_dma_map_page(struct device *dev, struct page *page,
 	bool to_dev = dir == DMA_TO_DEVICE || dir == DMA_BIDIRECTIONAL;
 	u8 perm = dir == DMA_TO_DEVICE ? VLB_IOVA_READ :
 					 VLB_IOVA_READ | VLB_IOVA_WRITE;
-	bool bounce_all = size < d->bounce_threshold;
-	unsigned long npages, nbounce = 0, pfn, i, flags;
+	bool bounce_all = size < d->bounce_threshold, dead;
+	unsigned long npages, nbounce, pfn, i, flags;
 	size_t last_end;
 
 	if (!size || dir == DMA_NONE)
@@ -173,28 +194,61 @@ static dma_addr_t vlb_dma_map_page(struct device *dev, struct page *page,
 	npages = DIV_ROUND_UP(offset + size, PAGE_SIZE);
 	last_end = (offset + size) - (npages - 1) * PAGE_SIZE;
 
-	/* Only partial pages (and small buffers) need the pool. */
+	/*
+	 * Partial pages must be bounced; buffers below the threshold are,
+	 * whole (never granted zero-copy: bounce-only devices rely on it).
+	 */
 	if (bounce_all)
 		nbounce = npages;
 	else
-		nbounce = (offset != 0) +
-			  (last_end != PAGE_SIZE && (npages > 1 || !offset));
+		nbounce = (offset != 0) + (last_end != PAGE_SIZE && (npages > 1 || !offset));
 
 	spin_lock_irqsave(&d->lock, flags);
-	if (d->dead || npages > d->max_granted - d->granted ||
-	    nbounce > d->bounce_nfree || !vlb_iova_alloc(d, npages, &pfn)) {
-		spin_unlock_irqrestore(&d->lock, flags);
-		atomic64_inc(&d->stats->map_failures);
-		return DMA_MAPPING_ERROR;
+	dead = d->dead;
+	if (dead) {
+		/*
+		 * Nothing is granted or copied for a dead device, but the
+		 * mapping succeeds: the driver queues the request and the
+		 * transport fails it with an error. A failed mapping would
+		 * only make the driver retry forever.
+		 */
+		bounce_all = false;
+		nbounce = 0;
+	} else if (d->active) {
+		/*
+		 * Requests are at the device and will free grants and pool
+		 * pages: a mapping beyond either limit waits for them (the
+		 * driver retries).
+		 */
+		if (nbounce > d->bounce_nfree || d->granted + npages > d->max_granted)
+			goto fail;
 	}
+	/*
+	 * Otherwise nothing is at the device and waiting would free nothing:
+	 * a request larger than the budget or the pool goes ahead over the
+	 * budget, with bounce pages allocated beyond the pool if it must,
+	 * rather than never.
+	 */
+	if (!vlb_iova_alloc(d, npages, &pfn))
+		goto fail;
 	for (i = 0; i < npages; i++) {
 		struct vlb_iova_entry *e = &d->entries[pfn + i];
 		unsigned int start = i == 0 ? offset : 0;
 		unsigned int end = i == npages - 1 ? last_end : PAGE_SIZE;
 
 		e->flags = perm;
-		if (bounce_all || start != 0 || end != PAGE_SIZE) {
-			e->page = d->bounce_free[--d->bounce_nfree];
+		if (nbounce && (bounce_all || start != 0 || end != PAGE_SIZE)) {
+			if (d->bounce_nfree) {
+				e->page = d->bounce_free[--d->bounce_nfree];
+			} else {
+				e->page = alloc_page(GFP_ATOMIC | __GFP_ZERO);
+				if (!e->page) {
+					vlb_iova_unmap_locked(d, pfn, i);
+					vlb_iova_free(d, pfn, npages);
+					goto fail;
+				}
+				e->flags |= VLB_IOVA_EXTRA;
+			}
 			e->orig = nth_page(page, i);
 			e->start = start;
 			e->end = end;
@@ -219,9 +273,16 @@ static dma_addr_t vlb_dma_map_page(struct device *dev, struct page *page,
 						    e->end);
 		}
 	}
-	atomic64_add(npages - nbounce, &d->stats->grants);
-	atomic64_add(nbounce, &d->stats->bounces);
+	if (!dead) {
+		atomic64_add(npages - nbounce, &d->stats->grants);
+		atomic64_add(nbounce, &d->stats->bounces);
+	}
 	return vlb_pfn_to_iova(pfn) + offset;
+
+fail:
+	spin_unlock_irqrestore(&d->lock, flags);
+	atomic64_inc(&d->stats->map_failures);
+	return DMA_MAPPING_ERROR;
 }
 
 static void vlb_bounce_sync(struct vlb_iova_domain *d, unsigned long pfn,
@@ -274,9 +335,8 @@ static void vlb_dma_unmap_page(struct device *dev, dma_addr_t addr,
 		if (e->flags & VLB_IOVA_ACTIVE)
 			pr_err_ratelimited("unmap of a grant still active at 0x%llx\n",
 					   vlb_pfn_to_iova(pfn + i));
-		if (e->flags & VLB_IOVA_BOUNCE)
-			d->bounce_free[d->bounce_nfree++] = e->page;
 	}
+	vlb_iova_unmap_locked(d, pfn, n);
 	vlb_iova_free(d, pfn, n);
 	d->granted -= n;
 	spin_unlock_irqrestore(&d->lock, flags);
@@ -434,31 +494,65 @@ int vlb_iova_activate(struct vlb_iova_domain *d, u64 iova, u64 len)
 			return -EFAULT;
 		}
 	}
-	for (i = 0; i < n; i++)
-		d->entries[pfn + i].flags |= VLB_IOVA_ACTIVE;
+	for (i = 0; i < n; i++) {
+		struct vlb_iova_entry *e = &d->entries[pfn + i];
+
+		if (!(e->flags & VLB_IOVA_ACTIVE))
+			d->active++;
+		e->flags |= VLB_IOVA_ACTIVE;
+	}
 	spin_unlock_irqrestore(&d->lock, flags);
 	return 0;
 }
 
-void vlb_iova_revoke(struct vlb_iova_domain *d, u64 iova, u64 len)
+void vlb_revoke_batch_flush(struct vlb_iova_domain *d, struct vlb_revoke_batch *b)
 {
-	unsigned long pfn, n, i, flags;
+	unsigned long i, p, pages = 0, flags;
 
 	might_sleep();
-	if (!vlb_iova_range(d, iova, len, &pfn, &n))
+	if (!b->n)
 		return;
 	down_write(&d->revoke_rwsem);
 	spin_lock_irqsave(&d->lock, flags);
-	for (i = 0; i < n; i++) {
-		struct vlb_iova_entry *e = &d->entries[pfn + i];
+	for (i = 0; i < b->n; i++) {
+		for (p = b->r[i].first; p <= b->r[i].last; p++) {
+			struct vlb_iova_entry *e = &d->entries[p];
 
-		if (!(e->flags & VLB_IOVA_RING))
-			e->flags &= ~VLB_IOVA_ACTIVE;
+			if ((e->flags & VLB_IOVA_ACTIVE) && !(e->flags & VLB_IOVA_RING)) {
+				e->flags &= ~VLB_IOVA_ACTIVE;
+				d->active--;
+			}
+		}
+		pages += b->r[i].last - b->r[i].first + 1;
 	}
 	spin_unlock_irqrestore(&d->lock, flags);
-	vlb_iova_zap(d, pfn, n);
+	for (i = 0; i < b->n; i++)
+		vlb_iova_zap(d, b->r[i].first, b->r[i].last - b->r[i].first + 1);
 	up_write(&d->revoke_rwsem);
-	atomic64_add(n, &d->stats->revocations);
+	atomic64_add(pages, &d->stats->revocations);
+	b->n = 0;
+}
+
+void vlb_revoke_batch_add(struct vlb_iova_domain *d, struct vlb_revoke_batch *b,
+			  u64 iova, u64 len)
+{
+	unsigned long first, n, last;
+
+	if (!vlb_iova_range(d, iova, len, &first, &n))
+		return;
+	last = first + n - 1;
+	/* Next-fit allocation makes consecutive mappings adjacent. */
+	if (b->n && first <= b->r[b->n - 1].last + 1 &&
+	    last + 1 >= b->r[b->n - 1].first) {
+		b->r[b->n - 1].first = min(b->r[b->n - 1].first, first);
+		b->r[b->n - 1].last = max(b->r[b->n - 1].last, last);
+		return;
+	}
+	if (b->n == VLB_REVOKE_BATCH)
+		vlb_revoke_batch_flush(d, b);
+	b->r[b->n].first = first;
+	b->r[b->n].last = last;
+	b->n++;
 }
 
 void vlb_iova_revoke_all(struct vlb_iova_domain *d)
@@ -476,6 +570,7 @@ void vlb_iova_revoke_all(struct vlb_iova_domain *d)
 			n++;
 		}
 	}
+	d->active = 0;
 	spin_unlock_irqrestore(&d->lock, flags);
 	vlb_iova_zap(d, 0, d->npages);
 	up_write(&d->revoke_rwsem);

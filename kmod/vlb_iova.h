@@ -32,6 +32,8 @@ struct vlb_stats_counters;
 #define VLB_IOVA_BOUNCE		BIT(3)
 /* Ring memory owned by the transport, never a data buffer. */
 #define VLB_IOVA_RING		BIT(4)
+/* A bounce page allocated beyond the pool (see vlb_dma_map_page). */
+#define VLB_IOVA_EXTRA		BIT(5)
 
 struct vlb_iova_entry {
 	struct page *page;	/* what the device sees; NULL if unmapped */
@@ -51,7 +53,8 @@ struct vlb_iova_domain {
 
 	/*
 	 * @lock (irq-safe; the DMA API is called in atomic context) guards
-	 * @entries, @bitmap, @granted, the bounce free list and @dead.
+	 * @entries, @bitmap, @granted, @active, the bounce free list and
+	 * @dead.
 	 */
 	spinlock_t lock;
 	/*
@@ -67,6 +70,7 @@ struct vlb_iova_domain {
 	unsigned long *bitmap;		/* allocated IOVA pages */
 	unsigned long next_hint;	/* next-fit start */
 	unsigned long granted;		/* data pages mapped now */
+	unsigned long active;		/* data pages the device can reach now */
 	unsigned long max_granted;
 	u32 bounce_threshold;
 
@@ -94,12 +98,27 @@ extern const struct dma_map_ops vlb_dma_ops;
 void vlb_iova_attach_dma_dev(struct vlb_iova_domain *d, struct device *dev);
 
 /*
- * Activation and revocation of [iova, iova + len): atomic-safe activate,
- * process-context revoke. Both fail (-EFAULT) if any page of the range is
- * not mapped as a data buffer.
+ * Activation of [iova, iova + len) (atomic-safe); fails (-EFAULT) if any
+ * page of the range is not mapped as a data buffer.
  */
 int vlb_iova_activate(struct vlb_iova_domain *d, u64 iova, u64 len);
-void vlb_iova_revoke(struct vlb_iova_domain *d, u64 iova, u64 len);
+/*
+ * Revocation of many ranges at once: one lock round trip and one zap per
+ * run of adjacent pages. Add ranges, then flush before completing any of
+ * the requests they belong to. Process context.
+ */
+#define VLB_REVOKE_BATCH	32
+struct vlb_revoke_batch {
+	unsigned int n;
+	struct {
+		unsigned long first, last;	/* IOVA pages, inclusive */
+	} r[VLB_REVOKE_BATCH];
+};
+
+void vlb_revoke_batch_add(struct vlb_iova_domain *d, struct vlb_revoke_batch *b,
+			  u64 iova, u64 len);
+void vlb_revoke_batch_flush(struct vlb_iova_domain *d, struct vlb_revoke_batch *b);
+
 /* Revokes every active data entry (reset, teardown). */
 void vlb_iova_revoke_all(struct vlb_iova_domain *d);
 

@@ -211,7 +211,7 @@ static int vlb_revoke_desc(struct vlb_vq *q, u64 addr, u32 len, u16 flags,
 			   void *arg)
 {
 	if (len)
-		vlb_iova_revoke(q->vd->iova, addr, len);
+		vlb_revoke_batch_add(q->vd->iova, arg, addr, len);
 	return 0;
 }
 
@@ -370,6 +370,7 @@ static void vlb_vq_process_used(struct vlb_vq *q)
 {
 	struct vlb_device *vd = q->vd;
 	struct virtio_device *vdev = &vd->vdev;
+	struct vlb_revoke_batch batch = { .n = 0 };
 	unsigned int published = 0;
 	u16 shadow_idx;
 
@@ -404,8 +405,7 @@ static void vlb_vq_process_used(struct vlb_vq *q)
 			vlb_mark_broken(vd, "used entry for a request not in flight or too long");
 			goto fail;
 		}
-		/* Revocation before completion: the heart of the design. */
-		vlb_walk_chain(q, id, vlb_revoke_desc, NULL);
+		vlb_walk_chain(q, id, vlb_revoke_desc, &batch);
 		spin_lock_irq(&q->avail_lock);
 		q->inflight[id].active = false;
 		spin_unlock_irq(&q->avail_lock);
@@ -413,11 +413,17 @@ static void vlb_vq_process_used(struct vlb_vq *q)
 		q->last_used++;
 		published++;
 	}
+	/*
+	 * Revocation before completion, the heart of the design: nothing of
+	 * this batch is visible to the driver until its pages are gone.
+	 */
+	vlb_revoke_batch_flush(vd->iova, &batch);
 	if (published)
 		vlb_publish_used(q, false);
 	goto out;
 
 fail:
+	vlb_revoke_batch_flush(vd->iova, &batch);
 	if (published)
 		vlb_publish_used(q, false);
 	vlb_iova_revoke_all(vd->iova);
