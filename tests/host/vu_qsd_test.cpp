@@ -24,19 +24,8 @@ using vu::UserDriver;
 
 class QsdExport {
 public:
-	QsdExport(const std::string &image, const std::string &sock)
+	QsdExport(const std::string &image, const std::string &sock) : pid_(spawn(image, sock))
 	{
-		const std::string blockdev =
-			"driver=file,node-name=file0,filename=" + image + ",cache.direct=off";
-		const std::string exp = "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=" +
-					sock + ",writable=on,num-queues=1";
-		pid_ = ::fork();
-		if (pid_ == 0) {
-			::execlp("qemu-storage-daemon", "qemu-storage-daemon", "--blockdev", blockdev.c_str(),
-				 "--blockdev", "driver=raw,node-name=disk0,file=file0", "--export", exp.c_str(),
-				 static_cast<char *>(nullptr));
-			::_exit(127);
-		}
 		struct stat st{};
 		for (int i = 0; i < 100 && ::stat(sock.c_str(), &st) != 0; i++)
 			std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -55,7 +44,24 @@ public:
 	QsdExport &operator=(QsdExport &&) = delete;
 
 private:
-	pid_t pid_ = -1;
+	static pid_t spawn(const std::string &image, const std::string &sock)
+	{
+		// Arguments are built before fork: the child only execs.
+		const std::string blockdev =
+			"driver=file,node-name=file0,filename=" + image + ",cache.direct=off";
+		const std::string exp = "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=" +
+					sock + ",writable=on,num-queues=1";
+		const pid_t pid = ::fork();
+		if (pid == 0) {
+			::execlp("qemu-storage-daemon", "qemu-storage-daemon", "--blockdev", blockdev.c_str(),
+				 "--blockdev", "driver=raw,node-name=disk0,file=file0", "--export", exp.c_str(),
+				 static_cast<char *>(nullptr));
+			::_exit(127);
+		}
+		return pid;
+	}
+
+	pid_t pid_;
 };
 
 TEST(QemuStorageDaemon, UserDriverReadsAndWritesItsExport)
@@ -64,7 +70,7 @@ TEST(QemuStorageDaemon, UserDriverReadsAndWritesItsExport)
 	const std::string image = base + ".img";
 	const std::string sock = base + ".sock";
 	std::vector<std::uint8_t> contents(1 << 20);
-	std::mt19937 rng(7);
+	std::mt19937 rng(7); // NOLINT(cert-msc32-c,cert-msc51-cpp): reproducible test data
 	std::generate(contents.begin(), contents.end(), [&] { return static_cast<std::uint8_t>(rng()); });
 	std::ofstream(image, std::ios::binary)
 		.write(reinterpret_cast<const char *>(contents.data()), static_cast<std::streamsize>(contents.size()));
@@ -96,14 +102,14 @@ TEST(QemuStorageDaemon, UserDriverReadsAndWritesItsExport)
 		auto buf = d.alloc(8192);
 		EXPECT_EQ(run(VIRTIO_BLK_T_IN, 16, buf, true), VIRTIO_BLK_S_OK);
 		auto m = d.memory(buf.offset, 8192);
-		EXPECT_EQ(0, std::memcmp(m.data(), contents.data() + 16 * 512, 8192));
+		EXPECT_EQ(0, std::memcmp(m.data(), contents.data() + std::size_t{16} * 512, 8192));
 
 		std::memset(m.data(), 0x3c, 8192);
 		EXPECT_EQ(run(VIRTIO_BLK_T_OUT, 64, buf, false), VIRTIO_BLK_S_OK);
 		EXPECT_EQ(run(VIRTIO_BLK_T_FLUSH, 0, DriverBuffer{0, 0}, false), VIRTIO_BLK_S_OK);
 	}
 	std::vector<std::uint8_t> after(8192);
-	std::ifstream(image, std::ios::binary).seekg(64 * 512).read(reinterpret_cast<char *>(after.data()), 8192);
+	std::ifstream(image, std::ios::binary).seekg(std::streamoff{64} * 512).read(reinterpret_cast<char *>(after.data()), 8192);
 	EXPECT_EQ(after, std::vector<std::uint8_t>(8192, 0x3c));
 	::unlink(image.c_str());
 	::unlink(sock.c_str());

@@ -14,6 +14,7 @@ rm -rf "$work"
 mkdir -p "$work"
 
 pids=()
+# shellcheck disable=SC2317 # runs from the EXIT trap
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true

@@ -14,7 +14,9 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 [ -n "$disk" ] || { echo "no vhost-user-blk disk with serial interop-blk"; ls /sys/block; exit 1; }
-echo "disk $disk: $(cat "/sys/block/${disk#/dev/}/size") sectors, $(ls "/sys/block/${disk#/dev/}/mq" | wc -l) queue(s)"
+queues=$(find "/sys/block/${disk#/dev/}/mq" -mindepth 1 -maxdepth 1 | wc -l)
+echo "disk $disk: $(cat "/sys/block/${disk#/dev/}/size") sectors, $queues queue(s)"
+[ "$queues" = 2 ] || { echo "expected 2 queues"; exit 1; }
 [ "$(cat "/sys/block/${disk#/dev/}/size")" = $((256 * 2048)) ] || { echo "wrong capacity"; exit 1; }
 
 # Mixed block sizes, two jobs on separate ranges, every block verified.
@@ -35,7 +37,7 @@ echo "discard: ok"
 
 grep -q virtio_rng /sys/class/misc/hw_random/rng_available ||
 	{ echo "no virtio_rng in $(cat /sys/class/misc/hw_random/rng_available)"; exit 1; }
-echo "$(grep -o 'virtio_rng[.0-9]*' /sys/class/misc/hw_random/rng_available | head -1)" \
+grep -o 'virtio_rng[.0-9]*' /sys/class/misc/hw_random/rng_available | head -1 \
 	>/sys/class/misc/hw_random/rng_current
 a=$(dd if=/dev/hwrng bs=4096 count=4 2>/dev/null | sha256sum)
 b=$(dd if=/dev/hwrng bs=4096 count=4 2>/dev/null | sha256sum)

@@ -35,9 +35,11 @@ public:
 	void send_value(std::uint32_t code, std::uint32_t flags, const T &v,
 			std::span<const int> fds = {})
 	{
+		// A trivially copyable payload struct viewed as its bytes.
 		send(code, flags,
-		     std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t *>(&v),
-						   sizeof(v)),
+		     std::span<const std::uint8_t>(
+			     reinterpret_cast<const std::uint8_t *>(&v), // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+			     sizeof(v)),
 		     fds);
 	}
 

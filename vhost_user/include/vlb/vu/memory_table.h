@@ -41,7 +41,8 @@ private:
 		Mapping map;  // covers [0, mmap_offset + size) of the fd
 		[[nodiscard]] std::uint8_t *base() const
 		{
-			return static_cast<std::uint8_t *>(map.data()) + desc.mmap_offset;
+			// The mapping covers [0, mmap_offset + size): see add().
+			return static_cast<std::uint8_t *>(map.data()) + desc.mmap_offset; // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
 		}
 	};
 	std::vector<Region> regions_;

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: Apache-2.0
+// vlb-dev-console: virtio-console over vhost-user; the port is connected
+// to stdio, a new pty, or clients of a unix socket.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+
+#include "console_device.h"
+#include "vlb/devices/server.h"
+#include "vlb/sys_error.h"
+
+namespace {
+
+const char *const kUsage =
+	"Usage: vlb-dev-console (--socket-path PATH | --fd N) (--stdio | --pty | --port-socket PATH | --port-fd N) [OPTIONS]\n"
+	"virtio-console vhost-user back-end with one port (the guest's /dev/hvc0).\n\n"
+	"  --stdio                the port is this program's stdin and stdout\n"
+	"  --pty                  create a pseudo-terminal and log its path\n"
+	"  --port-socket PATH     listen on PATH; one client at a time is the port\n"
+	"  --port-fd N            an inherited socket: listening (clients) or connected\n";
+
+enum : int { kOptStdio = 0x200, kOptPty, kOptPortSocket, kOptPortFd };
+
+struct PortOptions {
+	bool stdio = false;
+	bool pty = false;
+	std::string socket;
+	long fd = -1;
+};
+
+int parse_options(int argc, char **argv, vlb::devices::ServerOptions &so, PortOptions &po)
+{
+	using namespace vlb::devices;
+	auto opts = common_options();
+	opts.insert(opts.end(), {
+		{"stdio", no_argument, nullptr, kOptStdio},
+		{"pty", no_argument, nullptr, kOptPty},
+		{"port-socket", required_argument, nullptr, kOptPortSocket},
+		{"port-fd", required_argument, nullptr, kOptPortFd},
+		{nullptr, 0, nullptr, 0},
+	});
+	int c = 0;
+	// getopt_long's global state is fine: main, before any thread.
+	while ((c = getopt_long(argc, argv, kCommonShortOptions, opts.data(), nullptr)) != // NOLINT(concurrency-mt-unsafe)
+	       -1) {
+		if (handle_common_option(c, optarg, so))
+			continue;
+		switch (c) {
+		case kOptStdio: po.stdio = true; break;
+		case kOptPty: po.pty = true; break;
+		case kOptPortSocket: po.socket = optarg; break;
+		case kOptPortFd: po.fd = static_cast<long>(parse_u64(optarg, "--port-fd")); break;
+		default:
+			std::fputs(kUsage, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc)
+		throw std::invalid_argument(std::string("unexpected argument: ") + argv[optind]);
+	return 0;
+}
+
+vlb::UniqueFd listen_unix(const std::string &path)
+{
+	vlb::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	if (!fd)
+		vlb::throw_errno("socket");
+	sockaddr_un sa{};
+	sa.sun_family = AF_UNIX;
+	if (path.size() >= sizeof(sa.sun_path))
+		throw std::invalid_argument("--port-socket path too long");
+	std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+	struct stat st{};
+	if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+		::unlink(path.c_str());
+	if (::bind(fd.get(), reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) != 0 || ::listen(fd.get(), 1) != 0)
+		vlb::throw_errno("listen on " + path);
+	return fd;
+}
+
+// The port's host side. Sockets accept one client at a time; when it
+// leaves, the next one is accepted.
+class Port {
+public:
+	Port(vlb::vu::EventLoop &loop, vlb::devices::ConsoleDevice &dev, const vlb::Logger &log)
+		: loop_(loop), dev_(dev), log_(log)
+	{
+	}
+	~Port()
+	{
+		if (listener_)
+			loop_.unwatch(listener_.get());
+	}
+	Port(const Port &) = delete;
+	Port &operator=(const Port &) = delete;
+	Port(Port &&) = delete;
+	Port &operator=(Port &&) = delete;
+
+	void use_stdio() { dev_.attach({STDIN_FILENO, STDOUT_FILENO}, [this] { log_.info("stdin closed"); }); }
+
+	void use_pty()
+	{
+		conn_ = vlb::UniqueFd(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK));
+		if (!conn_ || ::grantpt(conn_.get()) != 0 || ::unlockpt(conn_.get()) != 0)
+			vlb::throw_errno("posix_openpt");
+		std::array<char, 128> name{};
+		if (::ptsname_r(conn_.get(), name.data(), name.size()) != 0)
+			vlb::throw_errno("ptsname_r");
+		log_.info("console port on %s", name.data());
+		dev_.attach({conn_.get(), conn_.get()}, [this] { log_.info("pty closed"); });
+	}
+
+	void use_socket(vlb::UniqueFd sock)
+	{
+		int listening = 0;
+		socklen_t len = sizeof(listening);
+		if (::getsockopt(sock.get(), SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0)
+			vlb::throw_errno("--port-fd is not a socket");
+		if (!listening) {
+			conn_ = std::move(sock);
+			dev_.attach({conn_.get(), conn_.get()}, [this] { log_.info("port peer closed"); });
+			return;
+		}
+		listener_ = std::move(sock);
+		loop_.watch(listener_.get(), [this] { accept_client(); });
+	}
+
+private:
+	void accept_client()
+	{
+		vlb::UniqueFd c(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+		if (!c)
+			return;
+		if (conn_) {
+			log_.warn("console port busy: second client refused");
+			return;
+		}
+		conn_ = std::move(c);
+		log_.info("console client connected");
+		dev_.attach({conn_.get(), conn_.get()}, [this] {
+			log_.info("console client left");
+			conn_.reset();
+		});
+	}
+
+	vlb::vu::EventLoop &loop_;
+	vlb::devices::ConsoleDevice &dev_;
+	const vlb::Logger &log_;
+	vlb::UniqueFd listener_;
+	vlb::UniqueFd conn_;
+};
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	using namespace vlb;
+	using namespace vlb::devices;
+	Logger log("vlb-dev-console");
+	try {
+		ServerOptions so;
+		PortOptions po;
+		if (const int rc = parse_options(argc, argv, so, po); rc != 0)
+			return rc;
+		if (so.help) {
+			std::printf("%s%s", kUsage, common_usage());
+			return 0;
+		}
+		if (so.print_capabilities) {
+			std::printf("{\n  \"type\": \"console\"\n}\n");
+			return 0;
+		}
+		check_server_options(so);
+		const int ports = int{po.stdio} + int{po.pty} + int{!po.socket.empty()} + int{po.fd >= 0};
+		if (ports != 1)
+			throw std::invalid_argument("exactly one of --stdio, --pty, --port-socket and --port-fd is required");
+		if (so.verbose)
+			log.set_level(LogLevel::kDebug);
+		vu::EventLoop loop;
+		const auto sig = watch_termination(loop, log);
+		ConsoleDevice dev(loop, log);
+		Port port(loop, dev, log);
+		if (po.stdio)
+			port.use_stdio();
+		else if (po.pty)
+			port.use_pty();
+		else if (!po.socket.empty())
+			port.use_socket(listen_unix(po.socket));
+		else
+			port.use_socket(UniqueFd(static_cast<int>(po.fd)));
+		const int status = serve(dev, loop, so, log);
+		dev.detach();
+		return status;
+	} catch (const std::invalid_argument &e) {
+		log.error("%s (see --help)", e.what());
+		return 2;
+	} catch (const std::exception &e) {
+		log.error("%s", e.what());
+		return 1;
+	}
+}

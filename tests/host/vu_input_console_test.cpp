@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+// vlb-dev-input and vlb-dev-console driven through UserDriver.
+#include <gtest/gtest.h>
+#include <linux/input.h>
+#include <linux/virtio_input.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <fstream>
+
+#include "device_process.h"
+#include "vlb/vu/driver.h"
+
+namespace vlb::test {
+namespace {
+
+using vu::DriverBuffer;
+using vu::UserDriver;
+
+std::string write_temp(const std::string &name, const std::string &text)
+{
+	std::string path = "/tmp/vlb-host-" + std::to_string(::getpid()) + "-" + name;
+	std::ofstream(path) << text;
+	return path;
+}
+
+UserDriver::Options two_queues()
+{
+	UserDriver::Options o;
+	o.queues = 2;
+	o.queue_size = 64;
+	return o;
+}
+
+virtio_input_config read_config(UserDriver &d, std::uint8_t select, std::uint8_t subsel)
+{
+	const std::uint8_t sel[] = {select, subsel};
+	d.frontend().set_config(0, sel);
+	const auto raw = d.frontend().get_config(0, sizeof(virtio_input_config));
+	virtio_input_config c{};
+	std::memcpy(&c, raw.data(), sizeof(c));
+	return c;
+}
+
+TEST(InputDevice, ScriptedEventsAndConfig)
+{
+	const auto script = write_temp("input.script",
+				       "# a key press and release\n"
+				       "EV_KEY KEY_A 1\nEV_SYN SYN_REPORT 0\n"
+				       "EV_KEY KEY_A 0\nEV_SYN SYN_REPORT 0\n"
+				       "EV_ABS ABS_X 300\nEV_SYN SYN_REPORT 0\n");
+	DeviceProcess dev({VLB_DEV_INPUT, "--script", script, "--name", "scripted-kbd"});
+	UserDriver d(dev.take_socket(), two_queues());
+
+	auto name = read_config(d, VIRTIO_INPUT_CFG_ID_NAME, 0);
+	EXPECT_EQ(std::string(name.u.string, name.size), "scripted-kbd");
+	auto keys = read_config(d, VIRTIO_INPUT_CFG_EV_BITS, EV_KEY);
+	ASSERT_GT(keys.size, KEY_A / 8);
+	EXPECT_TRUE(keys.u.bitmap[KEY_A / 8] & (1U << (KEY_A % 8)));
+	auto rel = read_config(d, VIRTIO_INPUT_CFG_EV_BITS, EV_REL);
+	EXPECT_EQ(rel.size, 0);
+	auto abs = read_config(d, VIRTIO_INPUT_CFG_ABS_INFO, ABS_X);
+	EXPECT_EQ(abs.size, sizeof(virtio_input_absinfo));
+	EXPECT_EQ(abs.u.abs.max, 65535U);
+
+	std::vector<DriverBuffer> bufs;
+	for (int i = 0; i < 8; i++) {
+		bufs.push_back(d.alloc(sizeof(virtio_input_event), 8));
+		const DriverBuffer w[] = {bufs.back()};
+		ASSERT_TRUE(d.submit(0, {}, w));
+	}
+	std::vector<vu::Completion> done;
+	for (int i = 0; i < 50 && done.size() < 6; i++) {
+		auto more = d.wait(0, std::chrono::milliseconds(100));
+		done.insert(done.end(), more.begin(), more.end());
+	}
+	ASSERT_EQ(done.size(), 6U);
+	struct Want {
+		std::uint16_t type, code;
+		std::int32_t value;
+	};
+	const std::array<Want, 6> want{{{EV_KEY, KEY_A, 1}, {EV_SYN, SYN_REPORT, 0}, {EV_KEY, KEY_A, 0},
+					{EV_SYN, SYN_REPORT, 0}, {EV_ABS, ABS_X, 300}, {EV_SYN, SYN_REPORT, 0}}};
+	for (std::size_t i = 0; i < 6; i++) {
+		EXPECT_EQ(done[i].len, sizeof(virtio_input_event));
+		virtio_input_event ev{};
+		std::memcpy(&ev, d.memory(bufs.at(done[i].head).offset, sizeof(ev)).data(), sizeof(ev));
+		EXPECT_EQ(ev.type, want.at(i).type) << i;
+		EXPECT_EQ(ev.code, want.at(i).code) << i;
+		EXPECT_EQ(static_cast<std::int32_t>(ev.value), want.at(i).value) << i;
+	}
+	::unlink(script.c_str());
+}
+
+TEST(InputDevice, BadScriptsNameTheLine)
+{
+	const auto script = write_temp("bad.script", "EV_KEY KEY_A 1\nEV_KEY NOT_A_KEY 1\n");
+	const auto log = write_temp("bad.log", "");
+	DeviceProcess dev({VLB_DEV_INPUT, "--script", script}, log);
+	EXPECT_EQ(dev.wait(), 2);
+	EXPECT_NE(read_file(log).find(script + ":2: unknown event code 'NOT_A_KEY'"), std::string::npos)
+		<< read_file(log);
+	const auto looping = write_temp("loop.script", "EV_KEY KEY_A 1\n");
+	DeviceProcess loop({VLB_DEV_INPUT, "--script", looping, "--loop"}, log);
+	EXPECT_EQ(loop.wait(), 2);
+	::unlink(script.c_str());
+	::unlink(looping.c_str());
+	::unlink(log.c_str());
+}
+
+TEST(ConsoleDevice, BytesFlowBothWays)
+{
+	int sv[2];
+	ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	UniqueFd mine(sv[0]);
+	UniqueFd theirs(sv[1]);
+	DeviceProcess dev({VLB_DEV_CONSOLE, "--port-fd", std::to_string(theirs.get())}, {}, {theirs.get()});
+	theirs.reset();
+	UserDriver d(dev.take_socket(), two_queues());
+
+	// Host to guest: posted receive buffers fill with what the port sends.
+	auto rx = d.alloc(64);
+	const DriverBuffer w[] = {rx};
+	ASSERT_TRUE(d.submit(0, {}, w));
+	ASSERT_EQ(::write(mine.get(), "hello", 5), 5);
+	auto got = d.wait(0, std::chrono::seconds(5));
+	ASSERT_EQ(got.size(), 1U);
+	ASSERT_EQ(got[0].len, 5U);
+	EXPECT_EQ(std::memcmp(d.memory(rx.offset, 5).data(), "hello", 5), 0);
+
+	// Guest to host: transmitted bytes come out of the port.
+	auto tx = d.alloc(16);
+	std::memcpy(d.memory(tx.offset, 6).data(), "world\n", 6);
+	const DriverBuffer r[] = {DriverBuffer{tx.offset, 6}};
+	ASSERT_TRUE(d.submit(1, r, {}));
+	ASSERT_EQ(d.wait(1, std::chrono::seconds(5)).size(), 1U);
+	pollfd p{mine.get(), POLLIN, 0};
+	ASSERT_EQ(::poll(&p, 1, 5000), 1);
+	char out[16] = {};
+	ASSERT_EQ(::read(mine.get(), out, sizeof(out)), 6);
+	EXPECT_EQ(std::string(out, 6), "world\n");
+}
+
+} // namespace
+} // namespace vlb::test
