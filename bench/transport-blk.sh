@@ -40,8 +40,8 @@ END {
 			iops["zero-copy", j], bw["zero-copy", j], p50["zero-copy", j], p99["zero-copy", j],
 			iops["bounce-only", j], bw["bounce-only", j], p50["bounce-only", j], p99["bounce-only", j],
 			iops["brd", j], bw["brd", j],
-			bw["bounce-only", j] > 0 ? bw["zero-copy", j] / bw["bounce-only", j] : 0,
-			bw["brd", j] > 0 ? bw["zero-copy", j] / bw["brd", j] : 0
+			(bw["bounce-only", j] > 0 ? bw["zero-copy", j] / bw["bounce-only", j] : 0),
+			(bw["brd", j] > 0 ? bw["zero-copy", j] / bw["brd", j] : 0)
 	}
 }' "$res"
 echo
