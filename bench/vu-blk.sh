@@ -73,7 +73,8 @@ for j in "${jobs[@]}"; do
 	read -r qi qb qp5 qp9 qc <<<"$q"
 	printf '%-18s | %8s %7s %5s %6s %6s | %8s %7s %5s %6s %6s | %6.2fx     %6.2fx\n' "$name" \
 		"$vi" "$vb" "$vp5" "$vp9" "$vc" "$qi" "$qb" "$qp5" "$qp9" "$qc" \
-		"$(echo "$vi / $qi" | bc -l)" "$(echo "$vp5 / $qp5" | bc -l)"
+		"$(awk -v a="$vi" -v b="$qi" 'BEGIN { print a / b }')" \
+		"$(awk -v a="$vp5" -v b="$qp5" 'BEGIN { print a / b }')"
 done
 echo
 echo "latencies in microseconds; cpu/io is the back-end's CPU time per I/O in microseconds;"

@@ -13,8 +13,8 @@ packages=(
 	libtomlplusplus-dev liburing-dev libevdev-dev
 	googletest libgtest-dev libgmock-dev
 	# kernel module and the real-kernel harness
-	linux-image-amd64 linux-headers-amd64 linux-source-6.1 kmod
-	qemu-system-x86 qemu-utils busybox-static cpio xz-utils
+	linux-image-amd64 linux-headers-amd64 linux-source-6.1 kmod dkms
+	qemu-system-x86 qemu-system-common qemu-utils busybox-static cpio xz-utils
 	# guest tools (run from the host root shared into the guest)
 	fio e2fsprogs util-linux iproute2 strace
 )
