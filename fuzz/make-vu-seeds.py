@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of the vu_backend and vu_chain fuzz targets:
-a well-formed vhost-user session and well-formed rings, which the fuzzer
-then mutates. Run from anywhere; rewrites fuzz/corpus/vu_*/seed-*."""
+"""Writes the seed corpora of the vu_backend, vu_chain, vu_frontend and
+blk_request fuzz targets: a well-formed vhost-user session, well-formed
+rings, a back-end's well-formed replies, and valid virtio-blk requests,
+which the fuzzers then mutate. Run from anywhere; rewrites their seed-*."""
 import os
 import struct
 
@@ -58,6 +59,50 @@ def ring(indirect):
     return bytes([3, 3 if indirect else 0]) + bytes(mem[:0x1500])
 
 
+def replies():
+    """What a well-behaved back-end answers UserDriver's set-up with."""
+    R = 5  # version 1 | reply
+    ack = lambda code: msg(code, u64(0), R)
+    out = msg(1, u64(1 << 32 | 1 << 30), R)          # GET_FEATURES
+    out += msg(15, u64(1 << 0 | 1 << 3 | 1 << 9), R)  # GET_PROTOCOL_FEATURES
+    # SET_PROTOCOL_FEATURES is sent before REPLY_ACK is on: no ack
+    out += msg(17, u64(2), R)                         # GET_QUEUE_NUM
+    out += ack(3) + ack(2) + ack(5)                   # SET_OWNER, SET_FEATURES, SET_MEM_TABLE
+    for _ in range(2):
+        out += ack(8) + ack(10) + ack(9) + ack(12) + ack(13) + ack(18)
+    out += msg(24, struct.pack("<III", 0, 16, 0) + bytes(range(16)), R)  # GET_CONFIG
+    out += msg(11, struct.pack("<II", 0, 3), R)      # GET_VRING_BASE
+    return out
+
+
+def blk_requests():
+    """Driver memory for fuzz/blk_request_fuzz.cpp: desc 0x0, avail 0x100,
+    used 0x200, buffers from 0x1000 (guest address = offset)."""
+    mem = bytearray(0x8000)
+
+    def desc(i, addr, length, flags, nxt=0):
+        struct.pack_into("<QIHH", mem, 16 * i, addr, length, flags, nxt)
+
+    heads = []
+    # read sector 1: hdr, 1024 data, status
+    struct.pack_into("<IIQ", mem, 0x1000, 0, 0, 1)
+    desc(0, 0x1000, 16, 1, 1); desc(1, 0x2000, 1024, 3, 2); desc(2, 0x3000, 1, 2); heads.append(0)
+    # write sector 4 from 512 bytes
+    struct.pack_into("<IIQ", mem, 0x1010, 1, 0, 4)
+    desc(3, 0x1010, 16, 1, 4); desc(4, 0x4000, 512, 1, 5); desc(5, 0x3001, 1, 2); heads.append(3)
+    # discard 8 sectors at 16
+    struct.pack_into("<IIQ", mem, 0x1020, 11, 0, 0)
+    struct.pack_into("<QII", mem, 0x5000, 16, 8, 0)
+    desc(6, 0x1020, 16, 1, 7); desc(7, 0x5000, 16, 1, 8); desc(8, 0x3002, 1, 2); heads.append(6)
+    # get id
+    struct.pack_into("<IIQ", mem, 0x1030, 8, 0, 0)
+    desc(9, 0x1030, 16, 1, 10); desc(10, 0x6000, 20, 3, 11); desc(11, 0x3003, 1, 2); heads.append(9)
+    struct.pack_into("<HH", mem, 0x100, 0, len(heads))
+    for k, h in enumerate(heads):
+        struct.pack_into("<H", mem, 0x104 + 2 * k, h)
+    return bytes(mem)
+
+
 def write(path, data):
     with open(path, "wb") as f:
         f.write(data)
@@ -66,3 +111,5 @@ def write(path, data):
 write(os.path.join(HERE, "corpus/vu_backend/seed-session"), session())
 write(os.path.join(HERE, "corpus/vu_chain/seed-direct"), ring(False))
 write(os.path.join(HERE, "corpus/vu_chain/seed-indirect"), ring(True))
+write(os.path.join(HERE, "corpus/vu_frontend/seed-replies"), replies())
+write(os.path.join(HERE, "corpus/blk_request/seed-requests"), blk_requests())

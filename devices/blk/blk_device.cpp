@@ -41,6 +41,16 @@ std::uint64_t backing_size(int fd)
 	return static_cast<std::uint64_t>(st.st_size);
 }
 
+// A block device's logical block size; 512 for files.
+std::uint32_t logical_block_size(int fd)
+{
+	struct stat st{};
+	int size = 0;
+	if (::fstat(fd, &st) == 0 && S_ISBLK(st.st_mode) && ::ioctl(fd, BLKSSZGET, &size) == 0 && size > 0)
+		return static_cast<std::uint32_t>(size);
+	return 512;
+}
+
 // The data part of a chain as iovecs: |skip| bytes from the front, |len|
 // bytes in all (the header and the status byte are not data).
 std::vector<iovec> data_iov(std::span<const vu::Segment> segs, std::uint64_t skip, std::uint64_t len)
@@ -66,6 +76,8 @@ std::vector<iovec> data_iov(std::span<const vu::Segment> segs, std::uint64_t ski
 BlkDevice::BlkDevice(BlkOptions opt, vu::EventLoop &loop, const Logger &log)
 	: opt_(std::move(opt)), log_(log)
 {
+	if (opt_.block_size == 0)
+		opt_.block_size = logical_block_size(opt_.backing.get());
 	if (opt_.block_size < kSector || opt_.block_size > 65536 ||
 	    (opt_.block_size & (opt_.block_size - 1)) != 0)
 		throw std::invalid_argument("--block-size must be a power of two from 512 to 65536");

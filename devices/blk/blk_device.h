@@ -25,7 +25,7 @@ struct BlkOptions {
 	bool read_only = false;
 	std::uint16_t queues = 1;
 	std::uint16_t max_queue_size = 1024;
-	std::uint32_t block_size = 512;
+	std::uint32_t block_size = 0;  // 0: the backing device's logical block size, or 512
 	std::string serial = "vlb-blk";
 	bool use_uring = true;
 };

@@ -23,7 +23,7 @@ const char *const kUsage =
 	"  --direct               open --backing with O_DIRECT\n"
 	"  --queues N             number of request queues (default 1)\n"
 	"  --queue-size N         largest queue size accepted (default 1024)\n"
-	"  --block-size N         logical block size (default 512)\n"
+	"  --block-size N         logical block size (default: the backing device's, 512 for files)\n"
 	"  --serial STR           GET_ID answer, up to 20 bytes (default vlb-blk)\n"
 	"  --engine uring|sync    I/O engine (default uring, falls back to sync)\n"
 	"The backing size is re-read every second; a change is announced to the\n"

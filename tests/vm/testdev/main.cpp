@@ -31,6 +31,8 @@ void usage(std::FILE *to)
 		     "  --device PATH           control node (default /dev/virtio-loopback)\n"
 		     "  --probes                check what the kernel lets the device reach\n"
 		     "                          (forked children; prints 'probe NAME want=.. got=..')\n"
+		     "  --suppress-kicks        set VRING_USED_F_NO_NOTIFY while draining queues\n"
+		     "  --interrupt-ioctl       complete through VLB_DEV_VQ_INTERRUPT, not the call eventfd\n"
 		     "  -v                      log control messages\n");
 }
 
@@ -76,6 +78,14 @@ int main(int argc, char **argv)
 			}
 			if (a == "--probes") {
 				o.probes = true;
+				continue;
+			}
+			if (a == "--suppress-kicks") {
+				o.suppress_kicks = true;
+				continue;
+			}
+			if (a == "--interrupt-ioctl") {
+				o.interrupt_ioctl = true;
 				continue;
 			}
 			if (i + 1 >= args.size())

@@ -39,6 +39,7 @@ constexpr std::uint64_t kBlkMq = 1ULL << 12;
 constexpr std::uint16_t kDescNext = 1;
 constexpr std::uint16_t kDescWrite = 2;
 constexpr std::uint16_t kDescIndirect = 4;
+constexpr std::uint16_t kUsedNoNotify = 1;  // VRING_USED_F_NO_NOTIFY
 constexpr std::uint32_t kSector = 512;
 
 enum BlkType : std::uint32_t { kBlkIn = 0, kBlkOut = 1, kBlkFlushReq = 4, kBlkGetId = 8 };
@@ -410,10 +411,32 @@ void TestDevice::process_queue(Queue &q)
 		return;
 	bool completed = false;
 	for (;;) {
+		// While draining, the transport need not kick (it reads this
+		// flag from the shadow used ring after publishing new entries).
+		if (opts_.suppress_kicks)
+			iova_->store<std::uint16_t>(q.used, kUsedNoNotify);
+		completed |= drain(q);
+		if (!opts_.suppress_kicks)
+			break;
+		// Re-enable, then look once more: an entry published while the
+		// flag was set came without a kick.
+		iova_->store<std::uint16_t>(q.used, 0);
+		std::atomic_thread_fence(std::memory_order_seq_cst);
+		if (iova_->load<std::uint16_t>(q.avail + 2) == q.last_avail)
+			break;
+	}
+	if (completed)
+		notify_driver(q);
+}
+
+bool TestDevice::drain(Queue &q)
+{
+	bool completed = false;
+	for (;;) {
 		const auto avail_idx = iova_->load<std::uint16_t>(q.avail + 2);
 		std::atomic_thread_fence(std::memory_order_acquire);
 		if (avail_idx == q.last_avail)
-			break;
+			return completed;
 		while (q.last_avail != avail_idx) {
 			const auto head = iova_->load<std::uint16_t>(avail_slot_iova(q, q.last_avail));
 			++q.last_avail;
@@ -435,8 +458,17 @@ void TestDevice::process_queue(Queue &q)
 			++served_;
 		}
 	}
-	if (completed)
+}
+
+void TestDevice::notify_driver(Queue &q)
+{
+	if (!opts_.interrupt_ioctl) {
 		signal_eventfd(q.call.get());
+		return;
+	}
+	const vlb_vq_index vq{.index = static_cast<std::uint32_t>(&q - queues_.data()), .reserved = 0};
+	if (::ioctl(dev_.get(), VLB_DEV_VQ_INTERRUPT, &vq) != 0)
+		throw_errno("VLB_DEV_VQ_INTERRUPT");
 }
 
 void TestDevice::grow()

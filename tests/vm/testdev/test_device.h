@@ -41,6 +41,10 @@ struct Options {
 	Hostile hostile = Hostile::none;
 	// Check, from child processes, what the kernel lets this device reach.
 	bool probes = false;
+	// Set VRING_USED_F_NO_NOTIFY while draining a queue (kick suppression).
+	bool suppress_kicks = false;
+	// Complete through VLB_DEV_VQ_INTERRUPT instead of the call eventfd.
+	bool interrupt_ioctl = false;
 	bool verbose = false;
 };
 
@@ -75,6 +79,9 @@ private:
 	void create();
 	void handle_message();
 	void process_queue(Queue &q);
+	// Serves what is available; true if anything completed.
+	bool drain(Queue &q);
+	void notify_driver(Queue &q);
 	[[nodiscard]] std::vector<Segment> walk_chain(const Queue &q, std::uint16_t head) const;
 	[[nodiscard]] std::uint32_t serve(std::span<const Segment> chain);
 	[[nodiscard]] std::uint32_t serve_rng(std::span<const Segment> chain);
