@@ -264,19 +264,45 @@ std::uint8_t BlkDevice::discard_or_zero(std::uint32_t type, const vu::Chain &cha
 		if (seg.num_sectors > kMaxDiscardSectors || seg.sector > capacity_ / kSector ||
 		    std::uint64_t{seg.num_sectors} * kSector > capacity_ - seg.sector * kSector)
 			return VIRTIO_BLK_S_IOERR;
-		// Discard and unmapping zeroes punch holes; plain zeroes keep the
-		// blocks allocated.
-		const int mode = (type == VIRTIO_BLK_T_DISCARD || unmap)
-					 ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
-					 : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
-		if (::fallocate(opt_.backing.get(), mode, static_cast<off_t>(seg.sector * kSector),
-				static_cast<off_t>(seg.num_sectors * kSector)) != 0) {
-			log_.warn("fallocate: %s", errno_string(errno).c_str());
-			return type == VIRTIO_BLK_T_DISCARD && errno == EOPNOTSUPP ? VIRTIO_BLK_S_OK
-										  : VIRTIO_BLK_S_IOERR;
+		const auto at = static_cast<off_t>(seg.sector * kSector);
+		const auto len = static_cast<off_t>(seg.num_sectors * kSector);
+		if (type == VIRTIO_BLK_T_DISCARD) {
+			// Discard is advisory: a file system without holes keeps the data.
+			if (::fallocate(opt_.backing.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, len) != 0 &&
+			    errno != EOPNOTSUPP)
+				return VIRTIO_BLK_S_IOERR;
+			continue;
 		}
+		if (!write_zeroes(at, len, unmap))
+			return VIRTIO_BLK_S_IOERR;
 	}
 	return VIRTIO_BLK_S_OK;
+}
+
+bool BlkDevice::write_zeroes(off_t off, off_t len, bool unmap)
+{
+	const int fd = opt_.backing.get();
+	// Cheapest first: keep the blocks (ZERO_RANGE) unless the driver lets
+	// us unmap them; holes read as zeroes too; else write zeroes.
+	if (!unmap && ::fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, off, len) == 0)
+		return true;
+	if (::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) == 0)
+		return true;
+	static constexpr std::size_t kChunk = std::size_t{64} * 1024;
+	const std::vector<std::uint8_t> zeros(kChunk);
+	while (len > 0) {
+		const auto n = static_cast<std::size_t>(std::min<off_t>(len, kChunk));
+		const ssize_t w = ::pwrite(fd, zeros.data(), n, off);
+		if (w <= 0) {
+			if (w < 0 && errno == EINTR)
+				continue;
+			log_.warn("write zeroes: %s", errno_string(errno).c_str());
+			return false;
+		}
+		off += w;
+		len -= w;
+	}
+	return true;
 }
 
 void BlkDevice::on_done(void *tag, long result)

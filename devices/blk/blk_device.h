@@ -64,6 +64,7 @@ private:
 
 	void handle(vu::VirtQueue &q, const vu::Chain &chain);
 	std::uint8_t discard_or_zero(std::uint32_t type, const vu::Chain &chain, std::uint64_t data_len);
+	bool write_zeroes(off_t off, off_t len, bool unmap);
 	void finish(Request *r, std::uint8_t status, std::uint32_t written);
 	void on_done(void *tag, long result);
 	Request *new_request();

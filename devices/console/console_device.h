@@ -33,6 +33,13 @@ public:
 
 	[[nodiscard]] std::uint64_t features() const override { return 0; }
 	[[nodiscard]] std::uint16_t num_queues() const override { return 2; }
+	// struct virtio_console_config; its fields mean something only with
+	// SIZE/MULTIPORT, which this device does not offer, so it is zeros.
+	[[nodiscard]] std::vector<std::uint8_t> config() const override
+	{
+		std::vector<std::uint8_t> zeros(12);
+		return zeros;
+	}
 	void process(vu::VirtQueue &q) override;
 	void queue_stopped(vu::VirtQueue &q) override;
 	void reset() override;

@@ -179,7 +179,7 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		check_server_options(so);
-		const int ports = int{po.stdio} + int{po.pty} + int{!po.socket.empty()} + int{po.fd >= 0};
+		const int ports = (po.stdio ? 1 : 0) + (po.pty ? 1 : 0) + (po.socket.empty() ? 0 : 1) + (po.fd >= 0 ? 1 : 0);
 		if (ports != 1)
 			throw std::invalid_argument("exactly one of --stdio, --pty, --port-socket and --port-fd is required");
 		if (so.verbose)

@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		check_server_options(so);
-		const int sources = int{!io.evdev.empty()} + int{io.evdev_fd >= 0} + int{!io.script.empty()};
+		const int sources = (io.evdev.empty() ? 0 : 1) + (io.evdev_fd >= 0 ? 1 : 0) + (io.script.empty() ? 0 : 1);
 		if (sources != 1)
 			throw std::invalid_argument("exactly one of --evdev, --evdev-fd and --script is required");
 		if (so.verbose)

@@ -1,17 +1,17 @@
 # shellcheck shell=bash source=tests/vm/lib.sh
-# What scripts/demo.sh runs inside the guest: the kernel transport with
-# stock drivers on a device served from user space, and this project's
-# vhost-user back-ends (running on the host) behind QEMU's front-ends.
+# What scripts/demo.sh runs inside the guest: the stock virtio_blk on
+# virtio_loopback.ko, with vlb-adapter bridging it to vlb-dev-blk (ext4
+# made, written, remounted, checked), and this project's vhost-user
+# back-ends (running on the host) behind QEMU's front-ends.
 # Grows with the project into the supervised stack with example policies.
 . "$VLB_SRC/tests/vm/lib.sh"
 
-# disk_with_serial SERIAL: the /dev/vdX whose virtio-blk serial starts so.
+# disk_with_serial SERIAL: the /dev/vdX whose virtio-blk serial is SERIAL.
 disk_with_serial() {
 	local d
 	for d in /sys/block/vd*; do
-		case $(cat "$d/serial" 2>/dev/null) in
-		"$1"*) [ -b "/dev/${d##*/}" ] && { echo "/dev/${d##*/}"; return 0; } ;;
-		esac
+		[ "$(cat "$d/serial" 2>/dev/null)" = "$1" ] && [ -b "/dev/${d##*/}" ] &&
+			{ echo "/dev/${d##*/}"; return 0; }
 	done
 	return 1
 }
@@ -20,33 +20,46 @@ step "guest kernel $(uname -r), $(nproc) vCPU"
 step "loading virtio_loopback.ko"
 vlb_load grace_period_ms=1000
 vlb_load_drivers
+modprobe ext4
 ls -l "$VLB_NODE"
 "$VLBCTL" version
 
-step "virtio-blk through virtio-loopback (device process: vlb-test-device, RAM disk)"
-log=$VLB_CASE_OUT/blk.log
-vlb_start_device "$log" --type blk --name demo-blk --capacity-mb 64
-wait_for 30 disk_with_serial vlb-testdev-demo-blk >/dev/null || fail "no disk"
-dev=$(disk_with_serial vlb-testdev-demo-blk)
+step "the whole chain: virtio_blk -> virtio_loopback.ko -> vlb-adapter -> vlb-dev-blk"
+run=/tmp/demo
+mkdir -p "$run"
+truncate -s 64M "$run/disk.img"
+"$VLB_BUILD/devices/vlb-dev-blk" --socket-path "$run/blk.sock" --backing "$run/disk.img" \
+	--queues 2 --serial demo-blk 2>"$VLB_CASE_OUT/dev-blk.log" &
+blk_pid=$!
+wait_for 10 test -S "$run/blk.sock" || fail "vlb-dev-blk did not listen"
+"$VLB_BUILD/adapter/vlb-adapter" --type blk --name demo-blk --backend-socket "$run/blk.sock" \
+	2>"$VLB_CASE_OUT/adapter.log" &
+adapter_pid=$!
+wait_for 60 disk_with_serial demo-blk >/dev/null || { cat "$VLB_CASE_OUT/adapter.log"; fail "no disk"; }
+dev=$(disk_with_serial demo-blk)
 echo "stock virtio_blk bound it as $dev: $(cat "/sys/block/${dev#/dev/}/size") sectors"
-modprobe ext4
+sed 's/^/  /' "$VLB_CASE_OUT/adapter.log"
 mkfs.ext4 -q -F "$dev"
-mnt=/tmp/demo
+mnt=$run/mnt
 mkdir -p "$mnt"
 mount "$dev" "$mnt"
-head -c $((4 << 20)) /dev/urandom >$mnt/payload
-want=$(sha256sum <$mnt/payload)
-umount $mnt
+head -c $((4 << 20)) /dev/urandom >"$mnt/payload"
+want=$(sha256sum <"$mnt/payload")
+umount "$mnt"
 echo 3 >/proc/sys/vm/drop_caches
-mount "$dev" $mnt
-[ "$(sha256sum <$mnt/payload)" = "$want" ] || fail "file changed across remount"
+mount "$dev" "$mnt"
+[ "$(sha256sum <"$mnt/payload")" = "$want" ] || fail "file changed across remount"
 echo "ext4: 4 MiB written, remounted, checksum matches"
-umount $mnt
+umount "$mnt"
 fsck.ext4 -n "$dev" >/dev/null || fail "fsck found errors"
 echo "fsck: clean"
-vlb_stop_device "$log"
-for _ in $(seq 200); do disk_with_serial vlb-testdev-demo-blk >/dev/null || break; sleep 0.1; done
-disk_with_serial vlb-testdev-demo-blk >/dev/null && fail "disk not removed"
+kill -TERM "$adapter_pid"
+wait "$adapter_pid" || fail "vlb-adapter exited $?"
+for _ in $(seq 200); do disk_with_serial demo-blk >/dev/null || break; sleep 0.1; done
+disk_with_serial demo-blk >/dev/null && fail "disk not removed"
+echo "adapter stopped: the device was removed after the grace period"
+kill -TERM "$blk_pid"
+wait "$blk_pid" || true
 
 step "vhost-user back-ends behind QEMU's vhost-user front-ends"
 if vu=$(disk_with_serial demo-vu-blk); then

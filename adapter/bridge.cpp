@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "bridge.h"
+
+#include <linux/virtio_ids.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <stdexcept>
+
+#include "vlb/sys_error.h"
+
+namespace vlb::adapter {
+namespace {
+
+constexpr unsigned kFAccessPlatform = 33;
+
+} // namespace
+
+DeviceType device_type(const std::string &name)
+{
+	// Config sizes: the virtio structs the stock drivers read.
+	if (name == "blk")
+		return {VIRTIO_ID_BLOCK, 60};
+	if (name == "rng")
+		return {VIRTIO_ID_RNG, 0};
+	if (name == "input")
+		return {VIRTIO_ID_INPUT, 136};
+	if (name == "console")
+		return {VIRTIO_ID_CONSOLE, 12};
+	throw std::invalid_argument("--type: unknown device type '" + name + "' (blk, rng, input, console)");
+}
+
+// Stage 1 starts in the initialisers: what the back-end is.
+Bridge::Bridge(BridgeOptions opt, UniqueFd backend, vu::EventLoop &loop, const Logger &log)
+	: opt_(std::move(opt)), loop_(loop), log_(log), backend_fd_(backend.get()),
+	  fe_(std::make_unique<vu::Frontend>(std::move(backend))), backend_features_(fe_->get_features())
+{
+	const DeviceType type = device_type(opt_.type);
+	if (!(backend_features_ & vu::bit(vu::kFProtocolFeatures)))
+		throw vu::ProtocolError("back-end does not speak vhost-user protocol features");
+	const std::uint64_t want = vu::bit(vu::pf::kMq) | vu::bit(vu::pf::kReplyAck) |
+				   vu::bit(vu::pf::kConfig) | vu::bit(vu::pf::kBackendReq) |
+				   vu::bit(vu::pf::kResetDevice);
+	protocol_features_ = fe_->get_protocol_features() & want;
+	fe_->set_protocol_features(protocol_features_);
+	if (protocol_features_ & vu::bit(vu::pf::kMq))
+		queues_ = static_cast<std::uint16_t>(std::min<std::uint64_t>(fe_->get_queue_num(), VLB_MAX_QUEUES));
+	if (queues_ == 0)
+		throw vu::ProtocolError("back-end reports no queues");
+	fe_->set_owner();
+	std::vector<std::uint8_t> config;
+	if (type.config_size != 0) {
+		if (!(protocol_features_ & vu::bit(vu::pf::kConfig)))
+			throw vu::ProtocolError("back-end does not serve config space");
+		config = fe_->get_config(0, type.config_size);
+	}
+	config_size_ = type.config_size;
+	if (protocol_features_ & vu::bit(vu::pf::kBackendReq)) {
+		int sv[2];
+		if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+			throw_errno("socketpair");
+		backend_req_ = vu::Channel(UniqueFd(sv[0]));
+		const UniqueFd theirs(sv[1]);
+		fe_->set_backend_req_fd(theirs.get());
+		loop_.watch(backend_req_.fd(), [this] { on_backend_request(); });
+	}
+	log_.info("back-end: features 0x%llx, protocol features 0x%llx, %u queue(s), %u config bytes",
+		  static_cast<unsigned long long>(backend_features_),
+		  static_cast<unsigned long long>(protocol_features_), queues_, type.config_size);
+
+	// Stage 2: the kernel device, offered exactly that. ACCESS_PLATFORM is
+	// the kernel's business and PROTOCOL_FEATURES is vhost-user's.
+	CreateParams p;
+	p.device_id = type.id;
+	p.features = backend_features_ & ~vu::bit(vu::kFProtocolFeatures) & ~vu::bit(kFAccessPlatform);
+	p.num_queues = queues_;
+	p.queue_size_max = opt_.queue_size;
+	p.config = std::move(config);
+	p.max_granted_pages = opt_.max_granted_pages;
+	p.bounce_threshold = opt_.bounce_threshold;
+	p.iova_size = opt_.iova_size;
+	p.name = opt_.name;
+	dev_ = std::make_unique<KernelDevice>(KernelDevice::create(opt_.control_node, p));
+	running_.assign(queues_, false);
+	log_.info("kernel device '%s' created: features 0x%llx offered to the driver", opt_.name.c_str(),
+		  static_cast<unsigned long long>(dev_->offered_features()));
+	loop_.watch(dev_->fd(), [this] { on_kernel_message(); });
+	// A back-end that goes away shows up as readable (EOF) on its socket;
+	// nothing else is ever sent unasked on it.
+	loop_.watch(backend_fd_, [this] { fail("back-end closed the connection"); });
+}
+
+Bridge::~Bridge()
+{
+	if (dev_)
+		loop_.unwatch(dev_->fd());
+	if (backend_req_.valid())
+		loop_.unwatch(backend_req_.fd());
+	loop_.unwatch(backend_fd_);
+}
+
+void Bridge::fail(const std::string &why)
+{
+	if (!failure_.empty())
+		return;
+	failure_ = why;
+	log_.error("%s", why.c_str());
+	loop_.stop();
+}
+
+void Bridge::on_kernel_message()
+{
+	std::optional<vlb_msg> msg;
+	try {
+		msg = dev_->read_message();
+	} catch (const std::exception &e) {
+		fail(std::string("kernel device: ") + e.what());
+		return;
+	}
+	if (!msg)
+		return;
+	int result = 0;
+	try {
+		result = handle(*msg);
+	} catch (const vu::ProtocolError &e) {
+		// The back-end broke the protocol: fail the driver's operation
+		// (the kernel breaks the device) and stop.
+		result = -EIO;
+		fail(std::string("back-end: ") + e.what());
+	} catch (const std::system_error &e) {
+		result = -EIO;
+		fail(e.what());
+	}
+	try {
+		dev_->reply(*msg, result);
+	} catch (const std::exception &e) {
+		fail(std::string("kernel device: ") + e.what());
+	}
+}
+
+int Bridge::handle(const vlb_msg &msg)
+{
+	switch (msg.type) {
+	case VLB_MSG_SET_FEATURES: {
+		const std::uint64_t f = (msg.u.features.features & backend_features_ &
+					 ~vu::bit(kFAccessPlatform)) |
+					vu::bit(vu::kFProtocolFeatures);
+		log_.info("driver accepted features 0x%llx", static_cast<unsigned long long>(msg.u.features.features));
+		fe_->set_features(f);
+		return 0;
+	}
+	case VLB_MSG_SET_STATUS:
+		log_.debug("driver status 0x%x", msg.u.status.status);
+		return 0;
+	case VLB_MSG_VQ_ENABLE:
+		start_queue(msg);
+		return 0;
+	case VLB_MSG_VQ_DISABLE:
+		if (msg.u.vq.index < queues_ && running_.at(msg.u.vq.index)) {
+			const auto base = fe_->get_vring_base(msg.u.vq.index);
+			running_.at(msg.u.vq.index) = false;
+			log_.info("queue %u stopped at %u", msg.u.vq.index, base);
+		}
+		return 0;
+	case VLB_MSG_RESET:
+		log_.info("driver reset the device");
+		if (protocol_features_ & vu::bit(vu::pf::kResetDevice)) {
+			fe_->reset_device();
+		} else {
+			for (std::uint16_t q = 0; q < queues_; q++)
+				if (running_.at(q))
+					(void)fe_->get_vring_base(q);
+		}
+		std::fill(running_.begin(), running_.end(), false);
+		return 0;
+	case VLB_MSG_CONFIG_WRITE: {
+		const auto len = std::min<std::uint32_t>(msg.u.config.len, VLB_MSG_CONFIG_CHUNK);
+		fe_->set_config(msg.u.config.offset, std::span(msg.u.config.data, len));
+		return 0;
+	}
+	default:
+		log_.warn("unknown kernel message type %u refused", msg.type);
+		return -EOPNOTSUPP;
+	}
+}
+
+void Bridge::start_queue(const vlb_msg &msg)
+{
+	const auto &vq = msg.u.vq;
+	if (vq.index >= queues_)
+		throw std::system_error(EINVAL, std::generic_category(), "VQ_ENABLE for an unknown queue");
+	if (!memory_sent_) {
+		// One region: the device's IOVA space, guest and user address
+		// both the IOVA, so every address the driver writes is valid.
+		const UniqueFd iova = dev_->iova_fd();
+		const vu::MemRegion region{0, dev_->iova_size(), 0, 0};
+		const int fds[] = {iova.get()};
+		fe_->set_mem_table(std::span(&region, 1), fds);
+		memory_sent_ = true;
+	}
+	fe_->set_vring_num(vq.index, vq.num);
+	fe_->set_vring_base(vq.index, 0);
+	fe_->set_vring_addr(vu::VringAddr{vq.index, 0, vq.desc, vq.used, vq.avail, 0});
+	fe_->set_vring_call(vq.index, dev_->call(static_cast<std::uint16_t>(vq.index)));
+	fe_->set_vring_kick(vq.index, dev_->kick(static_cast<std::uint16_t>(vq.index)));
+	fe_->set_vring_enable(vq.index, true);
+	running_.at(vq.index) = true;
+	log_.info("queue %u running: %u entries", vq.index, vq.num);
+}
+
+void Bridge::on_backend_request()
+{
+	try {
+		auto msg = backend_req_.receive();
+		if (!msg) {
+			loop_.unwatch(backend_req_.fd());
+			backend_req_.close();
+			return;
+		}
+		vu::check_backend_request(*msg);
+		// CONFIG_CHANGE_MSG: re-read the whole config and push it.
+		const auto cfg = fe_->get_config(0, config_size_);
+		dev_->update_config(0, cfg);
+		log_.info("back-end config change forwarded");
+		if (msg->needs_reply())
+			backend_req_.send_value(msg->code(), vu::kFlagReply, std::uint64_t{0});
+	} catch (const std::exception &e) {
+		fail(std::string("back-end request channel: ") + e.what());
+	}
+}
+
+} // namespace vlb::adapter

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+// Bridge: one kernel loopback device in front of one vhost-user back-end,
+// in the three stages of the design:
+//   1. from the back-end: features, protocol features, queues, config;
+//   2. to the kernel: CREATE with exactly that (the driver probes);
+//   3. to the back-end, as the kernel reports the driver's progress: the
+//      acknowledged features, one memory region (the device's IOVA space,
+//      so descriptors carry IOVAs), vring num/addr/base, the kernel's
+//      kick and call eventfds, vring enable.
+// Afterwards it only reacts: config writes forwarded, back-end config
+// changes turned into config interrupts, queue teardown and resets into
+// GET_VRING_BASE / RESET_DEVICE. It never touches the data path.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernel_device.h"
+#include "vlb/log.h"
+#include "vlb/vu/channel.h"
+#include "vlb/vu/event_loop.h"
+#include "vlb/vu/frontend.h"
+
+namespace vlb::adapter {
+
+struct BridgeOptions {
+	std::string type;          // blk, rng, input, console
+	std::string name;
+	std::string control_node = "/dev/virtio-loopback";
+	std::uint32_t max_granted_pages = 0;
+	std::uint32_t bounce_threshold = 0;
+	std::uint64_t iova_size = 0;
+	std::uint16_t queue_size = 256;
+};
+
+// Virtio device id and config size of a type name; throws on unknown.
+struct DeviceType {
+	std::uint32_t id;
+	std::uint32_t config_size;
+};
+DeviceType device_type(const std::string &name);
+
+class Bridge {
+public:
+	// Runs stages 1 and 2 against |backend| (a connected socket).
+	Bridge(BridgeOptions opt, UniqueFd backend, vu::EventLoop &loop, const Logger &log);
+	~Bridge();
+	Bridge(const Bridge &) = delete;
+	Bridge &operator=(const Bridge &) = delete;
+	Bridge(Bridge &&) = delete;
+	Bridge &operator=(Bridge &&) = delete;
+
+	// Non-empty once the bridge cannot go on (back-end gone, protocol error).
+	[[nodiscard]] const std::string &failure() const { return failure_; }
+
+private:
+	void on_kernel_message();
+	int handle(const vlb_msg &msg);
+	void start_queue(const vlb_msg &msg);
+	void on_backend_request();
+	void fail(const std::string &why);
+
+	BridgeOptions opt_;
+	vu::EventLoop &loop_;
+	const Logger &log_;
+	int backend_fd_;  // owned by fe_; watched for hang-up
+	std::unique_ptr<vu::Frontend> fe_;
+	vu::Channel backend_req_;
+	std::unique_ptr<KernelDevice> dev_;
+	std::uint64_t backend_features_ = 0;
+	std::uint64_t protocol_features_ = 0;
+	std::uint32_t config_size_ = 0;
+	std::uint16_t queues_ = 1;
+	bool memory_sent_ = false;
+	std::vector<bool> running_;
+	std::string failure_;
+};
+
+} // namespace vlb::adapter

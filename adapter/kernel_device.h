@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+// KernelDevice: one virtio-loopback device as the adapter sees it through
+// the uapi: CREATE (or REATTACH), the control channel (messages in,
+// replies out), the per-queue kick/call eventfds the kernel uses, the IOVA
+// fd the back-end maps, and config updates. Errors throw std::system_error
+// naming the ioctl.
+#pragma once
+
+#include <linux/virtio_loopback.h>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vlb/unique_fd.h"
+
+namespace vlb::adapter {
+
+struct CreateParams {
+	std::uint32_t device_id = 0;
+	std::uint64_t features = 0;
+	std::uint16_t num_queues = 1;
+	std::uint16_t queue_size_max = 256;
+	std::vector<std::uint8_t> config;
+	std::uint32_t max_granted_pages = 0;
+	std::uint32_t bounce_threshold = 0;
+	std::uint64_t iova_size = 0;
+	std::string name;
+};
+
+class KernelDevice {
+public:
+	// Creates the device; the kernel registers it and the driver probes.
+	static KernelDevice create(const std::string &control_node, const CreateParams &p);
+
+	[[nodiscard]] int fd() const { return dev_.get(); }
+	[[nodiscard]] std::uint64_t iova_size() const { return iova_size_; }
+	[[nodiscard]] std::uint64_t offered_features() const { return offered_; }
+	// A new fd on the device's IOVA space (for the back-end's memory table).
+	[[nodiscard]] UniqueFd iova_fd() const;
+	[[nodiscard]] int kick(std::uint16_t q) const { return kicks_.at(q).get(); }
+	[[nodiscard]] int call(std::uint16_t q) const { return calls_.at(q).get(); }
+
+	// The next control message, or nullopt if none is pending.
+	[[nodiscard]] std::optional<vlb_msg> read_message() const;
+	void reply(const vlb_msg &msg, int result) const;
+	void update_config(std::uint32_t offset, std::span<const std::uint8_t> bytes) const;
+
+private:
+	KernelDevice() = default;
+
+	UniqueFd dev_;
+	std::uint64_t iova_size_ = 0;
+	std::uint64_t offered_ = 0;
+	std::vector<UniqueFd> kicks_;
+	std::vector<UniqueFd> calls_;
+};
+
+} // namespace vlb::adapter

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+// vlb-adapter: connects one kernel loopback device to one vhost-user
+// back-end (by socket path or inherited fd) and stays off the data path.
+#include <getopt.h>
+#include <sys/socket.h>
+#include <sys/signalfd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "bridge.h"
+#include "vlb/sys_error.h"
+#include "vlb/vu/driver.h"
+
+namespace {
+
+const char *const kUsage =
+	"Usage: vlb-adapter --type blk|rng|input|console --name NAME\n"
+	"                   (--backend-socket PATH | --backend-fd N) [OPTIONS]\n"
+	"Creates a virtio-loopback device backed by a vhost-user back-end.\n\n"
+	"  --type TYPE              virtio device type the back-end implements\n"
+	"  --name NAME              kernel device name ([a-z0-9_-], unique)\n"
+	"  --backend-socket PATH    connect to the back-end's unix socket\n"
+	"  --backend-fd N           an inherited, connected socket to the back-end\n"
+	"  --max-granted-pages N    driver pages the back-end may see at once\n"
+	"  --bounce-threshold N     buffers below N bytes are copied (4294967295: all)\n"
+	"  --iova-size BYTES        the device's IOVA space\n"
+	"  --queue-size N           largest ring the driver may use (default 256)\n"
+	"  --device PATH            control node (default /dev/virtio-loopback)\n"
+	"  -v, --verbose            log every control message\n"
+	"  -h, --help               this text\n"
+	"Exit status: 0 after SIGTERM/SIGINT, 1 when the back-end or kernel\n"
+	"device fails, 2 for usage errors.\n";
+
+enum : int { kType = 0x100, kName, kSocket, kFd, kMaxGranted, kBounce, kIova, kQueueSize, kDevice };
+
+std::uint64_t number(const char *s, const char *what)
+{
+	char *end = nullptr;
+	errno = 0;
+	const unsigned long long v = std::strtoull(s, &end, 0);
+	if (errno != 0 || end == s || *end != '\0' || *s == '-')
+		throw std::invalid_argument(std::string(what) + ": '" + s + "' is not an unsigned number");
+	return v;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	using namespace vlb;
+	Logger log("vlb-adapter");
+	try {
+		adapter::BridgeOptions opt;
+		std::string socket_path;
+		long backend_fd = -1;
+		const option opts[] = {
+			{"type", required_argument, nullptr, kType},
+			{"name", required_argument, nullptr, kName},
+			{"backend-socket", required_argument, nullptr, kSocket},
+			{"backend-fd", required_argument, nullptr, kFd},
+			{"max-granted-pages", required_argument, nullptr, kMaxGranted},
+			{"bounce-threshold", required_argument, nullptr, kBounce},
+			{"iova-size", required_argument, nullptr, kIova},
+			{"queue-size", required_argument, nullptr, kQueueSize},
+			{"device", required_argument, nullptr, kDevice},
+			{"verbose", no_argument, nullptr, 'v'},
+			{"help", no_argument, nullptr, 'h'},
+			{nullptr, 0, nullptr, 0},
+		};
+		int c = 0;
+		// getopt_long's global state is fine: main, before any thread.
+		while ((c = getopt_long(argc, argv, "vh", opts, nullptr)) != -1) { // NOLINT(concurrency-mt-unsafe)
+			switch (c) {
+			case kType: opt.type = optarg; break;
+			case kName: opt.name = optarg; break;
+			case kSocket: socket_path = optarg; break;
+			case kFd: backend_fd = static_cast<long>(number(optarg, "--backend-fd")); break;
+			case kMaxGranted:
+				opt.max_granted_pages = static_cast<std::uint32_t>(number(optarg, "--max-granted-pages"));
+				break;
+			case kBounce:
+				opt.bounce_threshold = static_cast<std::uint32_t>(number(optarg, "--bounce-threshold"));
+				break;
+			case kIova: opt.iova_size = number(optarg, "--iova-size"); break;
+			case kQueueSize: opt.queue_size = static_cast<std::uint16_t>(number(optarg, "--queue-size")); break;
+			case kDevice: opt.control_node = optarg; break;
+			case 'v': log.set_level(LogLevel::kDebug); break;
+			case 'h': std::fputs(kUsage, stdout); return 0;
+			default: std::fputs(kUsage, stderr); return 2;
+			}
+		}
+		if (optind != argc)
+			throw std::invalid_argument(std::string("unexpected argument: ") + argv[optind]);
+		if (opt.type.empty() || opt.name.empty())
+			throw std::invalid_argument("--type and --name are required");
+		(void)adapter::device_type(opt.type);
+		if (socket_path.empty() == (backend_fd < 0))
+			throw std::invalid_argument("exactly one of --backend-socket and --backend-fd is required");
+
+		struct sigaction ign{};
+		ign.sa_handler = SIG_IGN;
+		::sigaction(SIGPIPE, &ign, nullptr);
+		UniqueFd backend = socket_path.empty() ? UniqueFd(static_cast<int>(backend_fd))
+						       : vu::UserDriver::connect(socket_path);
+		vu::EventLoop loop;
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGINT);
+		// Before any thread exists: this is the process's mask.
+		if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) // NOLINT(concurrency-mt-unsafe)
+			throw_errno("sigprocmask");
+		const UniqueFd sigfd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+		if (!sigfd)
+			throw_errno("signalfd");
+		bool signalled = false;
+		loop.watch(sigfd.get(), [&] {
+			log.info("signal: detaching (the kernel keeps the device for its grace period)");
+			signalled = true;
+			loop.stop();
+		});
+		adapter::Bridge bridge(opt, std::move(backend), loop, log);
+		loop.run();
+		loop.unwatch(sigfd.get());
+		return signalled && bridge.failure().empty() ? 0 : 1;
+	} catch (const std::invalid_argument &e) {
+		log.error("%s (see --help)", e.what());
+		return 2;
+	} catch (const std::exception &e) {
+		log.error("%s", e.what());
+		return 1;
+	}
+}

@@ -1,0 +1,111 @@
+# shellcheck shell=bash source=tests/vm/lib.sh
+# The whole chain in the guest: stock driver -> virtio_loopback.ko ->
+# vlb-adapter (control plane only) -> this project's vhost-user back-ends,
+# which reach the driver's buffers only through the IOVA grants. blk:
+# fio --verify=crc32c on two queues, then ext4 made, written, remounted and
+# checked; rng: /dev/hwrng; qemu-storage-daemon's vhost-user-blk export,
+# a third-party back-end, unchanged: fio verify. Stopping the adapters
+# detaches the devices and the grace period removes them cleanly.
+. "$VLB_SRC/tests/vm/lib.sh"
+vlb_load grace_period_ms=500
+vlb_load_drivers
+modprobe ext4
+adapter=$VLB_BUILD/adapter/vlb-adapter
+run=/tmp/adapter
+mkdir -p "$run"
+
+# disk_with_serial SERIAL: the /dev/vdX whose virtio-blk serial is SERIAL.
+disk_with_serial() {
+	local d
+	for d in /sys/block/vd*; do
+		[ "$(cat "$d/serial" 2>/dev/null)" = "$1" ] && [ -b "/dev/${d##*/}" ] &&
+			{ echo "/dev/${d##*/}"; return 0; }
+	done
+	return 1
+}
+
+step "vlb-dev-blk behind vlb-adapter"
+truncate -s 64M "$run/disk.img"
+"$VLB_BUILD/devices/vlb-dev-blk" --socket-path "$run/blk.sock" --backing "$run/disk.img" \
+	--queues 2 --serial adapter-blk 2>"$VLB_CASE_OUT/blk.log" &
+blk_pid=$!
+wait_for 10 test -S "$run/blk.sock" || fail "vlb-dev-blk did not listen"
+"$adapter" --type blk --name ad-blk --backend-socket "$run/blk.sock" \
+	2>"$VLB_CASE_OUT/adapter-blk.log" &
+ad_blk_pid=$!
+wait_for 60 disk_with_serial adapter-blk >/dev/null || { cat "$VLB_CASE_OUT/adapter-blk.log"; fail "no disk"; }
+dev=$(disk_with_serial adapter-blk)
+echo "$dev: $(cat "/sys/block/${dev#/dev/}/size") sectors," \
+	"$(find "/sys/block/${dev#/dev/}/mq" -mindepth 1 -maxdepth 1 | wc -l) queue(s)"
+fio --name=verify --filename="$dev" --direct=1 --ioengine=libaio --iodepth=8 --numjobs=2 \
+	--rw=randwrite --bsrange=4k-256k --size=16M --offset_increment=24M --verify=crc32c \
+	--verify_fatal=1 --group_reporting --output="$VLB_CASE_OUT/fio.txt" ||
+	{ cat "$VLB_CASE_OUT/fio.txt"; fail "fio verify"; }
+grep -E 'err=' "$VLB_CASE_OUT/fio.txt"
+mkfs.ext4 -q -F "$dev"
+mkdir -p "$run/mnt"
+mount "$dev" "$run/mnt"
+head -c $((4 << 20)) /dev/urandom >"$run/mnt/payload"
+want=$(sha256sum <"$run/mnt/payload")
+umount "$run/mnt"
+echo 3 >/proc/sys/vm/drop_caches
+mount "$dev" "$run/mnt"
+[ "$(sha256sum <"$run/mnt/payload")" = "$want" ] || fail "file changed across remount"
+umount "$run/mnt"
+fsck.ext4 -n "$dev" >/dev/null || fail "fsck found errors"
+echo "ext4: written, remounted, verified, fsck clean"
+
+step "vlb-dev-rng behind vlb-adapter"
+"$VLB_BUILD/devices/vlb-dev-rng" --socket-path "$run/rng.sock" 2>"$VLB_CASE_OUT/rng.log" &
+rng_pid=$!
+wait_for 10 test -S "$run/rng.sock" || fail "vlb-dev-rng did not listen"
+"$adapter" --type rng --name ad-rng --backend-socket "$run/rng.sock" \
+	2>"$VLB_CASE_OUT/adapter-rng.log" &
+ad_rng_pid=$!
+wait_for 60 grep -q virtio_rng /sys/class/misc/hw_random/rng_available ||
+	{ cat "$VLB_CASE_OUT/adapter-rng.log"; fail "no virtio_rng"; }
+grep -o 'virtio_rng[.0-9]*' /sys/class/misc/hw_random/rng_available | head -1 \
+	>/sys/class/misc/hw_random/rng_current
+a=$(dd if=/dev/hwrng bs=4096 count=2 2>/dev/null | sha256sum)
+b=$(dd if=/dev/hwrng bs=4096 count=2 2>/dev/null | sha256sum)
+[ "$a" != "$b" ] || fail "hwrng repeats itself"
+echo "hwrng: 2 x 8 KiB, distinct"
+
+step "qemu-storage-daemon's vhost-user-blk export behind vlb-adapter, unchanged"
+truncate -s 64M "$run/qsd.img"
+qemu-storage-daemon --blockdev "driver=file,node-name=file0,filename=$run/qsd.img,cache.direct=off" \
+	--blockdev driver=raw,node-name=disk0,file=file0 \
+	--export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$run/qsd.sock,writable=on,num-queues=1" \
+	2>"$VLB_CASE_OUT/qsd.log" &
+qsd_pid=$!
+wait_for 20 test -S "$run/qsd.sock" || { cat "$VLB_CASE_OUT/qsd.log"; fail "qemu-storage-daemon did not listen"; }
+"$adapter" --type blk --name ad-qsd --backend-socket "$run/qsd.sock" \
+	2>"$VLB_CASE_OUT/adapter-qsd.log" &
+ad_qsd_pid=$!
+qsd_dev=""
+for _ in $(seq 600); do
+	for d in /sys/block/vd*; do
+		[ -b "/dev/${d##*/}" ] && [ "/dev/${d##*/}" != "$dev" ] && qsd_dev=/dev/${d##*/}
+	done
+	[ -n "$qsd_dev" ] && break
+	sleep 0.1
+done
+[ -n "$qsd_dev" ] || { cat "$VLB_CASE_OUT/adapter-qsd.log"; fail "no disk for qemu-storage-daemon"; }
+echo "qemu-storage-daemon export is $qsd_dev"
+fio --name=qsd --filename="$qsd_dev" --direct=1 --ioengine=libaio --iodepth=8 \
+	--rw=randwrite --bsrange=4k-128k --size=16M --verify=crc32c --verify_fatal=1 \
+	--output="$VLB_CASE_OUT/fio-qsd.txt" || { cat "$VLB_CASE_OUT/fio-qsd.txt"; fail "fio verify on qemu-storage-daemon"; }
+grep -E 'err=' "$VLB_CASE_OUT/fio-qsd.txt"
+kill -TERM "$ad_qsd_pid"
+wait "$ad_qsd_pid" || fail "vlb-adapter (qsd) exited $?"
+
+step "adapters stop, devices go away after the grace period"
+kill -TERM "$ad_blk_pid" "$ad_rng_pid"
+wait "$ad_blk_pid" || fail "vlb-adapter (blk) exited $?"
+wait "$ad_rng_pid" || fail "vlb-adapter (rng) exited $?"
+wait_for 30 sh -c '! ls -d /sys/block/vd* 2>/dev/null' || fail "disk not removed"
+kill -TERM "$blk_pid" "$rng_pid" "$qsd_pid"
+wait "$blk_pid" "$rng_pid" "$qsd_pid" || true
+sed 's/^/  /' "$VLB_CASE_OUT/adapter-blk.log"
+vlb_unload
+echo ok
