@@ -12,8 +12,9 @@
 #include <string>
 
 #include "bridge.h"
+#include "vlb/program.h"
 #include "vlb/sys_error.h"
-#include "vlb/vu/driver.h"
+#include "vlb/unix_socket.h"
 
 namespace {
 
@@ -53,7 +54,7 @@ int main(int argc, char **argv)
 {
 	using namespace vlb;
 	Logger log("vlb-adapter");
-	try {
+	return run_program(log, [&] {
 		adapter::BridgeOptions opt;
 		std::string socket_path;
 		long backend_fd = -1;
@@ -90,7 +91,7 @@ int main(int argc, char **argv)
 			case kDevice: opt.control_node = optarg; break;
 			case 'v': log.set_level(LogLevel::kDebug); break;
 			case 'h': std::fputs(kUsage, stdout); return 0;
-			default: std::fputs(kUsage, stderr); return 2;
+			default: std::fputs(kUsage, stderr); return kExitUsage;
 			}
 		}
 		if (optind != argc)
@@ -105,7 +106,7 @@ int main(int argc, char **argv)
 		ign.sa_handler = SIG_IGN;
 		::sigaction(SIGPIPE, &ign, nullptr);
 		UniqueFd backend = socket_path.empty() ? UniqueFd(static_cast<int>(backend_fd))
-						       : vu::UserDriver::connect(socket_path);
+						       : connect_unix(socket_path);
 		vu::EventLoop loop;
 		sigset_t set;
 		sigemptyset(&set);
@@ -126,12 +127,6 @@ int main(int argc, char **argv)
 		adapter::Bridge bridge(opt, std::move(backend), loop, log);
 		loop.run();
 		loop.unwatch(sigfd.get());
-		return signalled && bridge.failure().empty() ? 0 : 1;
-	} catch (const std::invalid_argument &e) {
-		log.error("%s (see --help)", e.what());
-		return 2;
-	} catch (const std::exception &e) {
-		log.error("%s", e.what());
-		return 1;
-	}
+		return signalled && bridge.failure().empty() ? 0 : kExitFailure;
+	});
 }

@@ -10,6 +10,7 @@
 
 #include "blk_device.h"
 #include "vlb/devices/server.h"
+#include "vlb/program.h"
 #include "vlb/sys_error.h"
 
 namespace {
@@ -28,6 +29,8 @@ const char *const kUsage =
 	"  --engine uring|sync    I/O engine (default uring, falls back to sync)\n"
 	"The backing size is re-read every second; a change is announced to the\n"
 	"driver as a config change.\n";
+
+const char *const kCapabilities = "{\n  \"type\": \"block\",\n  \"features\": [\n    \"read-only\",\n    \"blk-file\"\n  ]\n}\n";
 
 enum : int {
 	kOptBacking = 0x200,
@@ -110,7 +113,7 @@ int parse_options(int argc, char **argv, vlb::devices::ServerOptions &so, vlb::d
 			break;
 		default:
 			std::fputs(kUsage, stderr);
-			return 2;
+			return vlb::kExitUsage;
 		}
 	}
 	return 0;
@@ -123,7 +126,7 @@ int main(int argc, char **argv)
 	using namespace vlb;
 	using namespace vlb::devices;
 	Logger log("vlb-dev-blk");
-	try {
+	return run_program(log, [&] {
 		ServerOptions so;
 		BlkOptions bo;
 		std::string backing;
@@ -133,20 +136,10 @@ int main(int argc, char **argv)
 			return rc;
 		if (optind != argc)
 			throw std::invalid_argument(std::string("unexpected argument: ") + argv[optind]);
-		if (so.help) {
-			std::printf("%s%s", kUsage, common_usage());
-			return 0;
-		}
-		if (so.print_capabilities) {
-			std::printf("{\n  \"type\": \"block\",\n  \"features\": [\n    \"read-only\",\n"
-				    "    \"blk-file\"\n  ]\n}\n");
-			return 0;
-		}
-		check_server_options(so);
+		if (const auto rc = finish_options(so, kUsage, kCapabilities, log))
+			return *rc;
 		if (backing.empty() == (backing_fd < 0))
 			throw std::invalid_argument("exactly one of --backing and --backing-fd is required");
-		if (so.verbose)
-			log.set_level(LogLevel::kDebug);
 		if (!backing.empty()) {
 			const int flags = (bo.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | (direct ? O_DIRECT : 0);
 			bo.backing = UniqueFd(::open(backing.c_str(), flags));
@@ -187,11 +180,5 @@ int main(int argc, char **argv)
 		const int status = serve(dev, loop, so, log, [&](vu::Backend *b) { current = b; });
 		loop.unwatch(timer.get());
 		return status;
-	} catch (const std::invalid_argument &e) {
-		log.error("%s (see --help)", e.what());
-		return 2;
-	} catch (const std::exception &e) {
-		log.error("%s", e.what());
-		return 1;
-	}
+	});
 }

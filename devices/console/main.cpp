@@ -15,7 +15,9 @@
 
 #include "console_device.h"
 #include "vlb/devices/server.h"
+#include "vlb/program.h"
 #include "vlb/sys_error.h"
+#include "vlb/unix_socket.h"
 
 namespace {
 
@@ -26,6 +28,8 @@ const char *const kUsage =
 	"  --pty                  create a pseudo-terminal and log its path\n"
 	"  --port-socket PATH     listen on PATH; one client at a time is the port\n"
 	"  --port-fd N            an inherited socket: listening (clients) or connected\n";
+
+const char *const kCapabilities = "{\n  \"type\": \"console\"\n}\n";
 
 enum : int { kOptStdio = 0x200, kOptPty, kOptPortSocket, kOptPortFd };
 
@@ -60,30 +64,12 @@ int parse_options(int argc, char **argv, vlb::devices::ServerOptions &so, PortOp
 		case kOptPortFd: po.fd = static_cast<long>(parse_u64(optarg, "--port-fd")); break;
 		default:
 			std::fputs(kUsage, stderr);
-			return 2;
+			return vlb::kExitUsage;
 		}
 	}
 	if (optind != argc)
 		throw std::invalid_argument(std::string("unexpected argument: ") + argv[optind]);
 	return 0;
-}
-
-vlb::UniqueFd listen_unix(const std::string &path)
-{
-	vlb::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-	if (!fd)
-		vlb::throw_errno("socket");
-	sockaddr_un sa{};
-	sa.sun_family = AF_UNIX;
-	if (path.size() >= sizeof(sa.sun_path))
-		throw std::invalid_argument("--port-socket path too long");
-	std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
-	struct stat st{};
-	if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
-		::unlink(path.c_str());
-	if (::bind(fd.get(), reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) != 0 || ::listen(fd.get(), 1) != 0)
-		vlb::throw_errno("listen on " + path);
-	return fd;
 }
 
 // The port's host side. Sockets accept one client at a time; when it
@@ -165,25 +151,16 @@ int main(int argc, char **argv)
 	using namespace vlb;
 	using namespace vlb::devices;
 	Logger log("vlb-dev-console");
-	try {
+	return run_program(log, [&] {
 		ServerOptions so;
 		PortOptions po;
 		if (const int rc = parse_options(argc, argv, so, po); rc != 0)
 			return rc;
-		if (so.help) {
-			std::printf("%s%s", kUsage, common_usage());
-			return 0;
-		}
-		if (so.print_capabilities) {
-			std::printf("{\n  \"type\": \"console\"\n}\n");
-			return 0;
-		}
-		check_server_options(so);
+		if (const auto rc = finish_options(so, kUsage, kCapabilities, log))
+			return *rc;
 		const int ports = (po.stdio ? 1 : 0) + (po.pty ? 1 : 0) + (po.socket.empty() ? 0 : 1) + (po.fd >= 0 ? 1 : 0);
 		if (ports != 1)
 			throw std::invalid_argument("exactly one of --stdio, --pty, --port-socket and --port-fd is required");
-		if (so.verbose)
-			log.set_level(LogLevel::kDebug);
 		vu::EventLoop loop;
 		const auto sig = watch_termination(loop, log);
 		ConsoleDevice dev(loop, log);
@@ -193,17 +170,11 @@ int main(int argc, char **argv)
 		else if (po.pty)
 			port.use_pty();
 		else if (!po.socket.empty())
-			port.use_socket(listen_unix(po.socket));
+			port.use_socket(vlb::listen_unix(po.socket));
 		else
 			port.use_socket(UniqueFd(static_cast<int>(po.fd)));
 		const int status = serve(dev, loop, so, log);
 		dev.detach();
 		return status;
-	} catch (const std::invalid_argument &e) {
-		log.error("%s (see --help)", e.what());
-		return 2;
-	} catch (const std::exception &e) {
-		log.error("%s", e.what());
-		return 1;
-	}
+	});
 }

@@ -14,6 +14,7 @@
 #include "event_sources.h"
 #include "input_device.h"
 #include "vlb/devices/server.h"
+#include "vlb/program.h"
 #include "vlb/sys_error.h"
 
 namespace {
@@ -27,6 +28,8 @@ const char *const kUsage =
 	"  --loop                 replay the script forever (it needs a sleep step)\n"
 	"  --name STR             device name for --script (default vlb-input)\n"
 	"  --serial STR           device serial for --script\n";
+
+const char *const kCapabilities = "{\n  \"type\": \"input\",\n  \"features\": [\n    \"evdev-path\"\n  ]\n}\n";
 
 enum : int { kOptEvdev = 0x200, kOptEvdevFd, kOptScript, kOptLoop, kOptName, kOptSerial };
 
@@ -67,7 +70,7 @@ int parse_options(int argc, char **argv, vlb::devices::ServerOptions &so, InputO
 		case kOptSerial: io.serial = optarg; break;
 		default:
 			std::fputs(kUsage, stderr);
-			return 2;
+			return vlb::kExitUsage;
 		}
 	}
 	if (optind != argc)
@@ -82,25 +85,16 @@ int main(int argc, char **argv)
 	using namespace vlb;
 	using namespace vlb::devices;
 	Logger log("vlb-dev-input");
-	try {
+	return run_program(log, [&] {
 		ServerOptions so;
 		InputOptions io;
 		if (const int rc = parse_options(argc, argv, so, io); rc != 0)
 			return rc;
-		if (so.help) {
-			std::printf("%s%s", kUsage, common_usage());
-			return 0;
-		}
-		if (so.print_capabilities) {
-			std::printf("{\n  \"type\": \"input\",\n  \"features\": [\n    \"evdev-path\"\n  ]\n}\n");
-			return 0;
-		}
-		check_server_options(so);
+		if (const auto rc = finish_options(so, kUsage, kCapabilities, log))
+			return *rc;
 		const int sources = (io.evdev.empty() ? 0 : 1) + (io.evdev_fd >= 0 ? 1 : 0) + (io.script.empty() ? 0 : 1);
 		if (sources != 1)
 			throw std::invalid_argument("exactly one of --evdev, --evdev-fd and --script is required");
-		if (so.verbose)
-			log.set_level(LogLevel::kDebug);
 
 		vu::EventLoop loop;
 		const auto sig = watch_termination(loop, log);
@@ -137,11 +131,5 @@ int main(int argc, char **argv)
 		if (evdev)
 			evdev->start(loop, dev);
 		return serve(dev, loop, so, log);
-	} catch (const std::invalid_argument &e) {
-		log.error("%s (see --help)", e.what());
-		return 2;
-	} catch (const std::exception &e) {
-		log.error("%s", e.what());
-		return 1;
-	}
+	});
 }

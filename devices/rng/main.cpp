@@ -13,6 +13,7 @@
 #include <linux/virtio_ids.h>
 
 #include "vlb/devices/server.h"
+#include "vlb/program.h"
 #include "vlb/sys_error.h"
 
 namespace vlb::devices {
@@ -22,6 +23,8 @@ const char *const kUsage =
 	"Usage: vlb-dev-rng (--socket-path PATH | --fd N) [OPTIONS]\n"
 	"virtio-rng vhost-user back-end: entropy from getrandom(2).\n\n"
 	"  --max-bytes-per-sec N  rate limit (default: unlimited)\n";
+
+const char *const kCapabilities = "{\n  \"type\": \"rng\"\n}\n";
 
 // A token bucket with one second of burst.
 class RateLimit {
@@ -174,7 +177,7 @@ int main(int argc, char **argv)
 	using namespace vlb;
 	using namespace vlb::devices;
 	Logger log("vlb-dev-rng");
-	try {
+	return run_program(log, [&] {
 		ServerOptions so;
 		std::uint64_t rate = 0;
 		enum { kOptRate = 0x200 };
@@ -192,30 +195,15 @@ int main(int argc, char **argv)
 				continue;
 			}
 			std::fputs(kUsage, stderr);
-			return 2;
+			return kExitUsage;
 		}
 		if (optind != argc)
 			throw std::invalid_argument(std::string("unexpected argument: ") + argv[optind]);
-		if (so.help) {
-			std::printf("%s%s", kUsage, common_usage());
-			return 0;
-		}
-		if (so.print_capabilities) {
-			std::printf("{\n  \"type\": \"rng\"\n}\n");
-			return 0;
-		}
-		check_server_options(so);
-		if (so.verbose)
-			log.set_level(LogLevel::kDebug);
+		if (const auto rc = finish_options(so, kUsage, kCapabilities, log))
+			return *rc;
 		vu::EventLoop loop;
 		const auto sig = watch_termination(loop, log);
 		RngDevice dev(loop, rate);
 		return serve(dev, loop, so, log);
-	} catch (const std::invalid_argument &e) {
-		log.error("%s (see --help)", e.what());
-		return 2;
-	} catch (const std::exception &e) {
-		log.error("%s", e.what());
-		return 1;
-	}
+	});
 }

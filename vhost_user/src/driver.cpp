@@ -4,13 +4,12 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
 
 #include "vlb/sys_error.h"
+#include "vlb/unix_socket.h"
 #include "vlb/vu/event_loop.h"
 
 namespace vlb::vu {
@@ -30,22 +29,7 @@ UniqueFd make_eventfd()
 
 } // namespace
 
-UniqueFd UserDriver::connect(const std::string &path)
-{
-	UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-	if (!fd)
-		throw_errno("socket");
-	sockaddr_un sa{};
-	sa.sun_family = AF_UNIX;
-	if (path.size() >= sizeof(sa.sun_path))
-		throw std::invalid_argument("socket path too long: " + path);
-	std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
-	if (retry_eintr([&] {
-		    return ::connect(fd.get(), reinterpret_cast<sockaddr *>(&sa), sizeof(sa));
-	    }) != 0)
-		throw_errno("connect " + path);
-	return fd;
-}
+UniqueFd UserDriver::connect(const std::string &path) { return connect_unix(path); }
 
 UserDriver::UserDriver(UniqueFd sock, const Options &opt) : opt_(opt), fe_(std::move(sock), opt.timeout)
 {

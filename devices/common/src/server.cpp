@@ -10,11 +10,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
 
 #include "vlb/sys_error.h"
+#include "vlb/unix_socket.h"
 
 namespace vlb::devices {
 
@@ -153,28 +155,6 @@ UniqueFd watch_termination(vu::EventLoop &loop, const Logger &log)
 
 namespace {
 
-UniqueFd listen_on(const std::string &path)
-{
-	UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-	if (!fd)
-		throw_errno("socket");
-	sockaddr_un sa{};
-	sa.sun_family = AF_UNIX;
-	if (path.size() >= sizeof(sa.sun_path))
-		throw std::invalid_argument("--socket-path too long: " + path);
-	std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
-	// A stale socket from an earlier run would make bind fail; only a
-	// socket is ever removed, never another kind of file.
-	struct stat st{};
-	if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
-		::unlink(path.c_str());
-	if (::bind(fd.get(), reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) != 0)
-		throw_errno("bind " + path);
-	if (::listen(fd.get(), 1) != 0)
-		throw_errno("listen " + path);
-	return fd;
-}
-
 bool is_listening(int fd)
 {
 	int v = 0;
@@ -186,13 +166,30 @@ bool is_listening(int fd)
 
 } // namespace
 
+std::optional<int> finish_options(const ServerOptions &so, const char *usage, const char *capabilities,
+				  Logger &log)
+{
+	if (so.help) {
+		std::printf("%s%s", usage, common_usage());
+		return 0;
+	}
+	if (so.print_capabilities) {
+		std::fputs(capabilities, stdout);
+		return 0;
+	}
+	check_server_options(so);
+	if (so.verbose)
+		log.set_level(LogLevel::kDebug);
+	return std::nullopt;
+}
+
 int serve(vu::Device &dev, vu::EventLoop &loop, const ServerOptions &so, const Logger &log,
 	  const std::function<void(vu::Backend *)> &on_connect)
 {
 	UniqueFd listener;
 	UniqueFd connected;
 	if (!so.socket_path.empty()) {
-		listener = listen_on(so.socket_path);
+		listener = listen_unix(so.socket_path);
 		log.info("listening on %s", so.socket_path.c_str());
 	} else if (is_listening(so.fd)) {
 		listener = UniqueFd(so.fd);

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -37,6 +38,12 @@ inline constexpr const char *kCommonShortOptions = "hv";
 // Throws std::invalid_argument naming the problem (e.g. neither or both of
 // --socket-path and --fd).
 void check_server_options(const ServerOptions &so);
+
+// The standard steps after option parsing: --help (usage and the common
+// options), --print-capabilities (|capabilities|, JSON), the --socket-path/
+// --fd check, --verbose. Returns an exit status when main should stop now.
+std::optional<int> finish_options(const ServerOptions &so, const char *usage, const char *capabilities,
+				  Logger &log);
 
 // Serves front-ends one at a time until a connected --fd closes, or, with
 // a listening socket, until the loop is stopped by a signal. |on_connect|
