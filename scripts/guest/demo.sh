@@ -6,16 +6,6 @@
 # Grows with the project into the supervised stack with example policies.
 . "$VLB_SRC/tests/vm/lib.sh"
 
-# disk_with_serial SERIAL: the /dev/vdX whose virtio-blk serial is SERIAL.
-disk_with_serial() {
-	local d
-	for d in /sys/block/vd*; do
-		[ "$(cat "$d/serial" 2>/dev/null)" = "$1" ] && [ -b "/dev/${d##*/}" ] &&
-			{ echo "/dev/${d##*/}"; return 0; }
-	done
-	return 1
-}
-
 step "guest kernel $(uname -r), $(nproc) vCPU"
 step "loading virtio_loopback.ko"
 vlb_load grace_period_ms=1000

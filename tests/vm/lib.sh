@@ -87,6 +87,16 @@ vlb_stat() {
 	sed -n "s/^stats .*\b$2=\([0-9]*\).*/\1/p" "$1"
 }
 
+# disk_with_serial SERIAL: the /dev/vdX whose virtio-blk serial is SERIAL.
+disk_with_serial() {
+	local d
+	for d in /sys/block/vd*; do
+		[ "$(cat "$d/serial" 2>/dev/null)" = "$1" ] && [ -b "/dev/${d##*/}" ] &&
+			{ echo "/dev/${d##*/}"; return 0; }
+	done
+	return 1
+}
+
 # wait_for SECONDS COMMAND...: polls until COMMAND succeeds.
 wait_for() {
 	local t=$1

@@ -14,16 +14,6 @@ adapter=$VLB_BUILD/adapter/vlb-adapter
 run=/tmp/adapter
 mkdir -p "$run"
 
-# disk_with_serial SERIAL: the /dev/vdX whose virtio-blk serial is SERIAL.
-disk_with_serial() {
-	local d
-	for d in /sys/block/vd*; do
-		[ "$(cat "$d/serial" 2>/dev/null)" = "$1" ] && [ -b "/dev/${d##*/}" ] &&
-			{ echo "/dev/${d##*/}"; return 0; }
-	done
-	return 1
-}
-
 step "vlb-dev-blk behind vlb-adapter"
 truncate -s 64M "$run/disk.img"
 "$VLB_BUILD/devices/vlb-dev-blk" --socket-path "$run/blk.sock" --backing "$run/disk.img" \
