@@ -50,8 +50,7 @@ int parse_options(int argc, char **argv, vlb::devices::ServerOptions &so, vlb::d
 {
 	using namespace vlb;
 	using namespace vlb::devices;
-	auto opts = common_options();
-	opts.insert(opts.end(), {
+	return parse_device_options(argc, argv, {
 		{"backing", required_argument, nullptr, kOptBacking},
 		{"backing-fd", required_argument, nullptr, kOptBackingFd},
 		{"read-only", no_argument, nullptr, kOptReadOnly},
@@ -61,62 +60,53 @@ int parse_options(int argc, char **argv, vlb::devices::ServerOptions &so, vlb::d
 		{"block-size", required_argument, nullptr, kOptBlockSize},
 		{"serial", required_argument, nullptr, kOptSerial},
 		{"engine", required_argument, nullptr, kOptEngine},
-		{nullptr, 0, nullptr, 0},
-	});
-	int c = 0;
-	// getopt_long's global state is fine: main, before any thread.
-	while ((c = getopt_long(argc, argv, kCommonShortOptions, opts.data(), nullptr)) != // NOLINT(concurrency-mt-unsafe)
-	       -1) {
-		if (handle_common_option(c, optarg, so))
-			continue;
+	}, kUsage, so, [&](int c, const char *arg) {
 		switch (c) {
 		case kOptBacking:
-			backing = optarg;
-			break;
+			backing = arg;
+			return true;
 		case kOptBackingFd:
-			backing_fd = static_cast<long>(parse_u64(optarg, "--backing-fd"));
-			break;
+			backing_fd = static_cast<long>(parse_u64(arg, "--backing-fd"));
+			return true;
 		case kOptReadOnly:
 			bo.read_only = true;
-			break;
+			return true;
 		case kOptDirect:
 			direct = true;
-			break;
+			return true;
 		case kOptQueues: {
-			const auto v = parse_u64(optarg, "--queues");
+			const auto v = parse_u64(arg, "--queues");
 			if (v == 0 || v > 64)
 				throw std::invalid_argument("--queues must be 1..64");
 			bo.queues = static_cast<std::uint16_t>(v);
-			break;
+			return true;
 		}
 		case kOptQueueSize: {
-			const auto v = parse_u64(optarg, "--queue-size");
+			const auto v = parse_u64(arg, "--queue-size");
 			if (!vu::valid_queue_size(static_cast<std::uint32_t>(v)) || v > 32768)
 				throw std::invalid_argument("--queue-size must be a power of two up to 32768");
 			bo.max_queue_size = static_cast<std::uint16_t>(v);
-			break;
+			return true;
 		}
 		case kOptBlockSize:
 			bo.block_size = static_cast<std::uint32_t>(
-				std::min<std::uint64_t>(parse_u64(optarg, "--block-size"), UINT32_MAX));
-			break;
+				std::min<std::uint64_t>(parse_u64(arg, "--block-size"), UINT32_MAX));
+			return true;
 		case kOptSerial:
-			bo.serial = optarg;
+			bo.serial = arg;
 			if (bo.serial.size() > VIRTIO_BLK_ID_BYTES)
 				throw std::invalid_argument("--serial longer than 20 bytes");
-			break;
+			return true;
 		case kOptEngine:
-			if (std::string(optarg) == "sync")
+			if (std::string(arg) == "sync")
 				bo.use_uring = false;
-			else if (std::string(optarg) != "uring")
+			else if (std::string(arg) != "uring")
 				throw std::invalid_argument("--engine must be uring or sync");
-			break;
+			return true;
 		default:
-			std::fputs(kUsage, stderr);
-			return vlb::kExitUsage;
+			return false;
 		}
-	}
-	return 0;
+	});
 }
 
 } // namespace

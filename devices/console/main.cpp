@@ -43,33 +43,21 @@ struct PortOptions {
 int parse_options(int argc, char **argv, vlb::devices::ServerOptions &so, PortOptions &po)
 {
 	using namespace vlb::devices;
-	auto opts = common_options();
-	opts.insert(opts.end(), {
+	return parse_device_options(argc, argv, {
 		{"stdio", no_argument, nullptr, kOptStdio},
 		{"pty", no_argument, nullptr, kOptPty},
 		{"port-socket", required_argument, nullptr, kOptPortSocket},
 		{"port-fd", required_argument, nullptr, kOptPortFd},
-		{nullptr, 0, nullptr, 0},
-	});
-	int c = 0;
-	// getopt_long's global state is fine: main, before any thread.
-	while ((c = getopt_long(argc, argv, kCommonShortOptions, opts.data(), nullptr)) != // NOLINT(concurrency-mt-unsafe)
-	       -1) {
-		if (handle_common_option(c, optarg, so))
-			continue;
+	}, kUsage, so, [&](int c, const char *arg) {
 		switch (c) {
-		case kOptStdio: po.stdio = true; break;
-		case kOptPty: po.pty = true; break;
-		case kOptPortSocket: po.socket = optarg; break;
-		case kOptPortFd: po.fd = static_cast<long>(parse_u64(optarg, "--port-fd")); break;
+		case kOptStdio: po.stdio = true; return true;
+		case kOptPty: po.pty = true; return true;
+		case kOptPortSocket: po.socket = arg; return true;
+		case kOptPortFd: po.fd = static_cast<long>(parse_u64(arg, "--port-fd")); return true;
 		default:
-			std::fputs(kUsage, stderr);
-			return vlb::kExitUsage;
+			return false;
 		}
-	}
-	if (optind != argc)
-		throw std::invalid_argument(std::string("unexpected argument: ") + argv[optind]);
-	return 0;
+	});
 }
 
 // The port's host side. Sockets accept one client at a time; when it

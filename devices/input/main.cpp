@@ -45,37 +45,25 @@ struct InputOptions {
 int parse_options(int argc, char **argv, vlb::devices::ServerOptions &so, InputOptions &io)
 {
 	using namespace vlb::devices;
-	auto opts = common_options();
-	opts.insert(opts.end(), {
+	return parse_device_options(argc, argv, {
 		{"evdev", required_argument, nullptr, kOptEvdev},
 		{"evdev-fd", required_argument, nullptr, kOptEvdevFd},
 		{"script", required_argument, nullptr, kOptScript},
 		{"loop", no_argument, nullptr, kOptLoop},
 		{"name", required_argument, nullptr, kOptName},
 		{"serial", required_argument, nullptr, kOptSerial},
-		{nullptr, 0, nullptr, 0},
-	});
-	int c = 0;
-	// getopt_long's global state is fine: main, before any thread.
-	while ((c = getopt_long(argc, argv, kCommonShortOptions, opts.data(), nullptr)) != // NOLINT(concurrency-mt-unsafe)
-	       -1) {
-		if (handle_common_option(c, optarg, so))
-			continue;
+	}, kUsage, so, [&](int c, const char *arg) {
 		switch (c) {
-		case kOptEvdev: io.evdev = optarg; break;
-		case kOptEvdevFd: io.evdev_fd = static_cast<long>(parse_u64(optarg, "--evdev-fd")); break;
-		case kOptScript: io.script = optarg; break;
-		case kOptLoop: io.loop = true; break;
-		case kOptName: io.name = optarg; break;
-		case kOptSerial: io.serial = optarg; break;
+		case kOptEvdev: io.evdev = arg; return true;
+		case kOptEvdevFd: io.evdev_fd = static_cast<long>(parse_u64(arg, "--evdev-fd")); return true;
+		case kOptScript: io.script = arg; return true;
+		case kOptLoop: io.loop = true; return true;
+		case kOptName: io.name = arg; return true;
+		case kOptSerial: io.serial = arg; return true;
 		default:
-			std::fputs(kUsage, stderr);
-			return vlb::kExitUsage;
+			return false;
 		}
-	}
-	if (optind != argc)
-		throw std::invalid_argument(std::string("unexpected argument: ") + argv[optind]);
-	return 0;
+	});
 }
 
 } // namespace

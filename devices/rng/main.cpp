@@ -181,24 +181,16 @@ int main(int argc, char **argv)
 		ServerOptions so;
 		std::uint64_t rate = 0;
 		enum { kOptRate = 0x200 };
-		auto opts = common_options();
-		opts.push_back({"max-bytes-per-sec", required_argument, nullptr, kOptRate});
-		opts.push_back({nullptr, 0, nullptr, 0});
-		int c = 0;
-		// getopt_long's global state is fine: main, before any thread.
-		while ((c = getopt_long(argc, argv, kCommonShortOptions, opts.data(), nullptr)) != // NOLINT(concurrency-mt-unsafe)
-		       -1) {
-			if (handle_common_option(c, optarg, so))
-				continue;
-			if (c == kOptRate) {
-				rate = parse_u64(optarg, "--max-bytes-per-sec");
-				continue;
-			}
-			std::fputs(kUsage, stderr);
-			return kExitUsage;
-		}
-		if (optind != argc)
-			throw std::invalid_argument(std::string("unexpected argument: ") + argv[optind]);
+		const auto rate_option = [&](int c, const char *arg) {
+			if (c != kOptRate)
+				return false;
+			rate = parse_u64(arg, "--max-bytes-per-sec");
+			return true;
+		};
+		const int parsed = parse_device_options(
+			argc, argv, {{"max-bytes-per-sec", required_argument, nullptr, kOptRate}}, kUsage, so, rate_option);
+		if (parsed != 0)
+			return parsed;
 		if (const auto rc = finish_options(so, kUsage, kCapabilities, log))
 			return *rc;
 		vu::EventLoop loop;

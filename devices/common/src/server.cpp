@@ -15,6 +15,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "vlb/program.h"
 #include "vlb/sys_error.h"
 #include "vlb/unix_socket.h"
 
@@ -67,6 +68,25 @@ bool handle_common_option(int opt, const char *arg, ServerOptions &so)
 	default:
 		return false;
 	}
+}
+
+int parse_device_options(int argc, char **argv, std::vector<option> extra, const char *usage,
+			 ServerOptions &so, const std::function<bool(int opt, const char *arg)> &handle)
+{
+	auto opts = common_options();
+	opts.insert(opts.end(), extra.begin(), extra.end());
+	opts.push_back({nullptr, 0, nullptr, 0});
+	int c = 0;
+	// getopt_long's global state is fine: main, before any thread.
+	while ((c = getopt_long(argc, argv, kCommonShortOptions, opts.data(), nullptr)) != -1) { // NOLINT(concurrency-mt-unsafe)
+		if (handle_common_option(c, optarg, so) || handle(c, optarg))
+			continue;
+		std::fputs(usage, stderr);
+		return kExitUsage;
+	}
+	if (optind != argc)
+		throw std::invalid_argument(std::string("unexpected argument: ") + argv[optind]); // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
+	return 0;
 }
 
 void check_server_options(const ServerOptions &so)

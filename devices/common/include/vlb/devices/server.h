@@ -35,6 +35,13 @@ const char *common_usage();
 // The short option letters of common_options().
 inline constexpr const char *kCommonShortOptions = "hv";
 
+// Parses argv: the common options into |so|, each of |extra| through
+// |handle| (which returns false for an option it does not know). Unknown
+// options print |usage| to stderr and return kExitUsage; stray arguments
+// throw std::invalid_argument. Returns 0 when main should go on.
+int parse_device_options(int argc, char **argv, std::vector<option> extra, const char *usage,
+			 ServerOptions &so, const std::function<bool(int opt, const char *arg)> &handle);
+
 // Throws std::invalid_argument naming the problem (e.g. neither or both of
 // --socket-path and --fd).
 void check_server_options(const ServerOptions &so);
