@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <stdexcept>
+#include <thread>
 
 #include "vlb/sys_error.h"
+#include "vlb/unix_socket.h"
 
 namespace vlb::adapter {
 namespace {
@@ -39,16 +41,11 @@ Bridge::Bridge(BridgeOptions opt, UniqueFd backend, vu::EventLoop &loop, const L
 	const DeviceType type = device_type(opt_.type);
 	if (!(backend_features_ & vu::bit(vu::kFProtocolFeatures)))
 		throw vu::ProtocolError("back-end does not speak vhost-user protocol features");
-	const std::uint64_t want = vu::bit(vu::pf::kMq) | vu::bit(vu::pf::kReplyAck) |
-				   vu::bit(vu::pf::kConfig) | vu::bit(vu::pf::kBackendReq) |
-				   vu::bit(vu::pf::kResetDevice);
-	protocol_features_ = fe_->get_protocol_features() & want;
-	fe_->set_protocol_features(protocol_features_);
+	negotiate_protocol();
 	if (protocol_features_ & vu::bit(vu::pf::kMq))
 		queues_ = static_cast<std::uint16_t>(std::min<std::uint64_t>(fe_->get_queue_num(), VLB_MAX_QUEUES));
 	if (queues_ == 0)
 		throw vu::ProtocolError("back-end reports no queues");
-	fe_->set_owner();
 	std::vector<std::uint8_t> config;
 	if (type.config_size != 0) {
 		if (!(protocol_features_ & vu::bit(vu::pf::kConfig)))
@@ -56,15 +53,6 @@ Bridge::Bridge(BridgeOptions opt, UniqueFd backend, vu::EventLoop &loop, const L
 		config = fe_->get_config(0, type.config_size);
 	}
 	config_size_ = type.config_size;
-	if (protocol_features_ & vu::bit(vu::pf::kBackendReq)) {
-		int sv[2];
-		if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-			throw_errno("socketpair");
-		backend_req_ = vu::Channel(UniqueFd(sv[0]));
-		const UniqueFd theirs(sv[1]);
-		fe_->set_backend_req_fd(theirs.get());
-		loop_.watch(backend_req_.fd(), [this] { on_backend_request(); });
-	}
 	log_.info("back-end: features 0x%llx, protocol features 0x%llx, %u queue(s), %u config bytes",
 		  static_cast<unsigned long long>(backend_features_),
 		  static_cast<unsigned long long>(protocol_features_), queues_, type.config_size);
@@ -82,13 +70,100 @@ Bridge::Bridge(BridgeOptions opt, UniqueFd backend, vu::EventLoop &loop, const L
 	p.iova_size = opt_.iova_size;
 	p.name = opt_.name;
 	dev_ = std::make_unique<KernelDevice>(KernelDevice::create(opt_.control_node, p));
-	running_.assign(queues_, false);
+	running_.assign(queues_, std::nullopt);
 	log_.info("kernel device '%s' created: features 0x%llx offered to the driver", opt_.name.c_str(),
 		  static_cast<unsigned long long>(dev_->offered_features()));
 	loop_.watch(dev_->fd(), [this] { on_kernel_message(); });
-	// A back-end that goes away shows up as readable (EOF) on its socket;
-	// nothing else is ever sent unasked on it.
-	loop_.watch(backend_fd_, [this] { fail("back-end closed the connection"); });
+	watch_backend();
+}
+
+// Protocol features, owner and the back-end's request channel: the part of
+// stage 1 a reconnect repeats.
+void Bridge::negotiate_protocol()
+{
+	const std::uint64_t want = vu::bit(vu::pf::kMq) | vu::bit(vu::pf::kReplyAck) |
+				   vu::bit(vu::pf::kConfig) | vu::bit(vu::pf::kBackendReq) |
+				   vu::bit(vu::pf::kResetDevice) | vu::bit(vu::pf::kInflightShmfd);
+	protocol_features_ = fe_->get_protocol_features() & want;
+	fe_->set_protocol_features(protocol_features_);
+	fe_->set_owner();
+	if (backend_req_.valid()) {
+		loop_.unwatch(backend_req_.fd());
+		backend_req_.close();
+	}
+	if (protocol_features_ & vu::bit(vu::pf::kBackendReq)) {
+		int sv[2];
+		if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+			throw_errno("socketpair");
+		backend_req_ = vu::Channel(UniqueFd(sv[0]));
+		const UniqueFd theirs(sv[1]);
+		fe_->set_backend_req_fd(theirs.get());
+		loop_.watch(backend_req_.fd(), [this] { on_backend_request(); });
+	}
+}
+
+// A back-end that goes away shows up as readable (EOF) on its socket;
+// nothing else is ever sent unasked on it.
+void Bridge::watch_backend()
+{
+	loop_.watch(backend_fd_, [this] { on_backend_gone(); });
+}
+
+void Bridge::on_backend_gone()
+{
+	loop_.unwatch(backend_fd_);
+	if (opt_.backend_path.empty() || opt_.reconnect_timeout.count() == 0) {
+		fail("back-end closed the connection");
+		return;
+	}
+	log_.warn("back-end closed the connection; waiting for it at %s", opt_.backend_path.c_str());
+	try {
+		reconnect();
+	} catch (const std::exception &e) {
+		fail(std::string("reconnecting to the back-end: ") + e.what());
+	}
+}
+
+// The back-end restarted: bring it to where the old one was. With the
+// inflight region it resumes the requests the old one had taken and not
+// completed; none is lost or completed twice.
+void Bridge::reconnect()
+{
+	const auto deadline = std::chrono::steady_clock::now() + opt_.reconnect_timeout;
+	UniqueFd sock;
+	while (!sock) {
+		try {
+			sock = connect_unix(opt_.backend_path);
+		} catch (const std::system_error &) {
+			if (std::chrono::steady_clock::now() >= deadline)
+				throw std::runtime_error("the back-end did not come back in time");
+			std::this_thread::sleep_for(std::chrono::milliseconds(50));
+		}
+	}
+	backend_fd_ = sock.get();
+	fe_ = std::make_unique<vu::Frontend>(std::move(sock));
+	const std::uint64_t features = fe_->get_features();
+	if ((features & backend_features_) != backend_features_)
+		throw vu::ProtocolError("the restarted back-end offers fewer features");
+	negotiate_protocol();
+	if (acked_)
+		fe_->set_features(*acked_);
+	if (inflight_ && (protocol_features_ & vu::bit(vu::pf::kInflightShmfd)))
+		fe_->set_inflight_fd(*inflight_);
+	if (memory_sent_)
+		send_memory();
+	for (std::uint32_t q = 0; q < running_.size(); q++)
+		if (running_[q])
+			send_queue(q, *running_[q]);
+	// Completions the old back-end wrote but never signalled: make the
+	// kernel look at the used rings once.
+	for (std::uint16_t q = 0; q < queues_; q++)
+		vu::signal_eventfd(dev_->call(q));
+	watch_backend();
+	reconnects_++;
+	log_.info("back-end reconnected (%u so far), %s", reconnects_,
+		  inflight_ ? "in-flight requests resumed from the inflight region"
+			    : "without an inflight region: requests it held are lost");
 }
 
 Bridge::~Bridge()
@@ -148,6 +223,7 @@ int Bridge::handle(const vlb_msg &msg)
 					vu::bit(vu::kFProtocolFeatures);
 		log_.info("driver accepted features 0x%llx", static_cast<unsigned long long>(msg.u.features.features));
 		fe_->set_features(f);
+		acked_ = f;
 		return 0;
 	}
 	case VLB_MSG_SET_STATUS:
@@ -159,7 +235,7 @@ int Bridge::handle(const vlb_msg &msg)
 	case VLB_MSG_VQ_DISABLE:
 		if (msg.u.vq.index < queues_ && running_.at(msg.u.vq.index)) {
 			const auto base = fe_->get_vring_base(msg.u.vq.index);
-			running_.at(msg.u.vq.index) = false;
+			running_.at(msg.u.vq.index).reset();
 			log_.info("queue %u stopped at %u", msg.u.vq.index, base);
 		}
 		return 0;
@@ -172,7 +248,9 @@ int Bridge::handle(const vlb_msg &msg)
 				if (running_.at(q))
 					(void)fe_->get_vring_base(q);
 		}
-		std::fill(running_.begin(), running_.end(), false);
+		std::fill(running_.begin(), running_.end(), std::nullopt);
+		inflight_.reset();
+		memory_sent_ = false;
 		return 0;
 	case VLB_MSG_CONFIG_WRITE: {
 		const auto len = std::min<std::uint32_t>(msg.u.config.len, VLB_MSG_CONFIG_CHUNK);
@@ -190,23 +268,42 @@ void Bridge::start_queue(const vlb_msg &msg)
 	const auto &vq = msg.u.vq;
 	if (vq.index >= queues_)
 		throw std::system_error(EINVAL, std::generic_category(), "VQ_ENABLE for an unknown queue");
+	if (!inflight_ && (protocol_features_ & vu::bit(vu::pf::kInflightShmfd))) {
+		// The back-end keeps its in-flight record here; the adapter keeps
+		// the fd across back-end restarts.
+		inflight_ = fe_->get_inflight_fd(queues_, static_cast<std::uint16_t>(vq.num));
+		fe_->set_inflight_fd(*inflight_);
+	}
 	if (!memory_sent_) {
-		// One region: the device's IOVA space, guest and user address
-		// both the IOVA, so every address the driver writes is valid.
-		const UniqueFd iova = dev_->iova_fd();
-		const vu::MemRegion region{0, dev_->iova_size(), 0, 0};
-		const int fds[] = {iova.get()};
-		fe_->set_mem_table(std::span(&region, 1), fds);
+		send_memory();
 		memory_sent_ = true;
 	}
-	fe_->set_vring_num(vq.index, vq.num);
-	fe_->set_vring_base(vq.index, 0);
-	fe_->set_vring_addr(vu::VringAddr{vq.index, 0, vq.desc, vq.used, vq.avail, 0});
-	fe_->set_vring_call(vq.index, dev_->call(static_cast<std::uint16_t>(vq.index)));
-	fe_->set_vring_kick(vq.index, dev_->kick(static_cast<std::uint16_t>(vq.index)));
-	fe_->set_vring_enable(vq.index, true);
-	running_.at(vq.index) = true;
+	const QueueSetup setup{vq.num, vq.desc, vq.avail, vq.used};
+	send_queue(vq.index, setup);
+	running_.at(vq.index) = setup;
 	log_.info("queue %u running: %u entries", vq.index, vq.num);
+}
+
+// One region: the device's IOVA space, guest and user address both the
+// IOVA, so every address the driver writes is valid as it is.
+void Bridge::send_memory()
+{
+	const UniqueFd iova = dev_->iova_fd();
+	const vu::MemRegion region{0, dev_->iova_size(), 0, 0};
+	const int fds[] = {iova.get()};
+	fe_->set_mem_table(std::span(&region, 1), fds);
+}
+
+void Bridge::send_queue(std::uint32_t index, const QueueSetup &q)
+{
+	fe_->set_vring_num(index, q.num);
+	// The base only matters without an inflight region; with one the
+	// back-end derives it from the used ring and its record.
+	fe_->set_vring_base(index, 0);
+	fe_->set_vring_addr(vu::VringAddr{index, 0, q.desc, q.used, q.avail, 0});
+	fe_->set_vring_call(index, dev_->call(static_cast<std::uint16_t>(index)));
+	fe_->set_vring_kick(index, dev_->kick(static_cast<std::uint16_t>(index)));
+	fe_->set_vring_enable(index, true);
 }
 
 void Bridge::on_backend_request()

@@ -12,7 +12,9 @@
 // GET_VRING_BASE / RESET_DEVICE. It never touches the data path.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +35,10 @@ struct BridgeOptions {
 	std::uint32_t bounce_threshold = 0;
 	std::uint64_t iova_size = 0;
 	std::uint16_t queue_size = 256;
+	// Where the back-end listens; empty for an inherited fd. With a path,
+	// a back-end that goes away is waited for and reconnected.
+	std::string backend_path;
+	std::chrono::milliseconds reconnect_timeout{30000};
 };
 
 // Virtio device id and config size of a type name; throws on unknown.
@@ -56,9 +62,20 @@ public:
 	[[nodiscard]] const std::string &failure() const { return failure_; }
 
 private:
+	struct QueueSetup {
+		std::uint32_t num;
+		std::uint64_t desc, avail, used;
+	};
+
 	void on_kernel_message();
 	int handle(const vlb_msg &msg);
 	void start_queue(const vlb_msg &msg);
+	void send_memory();
+	void send_queue(std::uint32_t index, const QueueSetup &q);
+	void negotiate_protocol();
+	void watch_backend();
+	void on_backend_gone();
+	void reconnect();
 	void on_backend_request();
 	void fail(const std::string &why);
 
@@ -74,7 +91,10 @@ private:
 	std::uint32_t config_size_ = 0;
 	std::uint16_t queues_ = 1;
 	bool memory_sent_ = false;
-	std::vector<bool> running_;
+	std::optional<std::uint64_t> acked_;          // driver's features, as sent
+	std::optional<vu::Frontend::Inflight> inflight_;
+	std::vector<std::optional<QueueSetup>> running_;  // by queue
+	unsigned reconnects_ = 0;
 	std::string failure_;
 };
 

@@ -26,6 +26,8 @@ const char *const kUsage =
 	"  --name NAME              kernel device name ([a-z0-9_-], unique)\n"
 	"  --backend-socket PATH    connect to the back-end's unix socket\n"
 	"  --backend-fd N           an inherited, connected socket to the back-end\n"
+	"  --reconnect-timeout MS   with --backend-socket: how long to wait for a back-end\n"
+	"                           that went away to come back (default 30000; 0: give up)\n"
 	"  --max-granted-pages N    driver pages the back-end may see at once\n"
 	"  --bounce-threshold N     buffers below N bytes are copied (4294967295: all)\n"
 	"  --iova-size BYTES        the device's IOVA space\n"
@@ -36,7 +38,7 @@ const char *const kUsage =
 	"Exit status: 0 after SIGTERM/SIGINT, 1 when the back-end or kernel\n"
 	"device fails, 2 for usage errors.\n";
 
-enum : int { kType = 0x100, kName, kSocket, kFd, kMaxGranted, kBounce, kIova, kQueueSize, kDevice };
+enum : int { kType = 0x100, kName, kSocket, kFd, kReconnect, kMaxGranted, kBounce, kIova, kQueueSize, kDevice };
 
 std::uint64_t number(const char *s, const char *what)
 {
@@ -63,6 +65,7 @@ int main(int argc, char **argv)
 			{"name", required_argument, nullptr, kName},
 			{"backend-socket", required_argument, nullptr, kSocket},
 			{"backend-fd", required_argument, nullptr, kFd},
+			{"reconnect-timeout", required_argument, nullptr, kReconnect},
 			{"max-granted-pages", required_argument, nullptr, kMaxGranted},
 			{"bounce-threshold", required_argument, nullptr, kBounce},
 			{"iova-size", required_argument, nullptr, kIova},
@@ -80,6 +83,9 @@ int main(int argc, char **argv)
 			case kName: opt.name = optarg; break;
 			case kSocket: socket_path = optarg; break;
 			case kFd: backend_fd = static_cast<long>(number(optarg, "--backend-fd")); break;
+			case kReconnect:
+				opt.reconnect_timeout = std::chrono::milliseconds(number(optarg, "--reconnect-timeout"));
+				break;
 			case kMaxGranted:
 				opt.max_granted_pages = static_cast<std::uint32_t>(number(optarg, "--max-granted-pages"));
 				break;
@@ -105,6 +111,7 @@ int main(int argc, char **argv)
 		struct sigaction ign{};
 		ign.sa_handler = SIG_IGN;
 		::sigaction(SIGPIPE, &ign, nullptr);
+		opt.backend_path = socket_path;
 		UniqueFd backend = socket_path.empty() ? UniqueFd(static_cast<int>(backend_fd))
 						       : connect_unix(socket_path);
 		vu::EventLoop loop;
