@@ -36,7 +36,8 @@ DeviceType device_type(const std::string &name)
 // Stage 1 starts in the initialisers: what the back-end is.
 Bridge::Bridge(BridgeOptions opt, UniqueFd backend, vu::EventLoop &loop, const Logger &log)
 	: opt_(std::move(opt)), loop_(loop), log_(log), backend_fd_(backend.get()),
-	  fe_(std::make_unique<vu::Frontend>(std::move(backend))), backend_features_(fe_->get_features())
+	  fe_(std::make_unique<vu::Frontend>(verified(std::move(backend), opt_, log_))),
+	  backend_features_(fe_->get_features())
 {
 	const DeviceType type = device_type(opt_.type);
 	if (!(backend_features_ & vu::bit(vu::kFProtocolFeatures)))
@@ -75,6 +76,18 @@ Bridge::Bridge(BridgeOptions opt, UniqueFd backend, vu::EventLoop &loop, const L
 		  static_cast<unsigned long long>(dev_->offered_features()));
 	loop_.watch(dev_->fd(), [this] { on_kernel_message(); });
 	watch_backend();
+}
+
+UniqueFd Bridge::verified(UniqueFd sock, const BridgeOptions &opt, const Logger &log)
+{
+	ucred peer{};
+	socklen_t len = sizeof(peer);
+	if (::getsockopt(sock.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0)
+		throw_errno("SO_PEERCRED of the back-end socket");
+	log.info("back-end peer: pid %d, uid %u, gid %u", peer.pid, peer.uid, peer.gid);
+	if (opt.verify_peer)
+		opt.verify_peer(peer);
+	return sock;
 }
 
 // Protocol features, owner and the back-end's request channel: the part of
@@ -140,6 +153,7 @@ void Bridge::reconnect()
 			std::this_thread::sleep_for(std::chrono::milliseconds(50));
 		}
 	}
+	sock = verified(std::move(sock), opt_, log_);
 	backend_fd_ = sock.get();
 	fe_ = std::make_unique<vu::Frontend>(std::move(sock));
 	const std::uint64_t features = fe_->get_features();

@@ -12,8 +12,11 @@
 // GET_VRING_BASE / RESET_DEVICE. It never touches the data path.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <memory>
 #include <string>
@@ -39,6 +42,10 @@ struct BridgeOptions {
 	// a back-end that goes away is waited for and reconnected.
 	std::string backend_path;
 	std::chrono::milliseconds reconnect_timeout{30000};
+	// Judges the back-end's credentials (SO_PEERCRED) before anything is
+	// sent to it, at start and at every reconnect; throws to refuse it.
+	// Attestation plugs in here.
+	std::function<void(const ucred &)> verify_peer;
 };
 
 // Virtio device id and config size of a type name; throws on unknown.
@@ -67,6 +74,8 @@ private:
 		std::uint64_t desc, avail, used;
 	};
 
+	// The back-end socket, once its peer passed verify_peer.
+	static UniqueFd verified(UniqueFd sock, const BridgeOptions &opt, const Logger &log);
 	void on_kernel_message();
 	int handle(const vlb_msg &msg);
 	void start_queue(const vlb_msg &msg);

@@ -26,6 +26,7 @@ const char *const kUsage =
 	"  --name NAME              kernel device name ([a-z0-9_-], unique)\n"
 	"  --backend-socket PATH    connect to the back-end's unix socket\n"
 	"  --backend-fd N           an inherited, connected socket to the back-end\n"
+	"  --peer-uid N             refuse a back-end whose socket peer is not uid N\n"
 	"  --reconnect-timeout MS   with --backend-socket: how long to wait for a back-end\n"
 	"                           that went away to come back (default 30000; 0: give up)\n"
 	"  --max-granted-pages N    driver pages the back-end may see at once\n"
@@ -38,7 +39,7 @@ const char *const kUsage =
 	"Exit status: 0 after SIGTERM/SIGINT, 1 when the back-end or kernel\n"
 	"device fails, 2 for usage errors.\n";
 
-enum : int { kType = 0x100, kName, kSocket, kFd, kReconnect, kMaxGranted, kBounce, kIova, kQueueSize, kDevice };
+enum : int { kType = 0x100, kName, kSocket, kFd, kPeerUid, kReconnect, kMaxGranted, kBounce, kIova, kQueueSize, kDevice };
 
 std::uint64_t number(const char *s, const char *what)
 {
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
 			{"name", required_argument, nullptr, kName},
 			{"backend-socket", required_argument, nullptr, kSocket},
 			{"backend-fd", required_argument, nullptr, kFd},
+			{"peer-uid", required_argument, nullptr, kPeerUid},
 			{"reconnect-timeout", required_argument, nullptr, kReconnect},
 			{"max-granted-pages", required_argument, nullptr, kMaxGranted},
 			{"bounce-threshold", required_argument, nullptr, kBounce},
@@ -83,6 +85,15 @@ int main(int argc, char **argv)
 			case kName: opt.name = optarg; break;
 			case kSocket: socket_path = optarg; break;
 			case kFd: backend_fd = static_cast<long>(number(optarg, "--backend-fd")); break;
+			case kPeerUid: {
+				const auto uid = static_cast<uid_t>(number(optarg, "--peer-uid"));
+				opt.verify_peer = [uid](const ucred &peer) {
+					if (peer.uid != uid)
+						throw std::runtime_error("back-end peer uid " + std::to_string(peer.uid) +
+									 " refused: --peer-uid " + std::to_string(uid));
+				};
+				break;
+			}
 			case kReconnect:
 				opt.reconnect_timeout = std::chrono::milliseconds(number(optarg, "--reconnect-timeout"));
 				break;
