@@ -269,6 +269,11 @@ int Bridge::handle(const vlb_msg &msg)
 	case VLB_MSG_CONFIG_WRITE: {
 		const auto len = std::min<std::uint32_t>(msg.u.config.len, VLB_MSG_CONFIG_CHUNK);
 		fe_->set_config(msg.u.config.offset, std::span(msg.u.config.data, len));
+		// A write may change what the device shows (virtio-input's
+		// select/subsel window): refresh the kernel's cache before the
+		// driver, still waiting for this reply, reads it.
+		if (config_size_ != 0)
+			dev_->update_config(0, fe_->get_config(0, config_size_));
 		return 0;
 	}
 	default:
