@@ -422,7 +422,11 @@ bool Backend::handle_vring(Message &msg)
 void Backend::set_mem_table(Message &msg)
 {
 	const auto h = msg.as<MemTableHeader>();
-	// Rings point into the old table; they are re-resolved below.
+	// Rings and the device's in-flight buffers point into the old table:
+	// let the device finish with them before it is unmapped.
+	for (auto &q : queues_)
+		if (q.ring_)
+			dev_.queue_stopped(q);
 	mem_.clear();
 	for (std::uint32_t i = 0; i < h.nregions; i++) {
 		MemRegion r{};
@@ -432,11 +436,11 @@ void Backend::set_mem_table(Message &msg)
 	for (auto &q : queues_) {
 		if (!q.ring_)
 			continue;
+		// Same ring, new mapping: keep its position and the inflight
+		// record (re-reading it would resubmit requests still being served).
 		const std::uint16_t last = q.ring_->last_avail();
 		q.ring_.reset();
-		start_queue(q);
-		if (q.ring_)
-			q.ring_->set_last_avail(last);
+		start_queue(q, last);
 	}
 }
 
@@ -463,7 +467,7 @@ void Backend::set_vring_fd(Message &msg)
 	}
 }
 
-void Backend::start_queue(VirtQueue &q)
+void Backend::start_queue(VirtQueue &q, std::optional<std::uint16_t> resume_at)
 {
 	if (!q.addr_ || q.num_ == 0)
 		throw ProtocolError("queue " + std::to_string(q.index_) +
@@ -478,10 +482,14 @@ void Backend::start_queue(VirtQueue &q)
 	if ((a.desc_user_addr % 16) || (a.avail_user_addr % 2) || (a.used_user_addr % 4))
 		throw ProtocolError("queue " + std::to_string(q.index_) + ": misaligned ring");
 	q.ring_.emplace(ra, static_cast<std::uint16_t>(q.num_), features_);
-	q.ring_->set_last_avail(q.base_);
 	q.ring_->sync_used_idx();
-	q.broken_ = false;
-	attach_inflight(q);
+	if (resume_at) {
+		q.ring_->set_last_avail(*resume_at);
+	} else {
+		q.ring_->set_last_avail(q.base_);
+		q.broken_ = false;
+		attach_inflight(q);
+	}
 	if (q.kick_)
 		loop_.watch(q.kick_.get(), [this, &q] { kick(q); });
 	log_.info("queue %u started: size %u, base %u%s", q.index_, q.num_, q.ring_->last_avail(),

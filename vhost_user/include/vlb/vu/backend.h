@@ -136,7 +136,9 @@ private:
 	bool handle_vring(Message &msg);
 	void set_mem_table(Message &msg);
 	void set_vring_fd(Message &msg);
-	void start_queue(VirtQueue &q);
+	// |resume_at|: the ring keeps running at that avail index (a new
+	// memory table); otherwise it starts at its base.
+	void start_queue(VirtQueue &q, std::optional<std::uint16_t> resume_at = std::nullopt);
 	void stop_queue(VirtQueue &q);
 	void kick(VirtQueue &q);
 	void get_inflight_fd(Message &msg);
