@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+// vlb-escape-probe ATTEMPT [ARG]: tries one way out of the sandbox and
+// prints "escaped" (it worked) or "refused ERRNO_NAME". A seccomp kill shows
+// up as death by SIGSYS instead. Built without sanitizers: it runs in the
+// minimal root, where their runtime finds no /proc.
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/io_uring.h>
+#include <linux/perf_event.h>
+#include <linux/userfaultfd.h>
+#include <sched.h>
+#include <linux/capability.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace {
+
+int report(long rc)
+{
+	if (rc >= 0) {
+		std::puts("escaped");
+		return 0;
+	}
+	std::printf("refused %s\n", strerrorname_np(errno));
+	return 1;
+}
+
+int try_open(const char *path, int flags) { return report(::open(path, flags | O_CLOEXEC, 0600)); }
+
+int try_connect_unix(const char *path)
+{
+	const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return report(fd);
+	sockaddr_un addr{};
+	addr.sun_family = AF_UNIX;
+	std::strncpy(addr.sun_path, path, sizeof addr.sun_path - 1);
+	return report(::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr));
+}
+
+// Any capability in any set counts as regained.
+int try_capabilities()
+{
+	__user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+	__user_cap_data_struct data[2]{};
+	if (::syscall(SYS_capget, &hdr, data) != 0)
+		return report(-1);
+	bool any = false;
+	for (const auto &d : data)
+		any = any || d.effective != 0 || d.permitted != 0 || d.inheritable != 0;
+	for (int cap = 0; cap <= CAP_LAST_CAP; ++cap)
+		any = any || ::prctl(PR_CAPBSET_READ, cap) == 1 ||
+		      ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) == 1;
+	if (any) {
+		std::puts("escaped");
+		return 0;
+	}
+	// And try to raise one: capset with everything.
+	data[0].effective = data[0].permitted = ~0U;
+	return report(::syscall(SYS_capset, &hdr, data));
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		std::fputs("usage: vlb-escape-probe ATTEMPT [ARG]\n", stderr);
+		return 2;
+	}
+	const std::string what = argv[1];
+	const char *arg = argc > 2 ? argv[2] : "";
+	if (what == "read-outside")
+		return try_open(arg, O_RDONLY);
+	if (what == "write-read-only")
+		return try_open(arg, O_WRONLY | O_CREAT | O_TRUNC);
+	if (what == "exec")
+		return report(::execl("/bin/sh", "sh", "-c", "true", nullptr));
+	if (what == "socket-inet")
+		return report(::socket(AF_INET, SOCK_STREAM, 0));
+	if (what == "socket-netlink")
+		return report(::socket(AF_NETLINK, SOCK_RAW, 0));
+	if (what == "socket-packet")
+		return report(::socket(AF_PACKET, SOCK_RAW, 0));
+	if (what == "connect-unix")
+		return try_connect_unix(arg);
+	if (what == "ptrace")
+		return report(::ptrace(PTRACE_ATTACH, std::atoi(arg), nullptr, nullptr));
+	if (what == "signal")
+		return report(::kill(std::atoi(arg), SIGTERM));
+	if (what == "mount")
+		return report(::mount("tmpfs", "/", "tmpfs", 0, nullptr));
+	if (what == "unshare")
+		return report(::unshare(CLONE_NEWUSER));
+	if (what == "bpf") {
+		bpf_attr attr{};
+		return report(::syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr));
+	}
+	if (what == "keyctl")
+		return report(::syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3, 0));
+	if (what == "perf_event_open") {
+		perf_event_attr attr{};
+		attr.size = sizeof attr;
+		attr.type = PERF_TYPE_SOFTWARE;
+		return report(::syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0));
+	}
+	if (what == "userfaultfd")
+		return report(::syscall(SYS_userfaultfd, O_CLOEXEC));
+	if (what == "io_uring") {
+		io_uring_params params{};
+		return report(::syscall(SYS_io_uring_setup, 4, &params));
+	}
+	if (what == "setuid")
+		return report(::setuid(0));
+	if (what == "capabilities")
+		return try_capabilities();
+	if (what == "proc")
+		return try_open("/proc/1/environ", O_RDONLY);
+	std::fprintf(stderr, "vlb-escape-probe: unknown attempt %s\n", what.c_str());
+	return 2;
+}
