@@ -33,6 +33,17 @@ using Filter = std::unique_ptr<void, FilterDeleter>;
 constexpr std::uint64_t kCloneNamespaceFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |
 					       CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP;
 
+// SCMP_A0() and friends are C compound literals; this is the C++ spelling.
+scmp_arg_cmp arg(unsigned index, scmp_compare op, scmp_datum_t a, scmp_datum_t b = 0)
+{
+	scmp_arg_cmp c{};
+	c.arg = index;
+	c.op = op;
+	c.datum_a = a;
+	c.datum_b = b;
+	return c;
+}
+
 void check(int rc, const std::string &what)
 {
 	if (rc < 0)
@@ -83,10 +94,10 @@ std::string apply_seccomp(const SeccompRules &rules, int binary_fd)
 			throw std::runtime_error("seccomp: " + name + " may never be allowed");
 		const int nr = resolve(name);
 		if (name == "socket") {
-			check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX)), name);
+			check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 1, arg(0, SCMP_CMP_EQ, AF_UNIX)), name);
 		} else if (name == "clone") {
 			check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 1,
-					       SCMP_A0(SCMP_CMP_MASKED_EQ, kCloneNamespaceFlags, 0)),
+					       arg(0, SCMP_CMP_MASKED_EQ, kCloneNamespaceFlags, 0)),
 			      name);
 			check(seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), resolve("clone3"), 0), "clone3");
 		} else {
@@ -96,12 +107,12 @@ std::string apply_seccomp(const SeccompRules &rules, int binary_fd)
 	if (allowed.count("ioctl") == 0 && !ioctl_denied) {
 		for (const auto &rule : profile->ioctls)
 			check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, resolve("ioctl"), 1,
-					       SCMP_A1(SCMP_CMP_MASKED_EQ, rule.mask, rule.value)),
+					       arg(1, SCMP_CMP_MASKED_EQ, rule.mask, rule.value)),
 			      "ioctl rule");
 	}
 	check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, resolve("execveat"), 2,
-			       SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(binary_fd)),
-			       SCMP_A4(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)),
+			       arg(0, SCMP_CMP_EQ, static_cast<scmp_datum_t>(binary_fd)),
+			       arg(4, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)),
 	      "execveat");
 	check(seccomp_load(ctx.get()), "load");
 

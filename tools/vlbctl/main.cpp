@@ -3,11 +3,14 @@
 #include <cstdio>
 #include <exception>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <linux/virtio_loopback.h>
 
 #include "kernel_node.h"
+#include "vlb/policy/policy.h"
 
 namespace {
 
@@ -23,6 +26,9 @@ void print_usage(std::FILE *to)
 		     "Commands:\n"
 		     "  version      print the versions of vlbctl and of the loaded kernel\n"
 		     "               module's ABI; fails when they are incompatible\n"
+		     "  policy check FILE...\n"
+		     "               parse and validate policy files without starting\n"
+		     "               anything; prints each error as FILE:LINE:COLUMN: KEY: REASON\n"
 		     "\n"
 		     "Options:\n"
 		     "  --device PATH  control node (default: %s)\n"
@@ -48,6 +54,26 @@ int cmd_version(const char *device)
 	return kExitOk;
 }
 
+int cmd_policy(std::span<const std::string_view> args)
+{
+	if (args.empty() || args[0] != "check" || args.size() < 2) {
+		std::fprintf(stderr, "vlbctl: usage: vlbctl policy check FILE...\n");
+		return kExitUsage;
+	}
+	int rc = kExitOk;
+	for (const auto file : args.subspan(1)) {
+		try {
+			const auto p = vlb::policy::load_policy_file(std::string(file));
+			std::printf("%s: ok: device %s (%s), %s\n", p.file.c_str(), p.name.c_str(),
+				    std::string(vlb::policy::to_string(p.type)).c_str(), p.digest.c_str());
+		} catch (const vlb::policy::PolicyError &e) {
+			std::fprintf(stderr, "%s\n", e.what());
+			rc = kExitFailure;
+		}
+	}
+	return rc;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -55,6 +81,7 @@ int main(int argc, char **argv)
 	const std::span<char *> args(argv, static_cast<std::size_t>(argc));
 	const char *device = vlb::kDefaultControlNode;
 	std::string_view command;
+	std::vector<std::string_view> rest;
 
 	for (std::size_t i = 1; i < args.size(); ++i) {
 		const std::string_view arg = args[i];
@@ -72,20 +99,21 @@ int main(int argc, char **argv)
 				return kExitUsage;
 			}
 			device = args[++i];
+		} else if (!command.empty()) {
+			rest.push_back(arg); // the command's own arguments
 		} else if (!arg.empty() && arg[0] == '-') {
 			std::fprintf(stderr, "vlbctl: unknown option '%s' (see --help)\n", args[i]);
 			return kExitUsage;
-		} else if (command.empty()) {
-			command = arg;
 		} else {
-			std::fprintf(stderr, "vlbctl: unexpected argument '%s'\n", args[i]);
-			return kExitUsage;
+			command = arg;
 		}
 	}
 
 	try {
-		if (command == "version")
+		if (command == "version" && rest.empty())
 			return cmd_version(device);
+		if (command == "policy")
+			return cmd_policy(rest);
 	} catch (const std::exception &e) {
 		std::fprintf(stderr, "vlbctl: %s\n", e.what());
 		return kExitFailure;
