@@ -70,7 +70,8 @@ Bridge::Bridge(BridgeOptions opt, UniqueFd backend, vu::EventLoop &loop, const L
 	p.bounce_threshold = opt_.bounce_threshold;
 	p.iova_size = opt_.iova_size;
 	p.name = opt_.name;
-	dev_ = std::make_unique<KernelDevice>(KernelDevice::create(opt_.control_node, p));
+	dev_ = std::make_unique<KernelDevice>(opt_.control_fd >= 0 ? KernelDevice::create(opt_.control_fd, p)
+								   : KernelDevice::create(opt_.control_node, p));
 	running_.assign(queues_, std::nullopt);
 	log_.info("kernel device '%s' created: features 0x%llx offered to the driver", opt_.name.c_str(),
 		  static_cast<unsigned long long>(dev_->offered_features()));
@@ -125,11 +126,12 @@ void Bridge::watch_backend()
 void Bridge::on_backend_gone()
 {
 	loop_.unwatch(backend_fd_);
-	if (opt_.backend_path.empty() || opt_.reconnect_timeout.count() == 0) {
+	if ((opt_.backend_path.empty() && !opt_.next_backend) || opt_.reconnect_timeout.count() == 0) {
 		fail("back-end closed the connection");
 		return;
 	}
-	log_.warn("back-end closed the connection; waiting for it at %s", opt_.backend_path.c_str());
+	log_.warn("back-end closed the connection; waiting for %s",
+		  opt_.backend_path.empty() ? "the supervisor to restart it" : opt_.backend_path.c_str());
 	try {
 		reconnect();
 	} catch (const std::exception &e) {
@@ -144,6 +146,11 @@ void Bridge::reconnect()
 {
 	const auto deadline = std::chrono::steady_clock::now() + opt_.reconnect_timeout;
 	UniqueFd sock;
+	if (opt_.next_backend) {
+		sock = opt_.next_backend(deadline);
+		if (!sock)
+			throw std::runtime_error("no new back-end from the supervisor in time");
+	}
 	while (!sock) {
 		try {
 			sock = connect_unix(opt_.backend_path);

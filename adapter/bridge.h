@@ -34,6 +34,9 @@ struct BridgeOptions {
 	std::string type;          // blk, rng, input, console
 	std::string name;
 	std::string control_node = "/dev/virtio-loopback";
+	// An inherited, open control node (the supervisor opens it); used
+	// instead of |control_node| when valid.
+	int control_fd = -1;
 	std::uint32_t max_granted_pages = 0;
 	std::uint32_t bounce_threshold = 0;
 	std::uint64_t iova_size = 0;
@@ -42,6 +45,10 @@ struct BridgeOptions {
 	// a back-end that goes away is waited for and reconnected.
 	std::string backend_path;
 	std::chrono::milliseconds reconnect_timeout{30000};
+	// Where a replacement back-end connection comes from when there is no
+	// path: the supervisor restarts the back-end and passes the new socket
+	// (SCM_RIGHTS on --supervisor-fd). Returns an invalid fd at |deadline|.
+	std::function<UniqueFd(std::chrono::steady_clock::time_point deadline)> next_backend;
 	// Judges the back-end's credentials (SO_PEERCRED) before anything is
 	// sent to it, at start and at every reconnect; throws to refuse it.
 	// Attestation plugs in here.

@@ -17,6 +17,14 @@ namespace vlb::adapter {
 
 KernelDevice KernelDevice::create(const std::string &control_node, const CreateParams &p)
 {
+	const UniqueFd ctl(retry_eintr([&] { return ::open(control_node.c_str(), O_RDWR | O_CLOEXEC); }));
+	if (!ctl)
+		throw_errno("open " + control_node);
+	return create(ctl.get(), p);
+}
+
+KernelDevice KernelDevice::create(int control_fd, const CreateParams &p)
+{
 	if (p.config.size() > VLB_CONFIG_MAX || p.name.empty() || p.name.size() >= VLB_NAME_MAX)
 		throw std::invalid_argument("device config or name too large");
 	vlb_create c{};
@@ -31,11 +39,8 @@ KernelDevice KernelDevice::create(const std::string &control_node, const CreateP
 	std::memcpy(c.name, p.name.c_str(), p.name.size() + 1);
 	std::copy(p.config.begin(), p.config.end(), std::begin(c.config));
 
-	const UniqueFd ctl(retry_eintr([&] { return ::open(control_node.c_str(), O_RDWR | O_CLOEXEC); }));
-	if (!ctl)
-		throw_errno("open " + control_node);
 	KernelDevice d;
-	d.dev_.reset(::ioctl(ctl.get(), VLB_IOC_CREATE, &c));
+	d.dev_.reset(::ioctl(control_fd, VLB_IOC_CREATE, &c));
 	if (!d.dev_)
 		throw_errno("VLB_IOC_CREATE of '" + p.name + "'");
 	d.iova_size_ = c.iova_size != 0 ? c.iova_size : VLB_IOVA_SIZE_DEFAULT;

@@ -34,6 +34,7 @@ class KernelDevice {
 public:
 	// Creates the device; the kernel registers it and the driver probes.
 	static KernelDevice create(const std::string &control_node, const CreateParams &p);
+	static KernelDevice create(int control_fd, const CreateParams &p);
 
 	[[nodiscard]] int fd() const { return dev_.get(); }
 	[[nodiscard]] std::uint64_t iova_size() const { return iova_size_; }

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <algorithm>
 
 #include "bridge.h"
 #include "vlb/program.h"
@@ -34,12 +35,15 @@ const char *const kUsage =
 	"  --iova-size BYTES        the device's IOVA space\n"
 	"  --queue-size N           largest ring the driver may use (default 256)\n"
 	"  --device PATH            control node (default /dev/virtio-loopback)\n"
+	"  --control-fd N           the control node, already open (from the supervisor)\n"
+	"  --supervisor-fd N        with --backend-fd: a socket on which the supervisor\n"
+	"                           passes the connection to a restarted back-end\n"
 	"  -v, --verbose            log every control message\n"
 	"  -h, --help               this text\n"
 	"Exit status: 0 after SIGTERM/SIGINT, 1 when the back-end or kernel\n"
 	"device fails, 2 for usage errors.\n";
 
-enum : int { kType = 0x100, kName, kSocket, kFd, kPeerUid, kReconnect, kMaxGranted, kBounce, kIova, kQueueSize, kDevice };
+enum : int { kType = 0x100, kName, kSocket, kFd, kPeerUid, kReconnect, kMaxGranted, kBounce, kIova, kQueueSize, kDevice, kControlFd, kSupervisorFd };
 
 std::uint64_t number(const char *s, const char *what)
 {
@@ -61,6 +65,7 @@ int main(int argc, char **argv)
 		adapter::BridgeOptions opt;
 		std::string socket_path;
 		long backend_fd = -1;
+		long supervisor_fd = -1;
 		const option opts[] = {
 			{"type", required_argument, nullptr, kType},
 			{"name", required_argument, nullptr, kName},
@@ -73,6 +78,8 @@ int main(int argc, char **argv)
 			{"iova-size", required_argument, nullptr, kIova},
 			{"queue-size", required_argument, nullptr, kQueueSize},
 			{"device", required_argument, nullptr, kDevice},
+			{"control-fd", required_argument, nullptr, kControlFd},
+			{"supervisor-fd", required_argument, nullptr, kSupervisorFd},
 			{"verbose", no_argument, nullptr, 'v'},
 			{"help", no_argument, nullptr, 'h'},
 			{nullptr, 0, nullptr, 0},
@@ -106,6 +113,8 @@ int main(int argc, char **argv)
 			case kIova: opt.iova_size = number(optarg, "--iova-size"); break;
 			case kQueueSize: opt.queue_size = static_cast<std::uint16_t>(number(optarg, "--queue-size")); break;
 			case kDevice: opt.control_node = optarg; break;
+			case kControlFd: opt.control_fd = static_cast<int>(number(optarg, "--control-fd")); break;
+			case kSupervisorFd: supervisor_fd = static_cast<long>(number(optarg, "--supervisor-fd")); break;
 			case 'v': log.set_level(LogLevel::kDebug); break;
 			case 'h': std::fputs(kUsage, stdout); return 0;
 			default: std::fputs(kUsage, stderr); return kExitUsage;
@@ -119,6 +128,16 @@ int main(int argc, char **argv)
 		if (socket_path.empty() == (backend_fd < 0))
 			throw std::invalid_argument("exactly one of --backend-socket and --backend-fd is required");
 
+		if (supervisor_fd >= 0 && backend_fd < 0)
+			throw std::invalid_argument("--supervisor-fd goes with --backend-fd");
+		const UniqueFd supervisor(static_cast<int>(supervisor_fd));
+		if (supervisor) {
+			opt.next_backend = [&supervisor](std::chrono::steady_clock::time_point deadline) {
+				const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+					deadline - std::chrono::steady_clock::now());
+				return receive_fd(supervisor.get(), static_cast<int>(std::max<long>(left.count(), 0)));
+			};
+		}
 		struct sigaction ign{};
 		ign.sa_handler = SIG_IGN;
 		::sigaction(SIGPIPE, &ign, nullptr);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vlb/unix_socket.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -56,6 +57,60 @@ UniqueFd listen_unix(const std::string &path, int backlog)
 		throw_errno("bind " + path);
 	if (::listen(fd.get(), backlog) != 0)
 		throw_errno("listen " + path);
+	return fd;
+}
+
+void send_fd(int sock, int fd, char tag)
+{
+	iovec iov{&tag, 1};
+	alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
+	msghdr msg{};
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = control;
+	msg.msg_controllen = sizeof control;
+	cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+	if (retry_eintr([&] { return ::sendmsg(sock, &msg, MSG_NOSIGNAL); }) != 1)
+		throw_errno("send fd");
+}
+
+UniqueFd receive_fd(int sock, int timeout_ms, char *tag)
+{
+	pollfd p{sock, POLLIN, 0};
+	const int ready = retry_eintr([&] { return ::poll(&p, 1, timeout_ms); });
+	if (ready < 0)
+		throw_errno("poll");
+	if (ready == 0)
+		return {};
+	char byte = 0;
+	iovec iov{&byte, 1};
+	alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
+	msghdr msg{};
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = control;
+	msg.msg_controllen = sizeof control;
+	const ssize_t n = retry_eintr([&] { return ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); });
+	if (n < 0)
+		throw_errno("receive fd");
+	if (n == 0)
+		throw std::runtime_error("receive fd: the peer closed the connection");
+	UniqueFd fd;
+	const cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (c != nullptr && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len == CMSG_LEN(sizeof(int))) {
+		int raw = -1;
+		std::memcpy(&raw, CMSG_DATA(c), sizeof raw);
+		fd.reset(raw);
+	}
+	if ((msg.msg_flags & MSG_CTRUNC) != 0 || !fd)
+		throw std::runtime_error("receive fd: the message carried no single fd");
+	if (tag != nullptr)
+		*tag = byte;
 	return fd;
 }
 

@@ -14,4 +14,11 @@ namespace vlb {
 UniqueFd connect_unix(const std::string &path);
 UniqueFd listen_unix(const std::string &path, int backlog = 1);
 
+// Passing one fd over a connected unix socket (SCM_RIGHTS, one tag byte).
+void send_fd(int sock, int fd, char tag);
+// Waits up to |timeout_ms| (-1: forever). Returns an invalid fd on timeout
+// and throws when the peer closed or sent anything but one fd; the fd
+// arrives close-on-exec.
+UniqueFd receive_fd(int sock, int timeout_ms, char *tag = nullptr);
+
 } // namespace vlb
