@@ -83,8 +83,10 @@ std::vector<sandbox::Rlimit> parse_rlimits(std::optional<Table> t)
 
 std::vector<std::uint16_t> ports(Table &t, const char *key)
 {
+	const auto list = t.integers(key).value_or(std::vector<std::int64_t>{});
 	std::vector<std::uint16_t> out;
-	for (const auto p : t.integers(key).value_or(std::vector<std::int64_t>{})) {
+	out.reserve(list.size());
+	for (const auto p : list) {
 		if (p < 1 || p > 65535)
 			t.fail(key, "port " + std::to_string(p) + " is out of range 1..65535");
 		out.push_back(static_cast<std::uint16_t>(p));

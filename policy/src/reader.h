@@ -27,7 +27,7 @@ public:
 	explicit Locations(std::string file) : file_(std::move(file)) {}
 	void add(const std::string &key, const toml::source_region &where);
 	[[noreturn]] void fail(const std::string &key, const std::string &reason) const;
-	[[nodiscard]] bool written(const std::string &key) const { return where_.count(key) != 0; }
+	[[nodiscard]] bool written(const std::string &key) const { return where_.contains(key); }
 	[[nodiscard]] const std::string &file() const { return file_; }
 
 private:

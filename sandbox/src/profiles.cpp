@@ -43,6 +43,8 @@ constexpr std::array kAdapter = {
 	// third-party back-ends by socket path: socket() is limited to AF_UNIX
 	// by the filter (see seccomp_filter.cpp)
 	"socket"sv, "connect"sv,
+	// the front-end's reply timeouts, and the BACKEND_REQ channel it opens
+	"setsockopt"sv, "socketpair"sv,
 };
 constexpr std::array kAdapterIoctls = {
 	IoctlRule{kIoctlTypeMask, ioctl_type(VLB_IOCTL_MAGIC), "virtio-loopback control and device ioctls"},

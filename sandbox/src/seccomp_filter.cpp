@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <system_error>
 #include <memory>
 #include <set>
 #include <string>
@@ -47,7 +48,7 @@ scmp_arg_cmp arg(unsigned index, scmp_compare op, scmp_datum_t a, scmp_datum_t b
 void check(int rc, const std::string &what)
 {
 	if (rc < 0)
-		throw std::runtime_error("seccomp: " + what + ": " + std::string(std::strerror(-rc)));
+		throw std::runtime_error("seccomp: " + what + ": " + std::generic_category().message(-rc));
 }
 
 int resolve(const std::string &name)
@@ -104,7 +105,7 @@ std::string apply_seccomp(const SeccompRules &rules, int binary_fd)
 			check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0), name);
 		}
 	}
-	if (allowed.count("ioctl") == 0 && !ioctl_denied) {
+	if (!allowed.contains("ioctl") && !ioctl_denied) {
 		for (const auto &rule : profile->ioctls)
 			check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, resolve("ioctl"), 1,
 					       arg(1, SCMP_CMP_MASKED_EQ, rule.mask, rule.value)),

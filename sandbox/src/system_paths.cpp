@@ -3,6 +3,8 @@
 // every sandboxed program, whatever its policy says.
 #include <sys/stat.h>
 
+#include <stdexcept>
+
 #include "steps.h"
 
 namespace vlb::sandbox::detail {
@@ -25,7 +27,7 @@ std::string dynamic_loader_path()
 #elif defined(__aarch64__)
 	return "/lib/ld-linux-aarch64.so.1";
 #else
-#error "dynamic loader path for this architecture"
+	throw std::runtime_error("sandbox: no dynamic loader path known for this architecture");
 #endif
 }
 

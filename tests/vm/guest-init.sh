@@ -1,8 +1,9 @@
 #!/bin/sh
 # /init of the test guest (busybox sh, PID 1). Loads the virtio and 9p
 # modules, mounts the host root read-only and the results share, prepares a
-# chroot of the host root with fresh proc/sys/dev and tmpfs scratch space,
-# runs the case runner (or a shell) in it, and powers off.
+# root of the host root with fresh proc/sys/dev and tmpfs scratch space,
+# moves it to / (as switch_root does), runs the case runner (or a shell) in
+# it, and powers off.
 /bin/busybox --install -s /bin
 export PATH=/bin
 
@@ -60,12 +61,18 @@ for d in $VLB_KEEP_DIRS; do
 	i=$((i + 1))
 done
 
+# Make the host root the mount namespace's root, as switch_root does,
+# rather than a chroot: the kernel refuses user namespaces to chrooted
+# processes, and the sandbox's children need one. From here on this shell
+# sees the host's tree too, so it powers off with the host's busybox.
+cd /host || fatal "cannot enter /host"
+mount --move . / || fatal "cannot move the host root to /"
 if [ "$VLB_SHELL" = 1 ]; then
 	echo "vlb-guest: shell in the host root (read-only); results in /run/vlb/results"
-	setsid cttyhack chroot /host /bin/bash -l
+	setsid /bin/busybox cttyhack chroot . /bin/bash -l
 else
-	chroot /host /bin/bash "$VLB_RUNNER" </dev/null
+	chroot . /bin/bash "$VLB_RUNNER" </dev/null
 	echo "vlb-guest: runner exited $?"
 fi
-sync
-poweroff -f
+/bin/busybox sync
+/bin/busybox poweroff -f

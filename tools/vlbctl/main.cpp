@@ -9,7 +9,12 @@
 
 #include <linux/virtio_loopback.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "kernel_node.h"
+#include "vlb/sys_error.h"
+#include "vlb/unix_socket.h"
 #include "vlb/policy/policy.h"
 
 namespace {
@@ -29,9 +34,16 @@ void print_usage(std::FILE *to)
 		     "  policy check FILE...\n"
 		     "               parse and validate policy files without starting\n"
 		     "               anything; prints each error as FILE:LINE:COLUMN: KEY: REASON\n"
+		     "  status [--json]\n"
+		     "               the supervisor's devices: state, pids, restarts\n"
+		     "  restart DEVICE\n"
+		     "               restart a device's adapter and back-end now\n"
+		     "  reload       re-read the policy directory (as SIGHUP does)\n"
 		     "\n"
 		     "Options:\n"
 		     "  --device PATH  control node (default: %s)\n"
+		     "  --socket PATH  the supervisor's control socket\n"
+		     "                 (default: /run/virtio-loopback/control.sock)\n"
 		     "  -h, --help     this text\n"
 		     "  -V             print vlbctl's own version and exit\n"
 		     "\n"
@@ -74,6 +86,22 @@ int cmd_policy(std::span<const std::string_view> args)
 	return rc;
 }
 
+// One request line to vlb-supervisord, its reply printed as it comes.
+int cmd_supervisor(const std::string &socket, const std::string &request)
+{
+	const vlb::UniqueFd fd = vlb::connect_unix(socket);
+	const std::string line = request + "\n";
+	if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
+		vlb::throw_errno("send to " + socket);
+	std::string reply;
+	char buf[4096];
+	for (ssize_t n = 0; (n = vlb::retry_eintr([&] { return ::read(fd.get(), buf, sizeof buf); })) > 0;)
+		reply.append(buf, static_cast<std::size_t>(n));
+	const bool error = reply.rfind("error:", 0) == 0;
+	std::fputs(reply.c_str(), error ? stderr : stdout);
+	return error ? kExitFailure : kExitOk;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -82,6 +110,7 @@ int main(int argc, char **argv)
 	const char *device = vlb::kDefaultControlNode;
 	std::string_view command;
 	std::vector<std::string_view> rest;
+	std::string socket = "/run/virtio-loopback/control.sock";
 
 	for (std::size_t i = 1; i < args.size(); ++i) {
 		const std::string_view arg = args[i];
@@ -92,6 +121,14 @@ int main(int argc, char **argv)
 		if (arg == "-V") {
 			std::printf("vlbctl %s\n", VLB_VERSION);
 			return kExitOk;
+		}
+		if (arg == "--socket" && command.empty()) {
+			if (i + 1 >= args.size()) {
+				std::fprintf(stderr, "vlbctl: --socket needs a path\n");
+				return kExitUsage;
+			}
+			socket = args[++i];
+			continue;
 		}
 		if (arg == "--device") {
 			if (i + 1 >= args.size()) {
@@ -114,6 +151,12 @@ int main(int argc, char **argv)
 			return cmd_version(device);
 		if (command == "policy")
 			return cmd_policy(rest);
+		if (command == "status" && (rest.empty() || (rest.size() == 1 && rest[0] == "--json")))
+			return cmd_supervisor(socket, rest.empty() ? "status" : "status --json");
+		if (command == "restart" && rest.size() == 1)
+			return cmd_supervisor(socket, "restart " + std::string(rest[0]));
+		if (command == "reload" && rest.empty())
+			return cmd_supervisor(socket, "reload");
 	} catch (const std::exception &e) {
 		std::fprintf(stderr, "vlbctl: %s\n", e.what());
 		return kExitFailure;

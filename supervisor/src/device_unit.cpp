@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "device_unit.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+
+#include "vlb/sys_error.h"
+#include "vlb/unix_socket.h"
+
+namespace vlb::supervisor {
+namespace {
+
+std::pair<UniqueFd, UniqueFd> socket_pair()
+{
+	int sv[2];
+	if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		throw_errno("socketpair");
+	return {UniqueFd(sv[0]), UniqueFd(sv[1])};
+}
+
+// Reaps the process behind |pidfd| and says how it ended. |failed| is set
+// for anything but exit status 0.
+std::string reap(int pidfd, bool &failed)
+{
+	siginfo_t info{};
+	if (retry_eintr([&] { return ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED); }) != 0)
+		throw_errno("waitid");
+	if (info.si_code == CLD_EXITED) {
+		failed = info.si_status != 0;
+		return "exited with status " + std::to_string(info.si_status);
+	}
+	failed = true;
+	const int sig = info.si_status;
+	if (sig == SIGSYS)
+		return "killed by SIGSYS: a system call outside its seccomp profile";
+	return std::string("killed by signal ") + sigabbrev_np(sig);
+}
+
+// A pidfd is readable once its process has exited; an event for an fd
+// number that meanwhile belongs to a new process must not block in waitid.
+bool has_exited(const std::optional<RunningProcess> &p)
+{
+	if (!p)
+		return false;
+	pollfd pfd{p->pidfd.get(), POLLIN, 0};
+	return ::poll(&pfd, 1, 0) == 1;
+}
+
+void terminate(std::optional<RunningProcess> &p, std::chrono::milliseconds grace)
+{
+	if (!p)
+		return;
+	::syscall(SYS_pidfd_send_signal, p->pidfd.get(), SIGTERM, nullptr, 0);
+	pollfd pfd{p->pidfd.get(), POLLIN, 0};
+	if (retry_eintr([&] { return ::poll(&pfd, 1, static_cast<int>(grace.count())); }) == 0)
+		::syscall(SYS_pidfd_send_signal, p->pidfd.get(), SIGKILL, nullptr, 0);
+	bool failed = false;
+	(void)reap(p->pidfd.get(), failed);
+	p.reset();
+}
+
+std::string json_string(const std::string &s)
+{
+	std::string out = "\"";
+	for (const char c : s) {
+		if (c == '"' || c == '\\') {
+			out += '\\';
+			out += c;
+		} else if (static_cast<unsigned char>(c) < 0x20) {
+			char buf[8];
+			std::snprintf(buf, sizeof buf, "\\u%04x", c);
+			out += buf;
+		} else {
+			out += c;
+		}
+	}
+	return out + "\"";
+}
+
+const char *state_name(DeviceUnit::State s)
+{
+	switch (s) {
+	case DeviceUnit::State::kRunning: return "running";
+	case DeviceUnit::State::kBackoff: return "restarting";
+	case DeviceUnit::State::kDown: return "down";
+	case DeviceUnit::State::kStopped: return "stopped";
+	}
+	return "?";
+}
+
+} // namespace
+
+DeviceUnit::DeviceUnit(policy::Policy policy, const Paths &paths, const Events &events)
+	: policy_(std::move(policy)), paths_(&paths), events_(&events), restarts_(policy_.restart),
+	  timer_(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK))
+{
+	if (!timer_)
+		throw_errno("timerfd_create");
+}
+
+DeviceUnit::~DeviceUnit()
+{
+	// Never leave processes behind; stop() is the orderly way.
+	for (auto *p : {&adapter_, &backend_})
+		if (*p) {
+			::syscall(SYS_pidfd_send_signal, (*p)->pidfd.get(), SIGKILL, nullptr, 0);
+			bool failed = false;
+			(void)reap((*p)->pidfd.get(), failed);
+		}
+}
+
+std::string DeviceUnit::program_path(const std::string &binary) const
+{
+	return binary.find('/') == std::string::npos ? paths_->libexec_dir + "/" + binary : binary;
+}
+
+RunningProcess DeviceUnit::spawn(const policy::Process &proc, sandbox::Spec spec, std::vector<std::string> args,
+				 std::vector<std::pair<int, int>> fds, const char *role)
+{
+	const std::string path = program_path(proc.binary);
+	const UniqueFd binary(::open(path.c_str(), O_PATH | O_CLOEXEC));
+	if (!binary)
+		throw_errno(std::string(role) + " program " + path);
+	const UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+	fds.insert(fds.begin(), {{0, devnull.get()}, {1, STDERR_FILENO}, {2, STDERR_FILENO}});
+
+	sandbox::Exec exec;
+	exec.binary_fd = binary.get();
+	exec.argv.push_back(path.substr(path.rfind('/') + 1));
+	exec.argv.insert(exec.argv.end(), args.begin(), args.end());
+	if (const char *js = std::getenv("JOURNAL_STREAM"))
+		exec.env.push_back(std::string("JOURNAL_STREAM=") + js);
+	exec.fds = std::move(fds);
+	exec.root_mountpoint = paths_->runtime_dir + "/root-" + policy_.name + "-" + role;
+	if (::mkdir(exec.root_mountpoint.c_str(), 0755) != 0 && errno != EEXIST)
+		throw_errno("mkdir " + exec.root_mountpoint);
+
+	auto child = sandbox::spawn(spec, exec);
+	RunningProcess p{child.pid, std::move(child.pidfd), std::chrono::steady_clock::now(), std::move(child.report)};
+	events_->emit(Severity::kInfo, policy_.name, p.pid, std::string(role) + " started", p.report.summary());
+	return p;
+}
+
+void DeviceUnit::spawn_backend()
+{
+	const auto &b = policy_.backend;
+	std::vector<std::string> args = b.args;
+	std::vector<std::pair<int, int>> fds;
+	std::vector<UniqueFd> opened;
+	int next = 3;
+	if (b.connect == policy::Connect::kSocketpair) {
+		auto [ours, theirs] = socket_pair();
+		adapter_backend_end_ = std::move(ours);
+		args.push_back("--fd=" + std::to_string(next));
+		fds.emplace_back(next++, theirs.get());
+		opened.push_back(std::move(theirs));
+	} else {
+		args.push_back("--socket-path=" + b.socket_path);
+	}
+	for (const auto &f : b.files) {
+		UniqueFd fd;
+		if (f.listen) {
+			fd = listen_unix(f.path, 4);
+			::chmod(f.path.c_str(), 0660);
+		} else {
+			fd.reset(::open(f.path.c_str(), (f.writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY));
+			if (!fd)
+				throw_errno("open " + f.path + " for the back-end");
+		}
+		args.push_back(f.option + "=" + std::to_string(next));
+		fds.emplace_back(next++, fd.get());
+		opened.push_back(std::move(fd));
+	}
+	sandbox::Spec spec = b.sandbox;
+	if (b.connect == policy::Connect::kSocketPath)
+		spec.landlock.write.push_back(b.socket_path.substr(0, b.socket_path.rfind('/')));
+	backend_ = spawn(b, spec, std::move(args), std::move(fds), "back-end");
+	++backend_starts_;
+}
+
+void DeviceUnit::spawn_adapter()
+{
+	const auto &b = policy_.backend;
+	sandbox::Spec spec = policy_.adapter.sandbox;
+	const UniqueFd control(::open(paths_->control_node.c_str(), O_RDWR | O_CLOEXEC));
+	if (!control)
+		throw_errno("open " + paths_->control_node);
+	std::vector<std::string> args = {
+		"--type=" + std::string(policy::to_string(policy_.type)),
+		"--name=" + policy_.name,
+		"--control-fd=4",
+		"--queue-size=" + std::to_string(policy_.queue_size),
+		"--max-granted-pages=" + std::to_string(policy_.memory.max_granted_pages),
+		"--iova-size=" + std::to_string(policy_.memory.iova_size),
+		// Long enough for the slowest restart the policy allows.
+		"--reconnect-timeout=" + std::to_string(policy_.restart.backoff_max.count() + 10000),
+	};
+	if (policy_.memory.bounce_threshold != 0)
+		args.push_back("--bounce-threshold=" + std::to_string(policy_.memory.bounce_threshold));
+	std::vector<std::pair<int, int>> fds = {{4, control.get()}};
+	UniqueFd adapter_channel;
+	if (b.connect == policy::Connect::kSocketpair) {
+		auto [ours, theirs] = socket_pair();
+		supervisor_channel_ = std::move(ours);
+		adapter_channel = std::move(theirs);
+		args.emplace_back("--backend-fd=3");
+		args.emplace_back("--supervisor-fd=5");
+		fds.emplace_back(3, adapter_backend_end_.get());
+		fds.emplace_back(5, adapter_channel.get());
+	} else {
+		args.push_back("--backend-socket=" + b.socket_path);
+		// The adapter reaches the socket by path: its directory, only.
+		spec.landlock.write.push_back(b.socket_path.substr(0, b.socket_path.rfind('/')));
+	}
+	adapter_ = spawn(policy_.adapter, spec, std::move(args), std::move(fds), "adapter");
+	adapter_backend_end_.reset();
+	++adapter_starts_;
+}
+
+void DeviceUnit::start()
+{
+	try {
+		if (policy_.backend.spawned)
+			spawn_backend();
+		spawn_adapter();
+		state_ = State::kRunning;
+		down_reason_.clear();
+	} catch (const std::exception &e) {
+		go_down(std::string("start failed: ") + e.what());
+	}
+	if (on_fds_changed)
+		on_fds_changed();
+}
+
+void DeviceUnit::go_down(const std::string &why)
+{
+	state_ = State::kDown;
+	down_reason_ = why;
+	terminate(adapter_, std::chrono::milliseconds(5000));
+	terminate(backend_, std::chrono::milliseconds(1000));
+	adapter_backend_end_.reset();
+	supervisor_channel_.reset();
+	events_->emit(Severity::kError, policy_.name, 0, "down", why);
+}
+
+void DeviceUnit::stop(std::chrono::milliseconds grace)
+{
+	state_ = State::kStopped;
+	const itimerspec off{};
+	::timerfd_settime(timer_.get(), 0, &off, nullptr);
+	terminate(adapter_, grace);
+	terminate(backend_, grace);
+	supervisor_channel_.reset();
+	events_->emit(Severity::kInfo, policy_.name, 0, "stopped", "");
+	if (on_fds_changed)
+		on_fds_changed();
+}
+
+void DeviceUnit::restart()
+{
+	stop(std::chrono::milliseconds(5000));
+	events_->emit(Severity::kInfo, policy_.name, 0, "restart requested", "by the operator");
+	start();
+}
+
+void DeviceUnit::schedule(std::chrono::milliseconds delay, bool whole_pair)
+{
+	pending_pair_ = whole_pair;
+	state_ = State::kBackoff;
+	itimerspec when{};
+	when.it_value.tv_sec = static_cast<time_t>(delay.count() / 1000);
+	when.it_value.tv_nsec = static_cast<long>(delay.count() % 1000) * 1000000L;
+	if (::timerfd_settime(timer_.get(), 0, &when, nullptr) != 0)
+		throw_errno("timerfd_settime");
+}
+
+void DeviceUnit::on_backend_exit()
+{
+	if (!has_exited(backend_))
+		return;
+	bool failed = false;
+	const std::string how = reap(backend_->pidfd.get(), failed);
+	const pid_t pid = backend_->pid;
+	backend_.reset();
+	if (state_ == State::kStopped)
+		return;
+	const auto delay = restarts_.on_exit(failed, std::chrono::steady_clock::now());
+	if (!delay) {
+		go_down("back-end " + how + "; not restarted (restart policy, " +
+			std::to_string(restarts_.restarts_in_window()) + " restarts in the window)");
+	} else {
+		events_->emit(failed ? Severity::kWarning : Severity::kInfo, policy_.name, pid, "back-end " + how,
+			      "restarting in " + std::to_string(delay->count()) + " ms");
+		schedule(*delay, false);
+	}
+	if (on_fds_changed)
+		on_fds_changed();
+}
+
+void DeviceUnit::on_adapter_exit()
+{
+	if (!has_exited(adapter_))
+		return;
+	bool failed = false;
+	const std::string how = reap(adapter_->pidfd.get(), failed);
+	const pid_t pid = adapter_->pid;
+	adapter_.reset();
+	supervisor_channel_.reset();
+	if (state_ == State::kStopped)
+		return;
+	// The kernel device went with the adapter: start the pair afresh.
+	terminate(backend_, std::chrono::milliseconds(1000));
+	const auto delay = restarts_.on_exit(failed, std::chrono::steady_clock::now());
+	if (!delay) {
+		go_down("adapter " + how + "; not restarted (restart policy)");
+	} else {
+		events_->emit(Severity::kWarning, policy_.name, pid, "adapter " + how,
+			      "restarting both in " + std::to_string(delay->count()) + " ms");
+		schedule(*delay, true);
+	}
+	if (on_fds_changed)
+		on_fds_changed();
+}
+
+void DeviceUnit::on_timer()
+{
+	std::uint64_t expirations = 0;
+	if (::read(timer_.get(), &expirations, sizeof expirations) != sizeof expirations || state_ != State::kBackoff)
+		return;
+	if (pending_pair_ || !adapter_) {
+		start();
+		return;
+	}
+	try {
+		spawn_backend();
+		send_fd(supervisor_channel_.get(), adapter_backend_end_.get(), 'b');
+		adapter_backend_end_.reset();
+		state_ = State::kRunning;
+	} catch (const std::exception &e) {
+		go_down(std::string("back-end restart failed: ") + e.what());
+	}
+	if (on_fds_changed)
+		on_fds_changed();
+}
+
+std::string DeviceUnit::status_line() const
+{
+	auto pid = [](const std::optional<RunningProcess> &p) { return p ? std::to_string(p->pid) : std::string("-"); };
+	char line[256];
+	std::snprintf(line, sizeof line, "%-16s %-8s %-11s %-8s %-8s %-8u %s", policy_.name.c_str(),
+		      std::string(policy::to_string(policy_.type)).c_str(), state_name(state_), pid(backend_).c_str(),
+		      pid(adapter_).c_str(), restarts_.total_restarts(), down_reason_.c_str());
+	return line;
+}
+
+std::string DeviceUnit::status_json() const
+{
+	auto pid = [](const std::optional<RunningProcess> &p) { return p ? std::to_string(p->pid) : std::string("null"); };
+	auto report = [](const std::optional<RunningProcess> &p) {
+		std::string s = "[";
+		if (p)
+			for (const auto &l : p->report.applied)
+				s += (s.size() > 1 ? "," : "") + json_string(l);
+		return s + "]";
+	};
+	return "{\"name\":" + json_string(policy_.name) + ",\"type\":" +
+	       json_string(std::string(policy::to_string(policy_.type))) + ",\"state\":" +
+	       json_string(state_name(state_)) + ",\"backend_pid\":" + pid(backend_) + ",\"adapter_pid\":" +
+	       pid(adapter_) + ",\"restarts\":" + std::to_string(restarts_.total_restarts()) +
+	       ",\"policy\":" + json_string(policy_.file) + ",\"digest\":" + json_string(policy_.digest) +
+	       ",\"reason\":" + json_string(down_reason_) + ",\"sandbox\":{\"backend\":" + report(backend_) +
+	       ",\"adapter\":" + report(adapter_) + "}}";
+}
+
+} // namespace vlb::supervisor

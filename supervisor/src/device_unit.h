@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+// One policy at run time: its back-end and adapter processes, the fds the
+// supervisor opened for them, and their restarts.
+//
+// Start: open the handed files and the control node, create the
+// socketpairs, spawn the back-end, then the adapter, each sandboxed.
+// Back-end exit: restart it after the backoff with a new socketpair and pass
+// the adapter its end (the adapter resumes from the inflight region, so no
+// request is lost). Adapter exit: the kernel device went with it; stop the
+// back-end and start the pair again after the backoff.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "events.h"
+#include "restart_tracker.h"
+#include "vlb/policy/policy.h"
+#include "vlb/sandbox/sandbox.h"
+#include "vlb/unique_fd.h"
+
+namespace vlb::supervisor {
+
+struct Paths {
+	std::string libexec_dir = "/usr/libexec/virtio-loopback";
+	std::string control_node = "/dev/virtio-loopback";
+	std::string runtime_dir = "/run/virtio-loopback";
+};
+
+struct RunningProcess {
+	pid_t pid = -1;
+	UniqueFd pidfd;
+	std::chrono::steady_clock::time_point started;
+	sandbox::Report report;
+};
+
+class DeviceUnit {
+public:
+	enum class State { kRunning, kBackoff, kDown, kStopped };
+
+	DeviceUnit(policy::Policy policy, const Paths &paths, const Events &events);
+	~DeviceUnit();
+	DeviceUnit(const DeviceUnit &) = delete;
+	DeviceUnit &operator=(const DeviceUnit &) = delete;
+
+	// Starts both processes; on failure the unit is down and the reason logged.
+	void start();
+	// SIGTERM to the adapter (it removes the kernel device), then to the
+	// back-end; SIGKILL after |grace|.
+	void stop(std::chrono::milliseconds grace);
+	// Operator's restart: both processes, now, without counting against
+	// the restart budget.
+	void restart();
+
+	// The event loop calls these when a pidfd or the backoff timer fires.
+	void on_backend_exit();
+	void on_adapter_exit();
+	void on_timer();
+
+	[[nodiscard]] int backend_pidfd() const { return backend_ ? backend_->pidfd.get() : -1; }
+	[[nodiscard]] int adapter_pidfd() const { return adapter_ ? adapter_->pidfd.get() : -1; }
+	[[nodiscard]] int timer_fd() const { return timer_.get(); }
+	[[nodiscard]] const policy::Policy &policy() const { return policy_; }
+	[[nodiscard]] State state() const { return state_; }
+	[[nodiscard]] std::string status_json() const;
+	[[nodiscard]] std::string status_line() const;
+
+	// Set by the supervisor: called whenever a pidfd appears or goes, so the
+	// loop can watch the new one.
+	std::function<void()> on_fds_changed;
+
+private:
+	void spawn_backend();
+	void spawn_adapter();
+	void schedule(std::chrono::milliseconds delay, bool whole_pair);
+	void go_down(const std::string &why);
+	RunningProcess spawn(const policy::Process &proc, sandbox::Spec spec, std::vector<std::string> args,
+			     std::vector<std::pair<int, int>> fds, const char *role);
+	std::string program_path(const std::string &binary) const;
+
+	policy::Policy policy_;
+	const Paths *paths_;
+	const Events *events_;
+	RestartTracker restarts_;
+	State state_ = State::kDown;
+	bool pending_pair_ = false; // the timer restarts both, not just the back-end
+	std::string down_reason_;
+	std::optional<RunningProcess> backend_;
+	std::optional<RunningProcess> adapter_;
+	UniqueFd adapter_backend_end_; // socketpair end for the adapter, until it is handed over
+	UniqueFd supervisor_channel_;  // our end of --supervisor-fd
+	UniqueFd timer_;
+	unsigned backend_starts_ = 0;
+	unsigned adapter_starts_ = 0;
+};
+
+} // namespace vlb::supervisor

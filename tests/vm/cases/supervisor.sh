@@ -1,0 +1,105 @@
+# shellcheck shell=bash source=tests/vm/lib.sh
+# The full stack under vlb-supervisord: policies for a disk and an rng (and
+# a broken one, reported and skipped), each device and adapter sandboxed.
+# fio verifies while the disk's back-end is SIGKILLed every 2 s (restarted
+# by the supervisor, handed to the adapter, nothing lost); /dev/hwrng
+# reads; SIGHUP leaves unchanged devices alone and restarts a changed one;
+# a killed adapter brings its pair back; SIGTERM removes every device.
+. "$VLB_SRC/tests/vm/lib.sh"
+vlb_load grace_period_ms=2000
+vlb_load_drivers
+run=/tmp/supervisor
+mkdir -p "$run/policies" "$run/libexec" "$run/runtime"
+for p in devices/vlb-dev-blk devices/vlb-dev-rng adapter/vlb-adapter; do
+	ln -sf "$VLB_BUILD/$p" "$run/libexec/"
+done
+truncate -s 64M "$run/disk.img"
+cat >"$run/policies/disk0.toml" <<TOML
+[device]
+name = "disk0"
+type = "blk"
+queues = 2
+[backend]
+binary = "vlb-dev-blk"
+args = ["--queues", "2", "--serial", "sup-disk0"]
+[[backend.files]]
+path = "$run/disk.img"
+access = "read-write"
+option = "--backing-fd"
+[restart]
+backoff_initial_ms = 50
+backoff_max_ms = 400
+max_restarts = 100
+TOML
+cat >"$run/policies/rng0.toml" <<TOML
+[device]
+name = "rng0"
+type = "rng"
+[backend]
+binary = "vlb-dev-rng"
+TOML
+printf '[device]\nname = "bad"\ntype = "rng"\n[backend]\nbinary = "vlb-dev-rng"\n[backend.sandbox]\nuid = 0\n' \
+	>"$run/policies/zz-broken.toml"
+
+vlbctl() { "$VLB_BUILD/tools/vlbctl/vlbctl" --socket "$run/runtime/control.sock" "$@"; }
+field() { vlbctl status --json | grep -o "\"name\":\"$1\"[^}]*\"$2\":[0-9a-z]*" | sed 's/.*://'; }
+
+step "vlb-supervisord starts the policies"
+"$VLB_BUILD/supervisor/vlb-supervisord" --policy-dir "$run/policies" --libexec-dir "$run/libexec" \
+	--runtime-dir "$run/runtime" 2>"$VLB_CASE_OUT/supervisor.log" &
+sup=$!
+wait_for 60 disk_with_serial sup-disk0 >/dev/null || { cat "$VLB_CASE_OUT/supervisor.log"; fail "no disk"; }
+wait_for 30 test -c /dev/hwrng || fail "no hwrng"
+vlbctl status | tee "$VLB_CASE_OUT/status.txt"
+grep -q '^disk0 .*running' "$VLB_CASE_OUT/status.txt" || fail "disk0 not running"
+grep -q '^rng0 .*running' "$VLB_CASE_OUT/status.txt" || fail "rng0 not running"
+grep -q 'rejected policy: .*zz-broken.toml:7:1: backend.sandbox.uid' "$VLB_CASE_OUT/status.txt" ||
+	fail "the broken policy was not reported"
+grep -q 'back-end started.*seccomp: profile device-blk' "$VLB_CASE_OUT/supervisor.log" || fail "no sandbox report"
+dev=$(disk_with_serial sup-disk0)
+
+step "hwrng"
+dd if=/dev/hwrng of="$run/rng.bin" bs=64 count=8 2>/dev/null
+[ "$(stat -c %s "$run/rng.bin")" = 512 ] || fail "short read from /dev/hwrng"
+
+step "fio verifies while the supervisor restarts the killed back-end every 2 s"
+fio --name=sup --filename="$dev" --direct=1 --ioengine=libaio --iodepth=16 --numjobs=2 \
+	--rw=randwrite --bsrange=4k-64k --size=16M --offset_increment=20M --verify=crc32c \
+	--verify_fatal=1 --do_verify=1 --group_reporting --output="$VLB_CASE_OUT/fio.txt" &
+fio_pid=$!
+kills=0
+while kill -0 "$fio_pid" 2>/dev/null; do
+	sleep 2
+	kill -0 "$fio_pid" 2>/dev/null || break
+	pid=$(field disk0 backend_pid)
+	[ -n "$pid" ] && [ "$pid" != null ] && kill -KILL "$pid" && kills=$((kills + 1))
+done
+fio_rc=0
+wait "$fio_pid" || fio_rc=$?
+[ "$fio_rc" = 0 ] || { cat "$VLB_CASE_OUT/fio.txt"; tail -30 "$VLB_CASE_OUT/supervisor.log"; fail "fio failed ($fio_rc)"; }
+echo "back-end killed $kills times; fio: no I/O or verify error"
+[ "$kills" -ge 2 ] || fail "the run ended before the back-end was killed twice"
+grep -c 'back-end reconnected' "$VLB_CASE_OUT/supervisor.log"
+
+step "SIGHUP: unchanged devices are not touched, a changed one restarts"
+disk_pids="$(field disk0 backend_pid) $(field disk0 adapter_pid)"
+rng_adapter=$(field rng0 adapter_pid)
+printf 'args = ["--max-bytes-per-sec", "65536"]\n' >>"$run/policies/rng0.toml"
+kill -HUP "$sup"
+wait_for 30 sh -c "[ \"\$($VLB_BUILD/tools/vlbctl/vlbctl --socket $run/runtime/control.sock status --json | grep -o '\"name\":\"rng0\"[^}]*\"adapter_pid\":[0-9]*' | sed 's/.*://')\" != $rng_adapter ]" ||
+	fail "rng0 was not restarted after its policy changed"
+[ "$(field disk0 backend_pid) $(field disk0 adapter_pid)" = "$disk_pids" ] || fail "disk0 was touched by SIGHUP"
+
+step "a killed adapter brings its pair back"
+kill -KILL "$(field rng0 adapter_pid)"
+wait_for 30 sh -c "$VLB_BUILD/tools/vlbctl/vlbctl --socket $run/runtime/control.sock status | grep -q '^rng0 .*running'" ||
+	fail "rng0 did not come back"
+vlbctl status
+
+step "SIGTERM removes every device"
+kill -TERM "$sup"
+wait "$sup" || fail "vlb-supervisord exited $?"
+wait_for 30 sh -c '! ls -d /sys/block/vd* 2>/dev/null' || fail "disk not removed"
+pgrep -f 'vlb-dev-|vlb-adapter' && fail "processes left behind"
+vlb_unload
+echo ok
