@@ -76,6 +76,7 @@ std::vector<sandbox::Rlimit> parse_rlimits(std::optional<Table> t)
 		t->reject_unknown();
 	}
 	std::vector<sandbox::Rlimit> out;
+	out.reserve(limits.size());
 	for (const auto &[resource, value] : limits)
 		out.push_back({resource, value});
 	return out;

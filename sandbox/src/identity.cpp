@@ -26,7 +26,9 @@ std::string capabilities_left(std::size_t kept)
 	__user_cap_data_struct data[2]{};
 	if (::syscall(SYS_capget, &hdr, data) != 0)
 		throw_errno("capget");
-	std::size_t permitted = 0, bounding = 0, ambient = 0;
+	std::size_t permitted = 0;
+	std::size_t bounding = 0;
+	std::size_t ambient = 0;
 	for (unsigned cap = 0; cap <= CAP_LAST_CAP; ++cap) {
 		const auto &d = data[cap / 32];
 		const unsigned bit = 1U << (cap % 32);
@@ -73,8 +75,12 @@ std::string apply_identity_and_capabilities(const Spec &spec)
 		throw std::runtime_error("capabilities: applying the ambient and bounding sets failed");
 
 	// Check what the kernel now says.
-	uid_t r = 0, e = 0, s = 0;
-	gid_t rg = 0, eg = 0, sg = 0;
+	uid_t r = 0;
+	uid_t e = 0;
+	uid_t s = 0;
+	gid_t rg = 0;
+	gid_t eg = 0;
+	gid_t sg = 0;
 	if (::getresuid(&r, &e, &s) != 0 || ::getresgid(&rg, &eg, &sg) != 0)
 		throw_errno("identity: read back ids");
 	if (r != spec.uid || e != spec.uid || s != spec.uid || rg != spec.gid || eg != spec.gid || sg != spec.gid)

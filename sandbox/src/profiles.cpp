@@ -108,7 +108,7 @@ std::span<const Profile> profiles() { return kProfiles; }
 
 const Profile *find_profile(std::string_view name)
 {
-	const auto it = std::find_if(kProfiles.begin(), kProfiles.end(),
+	const auto *const it = std::find_if(kProfiles.begin(), kProfiles.end(),
 				     [&](const Profile &p) { return p.name == name; });
 	return it == kProfiles.end() ? nullptr : &*it;
 }

@@ -108,15 +108,16 @@ DeviceUnit::DeviceUnit(policy::Policy policy, const Paths &paths, const Events &
 		throw_errno("timerfd_create");
 }
 
-DeviceUnit::~DeviceUnit()
+DeviceUnit::~DeviceUnit() noexcept
 {
 	// Never leave processes behind; stop() is the orderly way.
-	for (auto *p : {&adapter_, &backend_})
-		if (*p) {
-			::syscall(SYS_pidfd_send_signal, (*p)->pidfd.get(), SIGKILL, nullptr, 0);
-			bool failed = false;
-			(void)reap((*p)->pidfd.get(), failed);
-		}
+	for (auto *p : {&adapter_, &backend_}) {
+		if (!*p)
+			continue;
+		::syscall(SYS_pidfd_send_signal, (*p)->pidfd.get(), SIGKILL, nullptr, 0);
+		siginfo_t info{};
+		::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>((*p)->pidfd.get()), &info, WEXITED);
+	}
 }
 
 std::string DeviceUnit::program_path(const std::string &binary) const
@@ -124,7 +125,7 @@ std::string DeviceUnit::program_path(const std::string &binary) const
 	return binary.find('/') == std::string::npos ? paths_->libexec_dir + "/" + binary : binary;
 }
 
-RunningProcess DeviceUnit::spawn(const policy::Process &proc, sandbox::Spec spec, std::vector<std::string> args,
+RunningProcess DeviceUnit::spawn(const policy::Process &proc, const sandbox::Spec &spec, std::vector<std::string> args,
 				 std::vector<std::pair<int, int>> fds, const char *role)
 {
 	const std::string path = program_path(proc.binary);
@@ -138,7 +139,8 @@ RunningProcess DeviceUnit::spawn(const policy::Process &proc, sandbox::Spec spec
 	exec.binary_fd = binary.get();
 	exec.argv.push_back(path.substr(path.rfind('/') + 1));
 	exec.argv.insert(exec.argv.end(), args.begin(), args.end());
-	if (const char *js = std::getenv("JOURNAL_STREAM"))
+	// Single-threaded daemon: nothing changes the environment under us.
+	if (const char *js = std::getenv("JOURNAL_STREAM")) // NOLINT(concurrency-mt-unsafe)
 		exec.env.push_back(std::string("JOURNAL_STREAM=") + js);
 	exec.fds = std::move(fds);
 	exec.root_mountpoint = paths_->runtime_dir + "/root-" + policy_.name + "-" + role;

@@ -43,9 +43,11 @@ public:
 	enum class State { kRunning, kBackoff, kDown, kStopped };
 
 	DeviceUnit(policy::Policy policy, const Paths &paths, const Events &events);
-	~DeviceUnit();
+	~DeviceUnit() noexcept;
 	DeviceUnit(const DeviceUnit &) = delete;
 	DeviceUnit &operator=(const DeviceUnit &) = delete;
+	DeviceUnit(DeviceUnit &&) = delete;
+	DeviceUnit &operator=(DeviceUnit &&) = delete;
 
 	// Starts both processes; on failure the unit is down and the reason logged.
 	void start();
@@ -78,9 +80,9 @@ private:
 	void spawn_adapter();
 	void schedule(std::chrono::milliseconds delay, bool whole_pair);
 	void go_down(const std::string &why);
-	RunningProcess spawn(const policy::Process &proc, sandbox::Spec spec, std::vector<std::string> args,
+	RunningProcess spawn(const policy::Process &proc, const sandbox::Spec &spec, std::vector<std::string> args,
 			     std::vector<std::pair<int, int>> fds, const char *role);
-	std::string program_path(const std::string &binary) const;
+	[[nodiscard]] std::string program_path(const std::string &binary) const;
 
 	policy::Policy policy_;
 	const Paths *paths_;

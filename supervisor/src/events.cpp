@@ -7,7 +7,7 @@
 
 namespace vlb::supervisor {
 
-Events::Events(const Logger &log) : log_(&log), journal_(std::getenv("JOURNAL_STREAM") != nullptr) {}
+Events::Events(const Logger &log) : log_(&log), journal_(std::getenv("JOURNAL_STREAM") != nullptr) {} // NOLINT(concurrency-mt-unsafe): at start, one thread
 
 void Events::emit(Severity severity, const std::string &device, pid_t pid, const std::string &event,
 		  const std::string &reason) const

@@ -133,7 +133,8 @@ void Supervisor::reload()
 
 void Supervisor::notify_status()
 {
-	unsigned running = 0, down = 0;
+	unsigned running = 0;
+	unsigned down = 0;
 	for (const auto &[name, u] : units_) {
 		running += u->state() == DeviceUnit::State::kRunning ? 1 : 0;
 		down += u->state() == DeviceUnit::State::kDown ? 1 : 0;

@@ -28,6 +28,8 @@ public:
 	~Supervisor();
 	Supervisor(const Supervisor &) = delete;
 	Supervisor &operator=(const Supervisor &) = delete;
+	Supervisor(Supervisor &&) = delete;
+	Supervisor &operator=(Supervisor &&) = delete;
 
 	// Loads the policies, starts their devices, serves until SIGTERM/SIGINT,
 	// then stops every device. Returns the exit status.

@@ -51,6 +51,8 @@ public:
 	~Scratch() { fs::remove_all(dir_); }
 	Scratch(const Scratch &) = delete;
 	Scratch &operator=(const Scratch &) = delete;
+	Scratch(Scratch &&) = delete;
+	Scratch &operator=(Scratch &&) = delete;
 	[[nodiscard]] std::string path(const char *rel) const { return (dir_ / rel).string(); }
 
 private:
@@ -94,7 +96,7 @@ Outcome run_probe(const Spec &spec, const Scratch &s, const std::vector<std::str
 	wr.reset();
 	std::string text;
 	std::array<char, 256> buf{};
-	for (ssize_t n; (n = ::read(rd.get(), buf.data(), buf.size())) > 0;)
+	for (ssize_t n = 0; (n = ::read(rd.get(), buf.data(), buf.size())) > 0;)
 		text.append(buf.data(), static_cast<std::size_t>(n));
 	int status = 0;
 	::waitpid(child.pid, &status, 0);

@@ -25,6 +25,7 @@ TEST(RestartTracker, BacksOffExponentiallyUpToTheMaximum)
 	RestartTracker t(policy(RestartMode::kOnFailure));
 	auto now = RestartTracker::Clock::time_point{} + 1h;
 	std::vector<long> delays;
+	delays.reserve(5);
 	for (int i = 0; i < 5; ++i)
 		delays.push_back(t.on_exit(true, now += 1s)->count());
 	EXPECT_EQ(delays, (std::vector<long>{100, 200, 400, 800, 1000}));
