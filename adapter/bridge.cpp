@@ -106,11 +106,8 @@ void Bridge::negotiate_protocol()
 		backend_req_.close();
 	}
 	if (protocol_features_ & vu::bit(vu::pf::kBackendReq)) {
-		int sv[2];
-		if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-			throw_errno("socketpair");
-		backend_req_ = vu::Channel(UniqueFd(sv[0]));
-		const UniqueFd theirs(sv[1]);
+		auto [ours, theirs] = stream_socketpair();
+		backend_req_ = vu::Channel(std::move(ours));
 		fe_->set_backend_req_fd(theirs.get());
 		loop_.watch(backend_req_.fd(), [this] { on_backend_request(); });
 	}

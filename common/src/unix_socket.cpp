@@ -60,21 +60,50 @@ UniqueFd listen_unix(const std::string &path, int backlog)
 	return fd;
 }
 
-void send_fd(int sock, int fd, char tag)
+std::pair<UniqueFd, UniqueFd> stream_socketpair()
 {
-	iovec iov{&tag, 1};
+	int sv[2];
+	if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		throw_errno("socketpair");
+	return {UniqueFd(sv[0]), UniqueFd(sv[1])};
+}
+
+namespace {
+
+// One tag byte and room for exactly one SCM_RIGHTS fd: a sender's extra
+// fds are dropped by the kernel (MSG_CTRUNC), never installed here.
+struct OneFdMessage {
+	char byte = 0;
+	iovec iov{&byte, 1};
 	alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
 	msghdr msg{};
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = control;
-	msg.msg_controllen = sizeof control;
-	cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	OneFdMessage()
+	{
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = control;
+		msg.msg_controllen = sizeof control;
+	}
+	OneFdMessage(const OneFdMessage &) = delete;
+	OneFdMessage &operator=(const OneFdMessage &) = delete;
+	OneFdMessage(OneFdMessage &&) = delete;
+	OneFdMessage &operator=(OneFdMessage &&) = delete;
+	~OneFdMessage() = default;
+};
+
+} // namespace
+
+void send_fd(int sock, int fd, char tag)
+{
+	OneFdMessage m;
+	m.byte = tag;
+	cmsghdr *c = CMSG_FIRSTHDR(&m.msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-	if (retry_eintr([&] { return ::sendmsg(sock, &msg, MSG_NOSIGNAL); }) != 1)
+	if (retry_eintr([&] { return ::sendmsg(sock, &m.msg, MSG_NOSIGNAL); }) != 1)
 		throw_errno("send fd");
 }
 
@@ -86,31 +115,24 @@ UniqueFd receive_fd(int sock, int timeout_ms, char *tag)
 		throw_errno("poll");
 	if (ready == 0)
 		return {};
-	char byte = 0;
-	iovec iov{&byte, 1};
-	alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
-	msghdr msg{};
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = control;
-	msg.msg_controllen = sizeof control;
-	const ssize_t n = retry_eintr([&] { return ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); });
+	OneFdMessage m;
+	const ssize_t n = retry_eintr([&] { return ::recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC); });
 	if (n < 0)
 		throw_errno("receive fd");
 	if (n == 0)
 		throw std::runtime_error("receive fd: the peer closed the connection");
 	UniqueFd fd;
-	const cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	const cmsghdr *c = CMSG_FIRSTHDR(&m.msg);
 	if (c != nullptr && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
 	    c->cmsg_len == CMSG_LEN(sizeof(int))) {
 		int raw = -1;
 		std::memcpy(&raw, CMSG_DATA(c), sizeof raw);
 		fd.reset(raw);
 	}
-	if ((msg.msg_flags & MSG_CTRUNC) != 0 || !fd)
+	if ((m.msg.msg_flags & MSG_CTRUNC) != 0 || !fd)
 		throw std::runtime_error("receive fd: the message carried no single fd");
 	if (tag != nullptr)
-		*tag = byte;
+		*tag = m.byte;
 	return fd;
 }
 

@@ -20,14 +20,6 @@
 namespace vlb::supervisor {
 namespace {
 
-std::pair<UniqueFd, UniqueFd> socket_pair()
-{
-	int sv[2];
-	if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-		throw_errno("socketpair");
-	return {UniqueFd(sv[0]), UniqueFd(sv[1])};
-}
-
 // Reaps the process behind |pidfd| and says how it ended. |failed| is set
 // for anything but exit status 0.
 std::string reap(int pidfd, bool &failed)
@@ -161,7 +153,7 @@ void DeviceUnit::spawn_backend()
 	std::vector<UniqueFd> opened;
 	int next = 3;
 	if (b.connect == policy::Connect::kSocketpair) {
-		auto [ours, theirs] = socket_pair();
+		auto [ours, theirs] = stream_socketpair();
 		adapter_backend_end_ = std::move(ours);
 		args.push_back("--fd=" + std::to_string(next));
 		fds.emplace_back(next++, theirs.get());
@@ -212,7 +204,7 @@ void DeviceUnit::spawn_adapter()
 	std::vector<std::pair<int, int>> fds = {{4, control.get()}};
 	UniqueFd adapter_channel;
 	if (b.connect == policy::Connect::kSocketpair) {
-		auto [ours, theirs] = socket_pair();
+		auto [ours, theirs] = stream_socketpair();
 		supervisor_channel_ = std::move(ours);
 		adapter_channel = std::move(theirs);
 		args.emplace_back("--backend-fd=3");

@@ -13,17 +13,14 @@
 #include <sstream>
 
 #include "vlb/sys_error.h"
+#include "vlb/unix_socket.h"
 
 namespace vlb::test {
 
 DeviceProcess::DeviceProcess(std::vector<std::string> argv, const std::string &log_path,
 			     const std::vector<int> &extra_fds)
 {
-	int sv[2];
-	if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-		throw_errno("socketpair");
-	UniqueFd mine(sv[0]);
-	UniqueFd theirs(sv[1]);
+	auto [mine, theirs] = stream_socketpair();
 	argv.emplace_back("--fd");
 	argv.push_back(std::to_string(theirs.get()));
 	std::vector<char *> args;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "vlb/unique_fd.h"
 
@@ -13,6 +14,9 @@ namespace vlb {
 
 UniqueFd connect_unix(const std::string &path);
 UniqueFd listen_unix(const std::string &path, int backlog = 1);
+
+// A connected pair of close-on-exec unix stream sockets.
+std::pair<UniqueFd, UniqueFd> stream_socketpair();
 
 // Passing one fd over a connected unix socket (SCM_RIGHTS, one tag byte).
 void send_fd(int sock, int fd, char tag);
