@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // TOML → Policy: reads every key of docs/policy.md with its type and
 // default, and nothing else. Consistency checks live in validate.cpp.
+#include <cap-ng.h>
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -13,11 +16,16 @@
 namespace vlb::policy::detail {
 namespace {
 
-template <typename T> T enum_value(Table &t, const char *key, const std::map<std::string, T> &names, T fallback)
+// |fallback| nullopt: the key is required.
+template <typename T>
+T enum_value(Table &t, const char *key, const std::map<std::string, T> &names, std::optional<T> fallback)
 {
 	const auto s = t.string(key);
-	if (!s)
-		return fallback;
+	if (!s) {
+		if (!fallback)
+			t.fail(key, "is required");
+		return *fallback;
+	}
 	const auto it = names.find(*s);
 	if (it != names.end())
 		return it->second;
@@ -122,7 +130,18 @@ sandbox::Spec parse_sandbox(std::optional<Table> t, std::string default_profile)
 	spec.mount = enum_value<sandbox::MountMode>(
 		*t, "mount", {{"minimal", sandbox::MountMode::kMinimal}, {"none", sandbox::MountMode::kNone}},
 		sandbox::MountMode::kMinimal);
-	spec.capabilities = t->strings("capabilities").value_or(std::vector<std::string>{});
+	// libcap-ng names capabilities "net_admin"; the kernel's and man pages'
+	// CAP_NET_ADMIN is accepted too.
+	for (const auto &written : t->strings("capabilities").value_or(std::vector<std::string>{})) {
+		std::string name = written;
+		std::transform(name.begin(), name.end(), name.begin(),
+			       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+		if (name.starts_with("cap_"))
+			name.erase(0, 4);
+		if (capng_name_to_capability(name.c_str()) < 0)
+			t->fail("capabilities", "unknown capability \"" + written + "\"");
+		spec.capabilities.push_back(std::move(name));
+	}
 	spec.rlimits = parse_rlimits(t->table("rlimits"));
 	if (auto ll = t->table("landlock")) {
 		spec.landlock.read = ll->strings("read").value_or(std::vector<std::string>{});
@@ -169,9 +188,12 @@ Policy parse(const toml::table &doc, const std::string &file, Locations &where)
 	if (!name)
 		device->fail("name", "is required");
 	p.name = *name;
-	if (!device->string("type").has_value())
-		device->fail("type", "is required");
-	read_device_type(*device, p);
+	p.type = enum_value<DeviceType>(*device, "type",
+					{{"blk", DeviceType::kBlk},
+					 {"rng", DeviceType::kRng},
+					 {"input", DeviceType::kInput},
+					 {"console", DeviceType::kConsole}},
+					std::nullopt);
 	p.queues = bounded<unsigned>(*device, "queues", 1, 64, 1U);
 	p.queue_size = bounded<unsigned>(*device, "queue_size", 1, 1024, 256U);
 	p.read_only = device->boolean("read_only").value_or(false);
@@ -220,7 +242,7 @@ Policy parse(const toml::table &doc, const std::string &file, Locations &where)
 	if (auto mem = root.table("memory")) {
 		p.memory.max_granted_pages = bounded<std::uint32_t>(*mem, "max_granted_pages", 1, 1 << 20,
 								      p.memory.max_granted_pages);
-		if (const auto *n = doc.at_path("memory.bounce_threshold").node(); n != nullptr && n->is_string()) {
+		if (mem->holds_string("bounce_threshold")) {
 			if (mem->string("bounce_threshold") != "all")
 				mem->fail("bounce_threshold", "must be a byte count or \"all\"");
 			p.memory.bounce_threshold = 0xffffffffU;
@@ -251,16 +273,6 @@ Policy parse(const toml::table &doc, const std::string &file, Locations &where)
 	}
 	root.reject_unknown();
 	return p;
-}
-
-void read_device_type(Table &device, Policy &p)
-{
-	p.type = enum_value<DeviceType>(device, "type",
-					{{"blk", DeviceType::kBlk},
-					 {"rng", DeviceType::kRng},
-					 {"input", DeviceType::kInput},
-					 {"console", DeviceType::kConsole}},
-					DeviceType::kBlk);
 }
 
 } // namespace vlb::policy::detail

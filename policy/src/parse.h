@@ -10,7 +10,6 @@ namespace vlb::policy::detail {
 
 // Reads the document into a Policy (types and defaults only).
 Policy parse(const toml::table &doc, const std::string &file, Locations &where);
-void read_device_type(Table &device, Policy &p);
 
 // Consistency and privilege checks; throws PolicyError at the key.
 void validate(const Policy &p, const Locations &where);

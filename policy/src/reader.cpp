@@ -145,9 +145,12 @@ std::optional<std::uint64_t> Table::size(const char *key)
 		shift = 30;
 	else if (!suffix.empty())
 		fail(key, "size \"" + s + "\": the suffix must be K, M or G");
-	if (digits == 0 || digits > 12)
+	if (digits == 0 || digits > 19)
 		fail(key, "size \"" + s + "\" is not a number");
-	return std::stoull(s.substr(0, digits)) << shift;
+	const std::uint64_t v = std::stoull(s.substr(0, digits));
+	if (v > (UINT64_MAX >> shift))
+		fail(key, "size \"" + s + "\" does not fit in 64 bits");
+	return v << shift;
 }
 
 std::optional<Table> Table::table(const char *key)

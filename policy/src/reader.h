@@ -49,6 +49,11 @@ public:
 	std::optional<Table> table(const char *key);
 	std::vector<Table> tables(const char *key); // array of tables
 
+	[[nodiscard]] bool holds_string(const char *key) const
+	{
+		const auto *n = table_->get(key);
+		return n != nullptr && n->is_string();
+	}
 	[[nodiscard]] std::string path(const char *key) const { return prefix_ + key; }
 	[[noreturn]] void fail(const char *key, const std::string &reason) const;
 	// Every key not read by now is an error.

@@ -4,7 +4,6 @@
 // anything that would widen privilege without saying so (running as root,
 // "/" as a Landlock path, a forbidden system call, another device type's
 // seccomp profile). Each error names the key it is about.
-#include <cap-ng.h>
 #include <seccomp.h>
 
 #include <algorithm>
@@ -47,9 +46,6 @@ void check_sandbox(const sandbox::Spec &s, const std::string &key, const std::st
 		where.fail(key + ".namespaces", "leaves out \"mount\", which the default mount = \"minimal\" needs "
 						"(or set mount = \"none\")");
 	}
-	for (const auto &cap : s.capabilities)
-		if (capng_name_to_capability(cap.c_str()) < 0)
-			where.fail(key + ".capabilities", "unknown capability \"" + cap + "\"");
 
 	std::set<std::string> seen;
 	auto paths = [&](const std::vector<std::string> &list, const char *set) {
@@ -106,6 +102,9 @@ void validate(const Policy &p, const Locations &where)
 		where.fail("backend.socket_path", "is only used with connect = \"socket\"");
 	if (b.connect == Connect::kSocketPath && !is_clean_absolute(b.socket_path))
 		where.fail("backend.socket_path", "connect = \"socket\" needs an absolute socket_path");
+	// Its directory is opened to the sandboxed processes; "/" would be all.
+	if (b.connect == Connect::kSocketPath && b.socket_path.rfind('/') == 0)
+		where.fail("backend.socket_path", "\"" + b.socket_path + "\" must be in a directory of its own, not in \"/\"");
 	if (!b.spawned) {
 		if (b.connect != Connect::kSocketPath)
 			where.fail("backend.spawned", "a back-end the supervisor does not start must be reached by "

@@ -141,6 +141,13 @@ const Broken kBroken[] = {
 	 "p.toml:7:1: memory.iova_size: 3145728 must be a power of two from 1M to 4G"},
 	{"bad_size_suffix", with("[memory]\niova_size = \"3T\"\n"),
 	 "p.toml:7:1: memory.iova_size: size \"3T\": the suffix must be K, M or G"},
+	{"size_overflow", with("[memory]\niova_size = \"99999999999999G\"\n"),
+	 "p.toml:7:1: memory.iova_size: size \"99999999999999G\" does not fit in 64 bits"},
+	{"socket_in_root",
+	 "[device]\nname = \"d\"\ntype = \"blk\"\n[backend]\nspawned = false\nconnect = \"socket\"\n"
+	 "socket_path = \"/q.sock\"\n",
+	 "p.toml:7:1: backend.socket_path: \"/q.sock\" must be in a directory of its own, not in \"/\""},
+	{"no_type", "[device]\nname = \"d\"\n", "p.toml:1:2: device.type: is required"},
 	{"bounce_word", with("[memory]\nbounce_threshold = \"most\"\n"),
 	 "p.toml:7:1: memory.bounce_threshold: must be a byte count or \"all\""},
 	{"backoff_order", with("[restart]\nbackoff_initial_ms = 5000\nbackoff_max_ms = 1000\n"),
@@ -153,6 +160,14 @@ const Broken kBroken[] = {
 
 INSTANTIATE_TEST_SUITE_P(Table, BrokenPolicy, ::testing::ValuesIn(kBroken),
 			 [](const auto &param_info) { return std::string(param_info.param.name); });
+
+TEST(Policy, CapabilityNamesAreAcceptedInEverySpelling)
+{
+	const auto p = parse_policy(with("[backend.sandbox]\ncapabilities = [\"CAP_NET_ADMIN\", \"cap_sys_nice\", "
+					 "\"ipc_lock\"]\n"),
+				    "c.toml");
+	EXPECT_EQ(p.backend.sandbox.capabilities, (std::vector<std::string>{"net_admin", "sys_nice", "ipc_lock"}));
+}
 
 TEST(Policy, DirectoryLoadsTheGoodAndReportsTheBroken)
 {
