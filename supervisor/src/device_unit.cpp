@@ -165,7 +165,9 @@ void DeviceUnit::spawn_backend()
 		UniqueFd fd;
 		if (f.listen) {
 			fd = listen_unix(f.path, 4);
-			::chmod(f.path.c_str(), 0660);
+			// Clients of the port: root and the socket's group.
+			if (::chmod(f.path.c_str(), 0660) != 0)
+				throw_errno("chmod " + f.path);
 		} else {
 			fd.reset(::open(f.path.c_str(), (f.writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY));
 			if (!fd)

@@ -9,6 +9,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 
@@ -20,6 +21,27 @@ namespace vlb::supervisor {
 namespace {
 
 constexpr std::chrono::milliseconds kStopGrace{10000};
+
+// Whether the peer is in the control group, as its primary group or a
+// supplementary one (SO_PEERGROUPS: the groups it had when it connected).
+bool peer_in_group(int sock, const ucred &peer, gid_t group)
+{
+	if (group == 0)
+		return false;
+	if (peer.gid == group)
+		return true;
+	std::vector<gid_t> groups(64);
+	for (;;) {
+		auto len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+		if (::getsockopt(sock, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) == 0) {
+			groups.resize(len / sizeof(gid_t));
+			return std::find(groups.begin(), groups.end(), group) != groups.end();
+		}
+		if (errno != ERANGE || groups.size() >= 65536)
+			return false;
+		groups.resize(len / sizeof(gid_t) + 1);
+	}
+}
 
 } // namespace
 
@@ -86,6 +108,18 @@ void Supervisor::rewatch(DeviceUnit &unit)
 	watch(unit.timer_fd(), &DeviceUnit::on_timer);
 }
 
+// Stops |unit| for good. Its fds leave the loop first and stay out: a
+// stopping unit reports its changed fds, and a watch on an fd it is about
+// to close would outlive it.
+void Supervisor::retire(DeviceUnit &unit)
+{
+	unit.on_fds_changed = nullptr;
+	for (const int fd : watched_[&unit])
+		loop_.unwatch(fd);
+	watched_.erase(&unit);
+	unit.stop(kStopGrace);
+}
+
 void Supervisor::reload()
 {
 	std::vector<policy::DirectoryEntry> entries;
@@ -115,10 +149,7 @@ void Supervisor::reload()
 		}
 		log_->info("%s: policy %s; stopping the device", it->first.c_str(),
 			   w == wanted.end() ? "removed" : "changed");
-		for (const int fd : watched_[it->second.get()])
-			loop_.unwatch(fd);
-		watched_.erase(it->second.get());
-		it->second->stop(kStopGrace);
+		retire(*it->second);
 		it = units_.erase(it);
 	}
 	for (auto &[name, p] : wanted) {
@@ -172,8 +203,10 @@ void Supervisor::on_control_client()
 	if (::getsockopt(client.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0)
 		return;
 	// The socket's mode already limits who connects; check again.
-	if (peer.uid != 0 && (options_.control_group == 0 || peer.gid != options_.control_group)) {
+	if (peer.uid != 0 && !peer_in_group(client.get(), peer, options_.control_group)) {
 		log_->warn("control socket: refused uid %u", peer.uid);
+		const std::string no = "error: uid " + std::to_string(peer.uid) + " is not root or in the control group\n";
+		(void)!::send(client.get(), no.data(), no.size(), MSG_NOSIGNAL);
 		return;
 	}
 	const timeval timeout{2, 0};
@@ -240,11 +273,8 @@ int Supervisor::run()
 		   options_.control_socket.c_str());
 	loop_.run();
 	sd_notify(0, "STOPPING=1");
-	for (auto &[name, u] : units_) {
-		for (const int fd : watched_[u.get()])
-			loop_.unwatch(fd);
-		u->stop(kStopGrace);
-	}
+	for (auto &[name, u] : units_)
+		retire(*u);
 	units_.clear();
 	return 0;
 }

@@ -37,6 +37,7 @@ public:
 
 private:
 	void reload();
+	void retire(DeviceUnit &unit);
 	void rewatch(DeviceUnit &unit);
 	void on_signal();
 	void on_control_client();

@@ -97,6 +97,10 @@ int cmd_supervisor(const std::string &socket, const std::string &request)
 	char buf[4096];
 	for (ssize_t n = 0; (n = vlb::retry_eintr([&] { return ::read(fd.get(), buf, sizeof buf); })) > 0;)
 		reply.append(buf, static_cast<std::size_t>(n));
+	if (reply.empty()) {
+		std::fprintf(stderr, "vlbctl: %s closed the connection without an answer\n", socket.c_str());
+		return kExitFailure;
+	}
 	const bool error = reply.rfind("error:", 0) == 0;
 	std::fputs(reply.c_str(), error ? stderr : stdout);
 	return error ? kExitFailure : kExitOk;
