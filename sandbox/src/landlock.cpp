@@ -46,7 +46,8 @@ constexpr std::uint64_t kFsExec = kFsRead | LANDLOCK_ACCESS_FS_EXECUTE;
 constexpr std::uint64_t kFsWrite = kFsRead | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |
 				   LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_DIR |
 				   LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK |
-				   LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_SYM | kFsTruncate | kFsIoctlDev;
+				   LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_SYM | LANDLOCK_ACCESS_FS_REFER |
+				   kFsTruncate | kFsIoctlDev;
 // Rights that make sense on a file (not a directory) as a rule's target.
 constexpr std::uint64_t kFsFileRights = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |
 					LANDLOCK_ACCESS_FS_READ_FILE | kFsTruncate | kFsIoctlDev;
@@ -124,8 +125,9 @@ std::string apply_landlock(const LandlockRules &rules, int binary_fd)
 	add_path_rule(ruleset.get(), dynamic_loader_path(), kFsExec, fs);
 	for (const auto &p : system_read_paths())
 		add_path_rule(ruleset.get(), p, kFsRead, fs);
-	for (const char *dev : {"/dev/null", "/dev/zero", "/dev/urandom"})
+	for (const char *dev : {"/dev/null", "/dev/zero"})
 		add_path_rule(ruleset.get(), dev, kFsRead | LANDLOCK_ACCESS_FS_WRITE_FILE, fs);
+	add_path_rule(ruleset.get(), "/dev/urandom", kFsRead, fs);
 	for (const auto &p : rules.read)
 		add_path_rule(ruleset.get(), p, kFsRead, fs);
 	for (const auto &p : rules.exec)

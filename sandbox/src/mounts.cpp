@@ -119,8 +119,9 @@ std::string build_minimal_root(const std::string &mountpoint, const Spec &spec)
 		link_or_bind(dir, root);
 	if (exists("/etc/ld.so.cache"))
 		bind("/etc/ld.so.cache", root + "/etc/ld.so.cache", false);
-	for (const char *dev : {"/dev/null", "/dev/zero", "/dev/urandom"})
+	for (const char *dev : {"/dev/null", "/dev/zero"})
 		bind(dev, root + dev, true);
+	bind("/dev/urandom", root + "/dev/urandom", false);
 	for (const auto &p : rules.read)
 		bind(p, root + p, false);
 	for (const auto &p : rules.exec)

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <string>
 
@@ -21,6 +23,9 @@
 
 namespace vlb::sandbox {
 namespace {
+
+constexpr std::chrono::seconds kReportTimeout{30};
+constexpr std::size_t kReportMax = 64 * 1024;
 
 unsigned long clone_flags(unsigned ns)
 {
@@ -239,10 +244,25 @@ Child spawn(const Spec &spec, const Exec &exec)
 
 	std::string text;
 	char buf[4096];
+	// The caller's event loop waits for this: bound it. The steps are a
+	// few dozen system calls; the report is a few hundred bytes.
+	const auto deadline = std::chrono::steady_clock::now() + kReportTimeout;
 	for (;;) {
+		const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+			deadline - std::chrono::steady_clock::now());
+		pollfd p{status_read.get(), POLLIN, 0};
+		if (left.count() <= 0 || retry_eintr([&] { return ::poll(&p, 1, static_cast<int>(left.count())); }) == 0) {
+			reap();
+			throw SpawnError("sandbox: the child did not reach exec within " +
+					 std::to_string(kReportTimeout.count()) + " s");
+		}
 		const ssize_t n = retry_eintr([&] { return ::read(status_read.get(), buf, sizeof buf); });
 		if (n <= 0)
 			break;
+		if (text.size() + static_cast<std::size_t>(n) > kReportMax) {
+			reap();
+			throw SpawnError("sandbox: the child's report is too long");
+		}
 		text.append(buf, static_cast<std::size_t>(n));
 	}
 	std::size_t pos = 0;

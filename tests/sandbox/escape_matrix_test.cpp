@@ -268,12 +268,19 @@ TEST(Sandbox, FailedStepIsNamedAndNothingRuns)
 TEST(Sandbox, OnlyHandedOverFdsSurvive)
 {
 	Scratch s;
-	// fd 7 is open in the parent but not handed over: the probe's write to
-	// it must fail. "read-outside /proc/self/fd/7" would need /proc, so the
-	// probe checks through fcntl via /dev/fd... use the fds step's report.
-	const UniqueFd stray(::open("/dev/null", O_RDONLY)); // not close-on-exec
+	// Open in the parent and not close-on-exec, but not handed over: the
+	// probe must not have it. Its handed-over stdout is the control.
+	// Numbered well above where the set-up's own fds land.
+	const UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+	const UniqueFd stray(::fcntl(null.get(), F_DUPFD, 40));
 	ASSERT_TRUE(stray.valid());
-	const auto got = run_probe(device_spec(s, "device-rng"), s, {"read-outside", s.path("ro/file")});
+	const auto got = run_probe(device_spec(s, "device-rng"), s, {"fd", std::to_string(stray.get())});
+	EXPECT_EQ(got.text, "refused EBADF");
+	EXPECT_EQ(run_probe(device_spec(s, "device-rng"), s, {"fd", "1"}).text, "escaped");
+	// The status pipe and the program's fd sit just above the handed-over
+	// ones during set-up, close-on-exec: gone after exec too.
+	EXPECT_EQ(run_probe(device_spec(s, "device-rng"), s, {"fd", "3"}).text, "refused EBADF");
+	EXPECT_EQ(run_probe(device_spec(s, "device-rng"), s, {"fd", "4"}).text, "refused EBADF");
 	ASSERT_GE(got.report.size(), 2U);
 	EXPECT_EQ(got.report[1], "fds: 3 handed over (0..2), every other fd closed");
 }

@@ -126,6 +126,8 @@ int main(int argc, char **argv)
 		return report(::setuid(0));
 	if (what == "capabilities")
 		return try_capabilities();
+	if (what == "fd")
+		return report(::fcntl(std::atoi(arg), F_GETFD));
 	if (what == "proc")
 		return try_open("/proc/1/environ", O_RDONLY);
 	std::fprintf(stderr, "vlb-escape-probe: unknown attempt %s\n", what.c_str());
