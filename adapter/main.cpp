@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/signalfd.h>
 
+#include <climits>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -45,16 +46,6 @@ const char *const kUsage =
 
 enum : int { kType = 0x100, kName, kSocket, kFd, kPeerUid, kReconnect, kMaxGranted, kBounce, kIova, kQueueSize, kDevice, kControlFd, kSupervisorFd };
 
-std::uint64_t number(const char *s, const char *what)
-{
-	char *end = nullptr;
-	errno = 0;
-	const unsigned long long v = std::strtoull(s, &end, 0);
-	if (errno != 0 || end == s || *end != '\0' || *s == '-')
-		throw std::invalid_argument(std::string(what) + ": '" + s + "' is not an unsigned number");
-	return v;
-}
-
 } // namespace
 
 int main(int argc, char **argv)
@@ -91,9 +82,9 @@ int main(int argc, char **argv)
 			case kType: opt.type = optarg; break;
 			case kName: opt.name = optarg; break;
 			case kSocket: socket_path = optarg; break;
-			case kFd: backend_fd = static_cast<long>(number(optarg, "--backend-fd")); break;
+			case kFd: backend_fd = static_cast<long>(parse_u64(optarg, "--backend-fd", INT_MAX)); break;
 			case kPeerUid: {
-				const auto uid = static_cast<uid_t>(number(optarg, "--peer-uid"));
+				const auto uid = static_cast<uid_t>(parse_u64(optarg, "--peer-uid", UINT32_MAX - 1));
 				opt.verify_peer = [uid](const ucred &peer) {
 					if (peer.uid != uid)
 						throw std::runtime_error("back-end peer uid " + std::to_string(peer.uid) +
@@ -102,19 +93,19 @@ int main(int argc, char **argv)
 				break;
 			}
 			case kReconnect:
-				opt.reconnect_timeout = std::chrono::milliseconds(number(optarg, "--reconnect-timeout"));
+				opt.reconnect_timeout = std::chrono::milliseconds(parse_u64(optarg, "--reconnect-timeout", 86400000));
 				break;
 			case kMaxGranted:
-				opt.max_granted_pages = static_cast<std::uint32_t>(number(optarg, "--max-granted-pages"));
+				opt.max_granted_pages = static_cast<std::uint32_t>(parse_u64(optarg, "--max-granted-pages", UINT32_MAX));
 				break;
 			case kBounce:
-				opt.bounce_threshold = static_cast<std::uint32_t>(number(optarg, "--bounce-threshold"));
+				opt.bounce_threshold = static_cast<std::uint32_t>(parse_u64(optarg, "--bounce-threshold", UINT32_MAX));
 				break;
-			case kIova: opt.iova_size = number(optarg, "--iova-size"); break;
-			case kQueueSize: opt.queue_size = static_cast<std::uint16_t>(number(optarg, "--queue-size")); break;
+			case kIova: opt.iova_size = parse_u64(optarg, "--iova-size"); break;
+			case kQueueSize: opt.queue_size = static_cast<std::uint16_t>(parse_u64(optarg, "--queue-size", UINT16_MAX)); break;
 			case kDevice: opt.control_node = optarg; break;
-			case kControlFd: opt.control_fd = static_cast<int>(number(optarg, "--control-fd")); break;
-			case kSupervisorFd: supervisor_fd = static_cast<long>(number(optarg, "--supervisor-fd")); break;
+			case kControlFd: opt.control_fd = static_cast<int>(parse_u64(optarg, "--control-fd", INT_MAX)); break;
+			case kSupervisorFd: supervisor_fd = static_cast<long>(parse_u64(optarg, "--supervisor-fd", INT_MAX)); break;
 			case 'v': log.set_level(LogLevel::kDebug); break;
 			case 'h': std::fputs(kUsage, stdout); return 0;
 			default: std::fputs(kUsage, stderr); return kExitUsage;

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vlb/program.h"
 
+#include <cerrno>
+#include <cstdlib>
 #include <exception>
 #include <stdexcept>
+#include <string>
 
 namespace vlb {
 
@@ -17,6 +20,20 @@ int run_program(const Logger &log, const std::function<int()> &body)
 		log.error("%s", e.what());
 		return kExitFailure;
 	}
+}
+
+std::uint64_t parse_u64(const char *s, const char *what, std::uint64_t max)
+{
+	if (s == nullptr || *s < '0' || *s > '9')
+		throw std::invalid_argument(std::string(what) + ": expected an unsigned number");
+	errno = 0;
+	char *end = nullptr;
+	const unsigned long long v = std::strtoull(s, &end, 0);
+	if (errno != 0 || *end != '\0')
+		throw std::invalid_argument(std::string(what) + ": '" + s + "' is not an unsigned number");
+	if (v > max)
+		throw std::invalid_argument(std::string(what) + ": " + s + " is larger than " + std::to_string(max));
+	return v;
 }
 
 } // namespace vlb

@@ -2,7 +2,8 @@
 # adapter_cli_test.sh: vlb-adapter's command line and its peer check, on
 # the host (no kernel module needed: everything here fails or passes before
 # the adapter opens the control node, which is pointed at a missing path).
-#   - --help exits 0; unknown options and missing --type/--name exit 2;
+#   - --help exits 0; unknown options, missing --type/--name, and numbers
+#     that are negative or out of range exit 2;
 #   - --peer-uid refuses a back-end whose SO_PEERCRED uid differs, before
 #     sending it anything, with a message naming both uids (exit 1);
 #   - with the right uid it goes on to the control node (and fails there).
@@ -39,6 +40,10 @@ check "unknown option" 2 $?
 check "missing --type" 2 $? "--type and --name are required" "$work/out"
 "$adapter" --type tape --name x --backend-socket "$work/none" >"$work/out" 2>&1
 check "unknown type" 2 $? "unknown device type 'tape'" "$work/out"
+"$adapter" --type rng --name x --backend-fd " -1" >"$work/out" 2>&1
+check "a negative number is not wrapped" 2 $? "--backend-fd: expected an unsigned number" "$work/out"
+"$adapter" --type rng --name x --backend-fd 3 --queue-size 65537 >"$work/out" 2>&1
+check "a number too large is not truncated" 2 $? "--queue-size: 65537 is larger than 65535" "$work/out"
 
 # -v: the back-end logs every request it receives.
 "$rng" -v --socket-path "$work/rng.sock" 2>"$work/rng.log" &

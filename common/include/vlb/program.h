@@ -4,6 +4,7 @@
 // anything else is logged and exits 1.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 
 #include "vlb/log.h"
@@ -14,5 +15,10 @@ inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 
 int run_program(const Logger &log, const std::function<int()> &body);
+
+// A command-line number: decimal or 0x-prefixed, nothing before or after
+// it (strtoull alone would take " -1" as 2^64-1), at most |max|. Throws
+// std::invalid_argument naming |what| otherwise.
+std::uint64_t parse_u64(const char *s, const char *what, std::uint64_t max = UINT64_MAX);
 
 } // namespace vlb

@@ -95,19 +95,6 @@ void check_server_options(const ServerOptions &so)
 		throw std::invalid_argument("exactly one of --socket-path and --fd is required");
 }
 
-std::uint64_t parse_u64(const char *s, const char *what)
-{
-	if (s == nullptr || *s == '\0' || *s == '-' || *s == '+')
-		throw std::invalid_argument(std::string(what) + ": expected an unsigned number");
-	errno = 0;
-	char *end = nullptr;
-	const unsigned long long v = std::strtoull(s, &end, 0);
-	if (errno != 0 || end == s || *end != '\0')
-		throw std::invalid_argument(std::string(what) + ": '" + s +
-					    "' is not an unsigned number");
-	return v;
-}
-
 std::size_t gather(std::span<const vu::Segment> segs, std::span<std::uint8_t> out, std::uint64_t skip)
 {
 	std::size_t done = 0;

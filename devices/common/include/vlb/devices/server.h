@@ -13,10 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "vlb/program.h"
 #include "vlb/log.h"
 #include "vlb/vu/backend.h"
 
 namespace vlb::devices {
+
+using vlb::parse_u64; // the devices' option parsers call it unqualified
 
 struct ServerOptions {
 	std::string socket_path;
@@ -58,10 +61,6 @@ std::optional<int> finish_options(const ServerOptions &so, const char *usage, co
 // Returns the exit status.
 int serve(vu::Device &dev, vu::EventLoop &loop, const ServerOptions &so, const Logger &log,
 	  const std::function<void(vu::Backend *)> &on_connect = {});
-
-// Parses a decimal or 0x-prefixed unsigned number; throws
-// std::invalid_argument naming |what| on anything else.
-std::uint64_t parse_u64(const char *s, const char *what);
 
 // Copies up to out.size() bytes from the start of |segs| (a readable
 // chain part); returns bytes copied.
