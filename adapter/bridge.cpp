@@ -70,13 +70,34 @@ Bridge::Bridge(BridgeOptions opt, UniqueFd backend, vu::EventLoop &loop, const L
 	p.bounce_threshold = opt_.bounce_threshold;
 	p.iova_size = opt_.iova_size;
 	p.name = opt_.name;
-	dev_ = std::make_unique<KernelDevice>(opt_.control_fd >= 0 ? KernelDevice::create(opt_.control_fd, p)
-								   : KernelDevice::create(opt_.control_node, p));
+	dev_ = std::make_unique<KernelDevice>(create_kernel_device(p));
 	running_.assign(queues_, std::nullopt);
 	log_.info("kernel device '%s' created: features 0x%llx offered to the driver", opt_.name.c_str(),
 		  static_cast<unsigned long long>(dev_->offered_features()));
 	loop_.watch(dev_->fd(), [this] { on_kernel_message(); });
 	watch_backend();
+}
+
+// A previous adapter's device keeps its name for the kernel's grace period
+// (it waits for a REATTACH this adapter does not do yet): wait for the name
+// rather than fail, as long as a back-end reconnect would be waited for.
+KernelDevice Bridge::create_kernel_device(const CreateParams &p)
+{
+	const auto deadline = std::chrono::steady_clock::now() + opt_.reconnect_timeout;
+	for (bool logged = false;; logged = true) {
+		try {
+			return opt_.control_fd >= 0 ? KernelDevice::create(opt_.control_fd, p)
+						    : KernelDevice::create(opt_.control_node, p);
+		} catch (const std::system_error &e) {
+			if (e.code().value() != EEXIST || std::chrono::steady_clock::now() >= deadline)
+				throw;
+			if (!logged)
+				log_.warn("a device named '%s' still exists (a previous adapter's, in its grace "
+					  "period?); waiting up to %lld ms for it to go",
+					  p.name.c_str(), static_cast<long long>(opt_.reconnect_timeout.count()));
+		}
+		std::this_thread::sleep_for(std::chrono::milliseconds(100));
+	}
 }
 
 UniqueFd Bridge::verified(UniqueFd sock, const BridgeOptions &opt, const Logger &log)

@@ -89,6 +89,7 @@ private:
 	void send_memory();
 	void send_queue(std::uint32_t index, const QueueSetup &q);
 	void negotiate_protocol();
+	KernelDevice create_kernel_device(const CreateParams &p);
 	void watch_backend();
 	void on_backend_gone();
 	void reconnect();

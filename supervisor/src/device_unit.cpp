@@ -284,6 +284,15 @@ void DeviceUnit::on_backend_exit()
 {
 	if (!has_exited(backend_))
 		return;
+	// A back-end whose adapter died ends too (its connection closed): that
+	// is the adapter's exit, judged and restarted as such.
+	if (has_exited(adapter_)) {
+		bool failed = false;
+		(void)reap(backend_->pidfd.get(), failed);
+		backend_.reset();
+		on_adapter_exit();
+		return;
+	}
 	bool failed = false;
 	const std::string how = reap(backend_->pidfd.get(), failed);
 	const pid_t pid = backend_->pid;
