@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 
 #include "parse.h"
 
@@ -80,13 +79,18 @@ Policy parse_policy(std::string_view text, const std::string &file)
 
 Policy load_policy_file(const std::string &path)
 {
+	constexpr std::size_t kMaxPolicy = 1U << 20;
 	std::ifstream in(path, std::ios::binary);
 	if (!in)
 		throw PolicyError(path, 0, 0, "", "cannot be read");
-	std::ostringstream text;
-	text << in.rdbuf();
-	const std::string s = text.str();
-	if (s.size() > (1U << 20))
+	// Read one byte past the limit, never more: the path may name
+	// /dev/zero or a FIFO as well as a file.
+	std::string s(kMaxPolicy + 1, '\0');
+	in.read(s.data(), static_cast<std::streamsize>(s.size()));
+	if (in.bad())
+		throw PolicyError(path, 0, 0, "", "cannot be read");
+	s.resize(static_cast<std::size_t>(in.gcount()));
+	if (s.size() > kMaxPolicy)
 		throw PolicyError(path, 0, 0, "", "larger than 1 MiB; not a policy");
 	return parse_policy(s, path);
 }

@@ -131,6 +131,8 @@ const Row kDeviceMatrix[] = {
 	{"write-read-only", "@ro/file", "refused EROFS", "read paths are bound read-only"},
 	{"write-read-only", "@rw/new", "escaped", "control: a policy write path is writable"},
 	{"exec", "", "SIGSYS", "execve is never allowed; execveat only for the sandbox's own exec"},
+	{"execveat", "9", "SIGSYS", "execveat only on the fd number the sandbox's exec used"},
+	{"execveat", "4", "refused EACCES", "that fd number: Landlock allows executing only the program and loader"},
 	{"socket-inet", "", "SIGSYS", "devices create no sockets"},
 	{"socket-netlink", "", "SIGSYS", "devices create no sockets"},
 	{"socket-packet", "", "SIGSYS", "devices create no sockets"},

@@ -119,30 +119,37 @@ first_vd() {
 	return 1
 }
 
-# fio_verify_while_killing DEV SIZE KILLER LOG: fio writes and verifies
-# DEV (2 jobs of SIZE each, QD16, 4k-64k, crc32c, output in
-# $VLB_CASE_OUT/fio.txt) while the function KILLER runs every 2 s. Fails
-# the case on any I/O or verify error (showing the tail of LOG) or when
-# the run ends before KILLER ran twice; VLB_KILLS says how often it ran.
+# fio_verify_while_killing DEV SIZE KILLER LOG [SECONDS]: fio passes, each
+# writing and verifying DEV (2 jobs of SIZE, QD16, 4k-64k, crc32c; output
+# of the latest in $VLB_CASE_OUT/fio.txt), back to back for SECONDS
+# (default 20), while the function KILLER runs every 2 s. Time, not size,
+# bounds the run, so a fast guest sees as many kills as a slow one. Fails
+# the case on any I/O or verify error (showing the tail of LOG) or fewer
+# than 5 kills; VLB_KILLS says how many.
 fio_verify_while_killing() {
-	local dev=$1 size=$2 killer=$3 log=$4 fio_pid fio_rc=0
-	fio --name=kill --filename="$dev" --direct=1 --ioengine=libaio --iodepth=16 --numjobs=2 \
-		--rw=randwrite --bsrange=4k-64k --size="$size" --offset_increment="$size" \
-		--verify=crc32c --verify_fatal=1 --do_verify=1 --group_reporting \
-		--output="$VLB_CASE_OUT/fio.txt" &
-	fio_pid=$!
+	local dev=$1 size=$2 killer=$3 log=$4 seconds=${5:-20} runner rc=0
+	(
+		end=$((SECONDS + seconds))
+		while [ "$SECONDS" -lt "$end" ]; do
+			fio --name=kill --filename="$dev" --direct=1 --ioengine=libaio --iodepth=16 \
+				--numjobs=2 --rw=randwrite --bsrange=4k-64k --size="$size" \
+				--offset_increment="$size" --verify=crc32c --verify_fatal=1 --do_verify=1 \
+				--group_reporting --output="$VLB_CASE_OUT/fio.txt" || exit
+		done
+	) &
+	runner=$!
 	VLB_KILLS=0
-	while kill -0 "$fio_pid" 2>/dev/null; do
+	while kill -0 "$runner" 2>/dev/null; do
 		sleep 2
-		kill -0 "$fio_pid" 2>/dev/null || break
+		kill -0 "$runner" 2>/dev/null || break
 		"$killer" && VLB_KILLS=$((VLB_KILLS + 1))
 	done
-	wait "$fio_pid" || fio_rc=$?
-	if [ "$fio_rc" != 0 ]; then
+	wait "$runner" || rc=$?
+	if [ "$rc" != 0 ]; then
 		cat "$VLB_CASE_OUT/fio.txt"
 		tail -30 "$log"
-		fail "fio failed ($fio_rc)"
+		fail "fio failed ($rc)"
 	fi
-	echo "killed $VLB_KILLS times during the run; fio: no I/O or verify error"
-	[ "$VLB_KILLS" -ge 2 ] || fail "the run ended before the process was killed twice"
+	echo "killed $VLB_KILLS times in ${seconds}s of fio passes; no I/O or verify error"
+	[ "$VLB_KILLS" -ge 5 ] || fail "only $VLB_KILLS kills during the run"
 }
