@@ -97,7 +97,7 @@ struct OneFdMessage {
 void send_fd(int sock, int fd, char tag)
 {
 	OneFdMessage m;
-	m.byte = tag;
+	m.byte = tag; // cppcheck-suppress unreadVariable ; sent through m.iov
 	cmsghdr *c = CMSG_FIRSTHDR(&m.msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;

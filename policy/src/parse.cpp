@@ -103,7 +103,7 @@ std::vector<std::uint16_t> ports(Table &t, const char *key)
 	return out;
 }
 
-int errno_by_name(Table &t, const std::string &name)
+int errno_by_name(const Table &t, const std::string &name)
 {
 	static const std::map<std::string, int> kErrnos = {
 		{"EPERM", EPERM}, {"EACCES", EACCES}, {"ENOSYS", ENOSYS}, {"EINVAL", EINVAL},

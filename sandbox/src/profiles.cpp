@@ -110,7 +110,7 @@ const Profile *find_profile(std::string_view name)
 {
 	const auto *const it = std::find_if(kProfiles.begin(), kProfiles.end(),
 				     [&](const Profile &p) { return p.name == name; });
-	return it == kProfiles.end() ? nullptr : &*it;
+	return it == kProfiles.end() ? nullptr : it;
 }
 
 std::span<const std::string_view> base_syscalls() { return kBase; }

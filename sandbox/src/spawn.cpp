@@ -25,7 +25,7 @@ namespace vlb::sandbox {
 namespace {
 
 constexpr std::chrono::seconds kReportTimeout{30};
-constexpr std::size_t kReportMax = 64 * 1024;
+constexpr std::size_t kReportMax = std::size_t{64} * 1024;
 
 unsigned long clone_flags(unsigned ns)
 {
@@ -119,6 +119,16 @@ std::pair<int, int> arrange_fds(const Exec &exec, int status_fd, int binary_fd, 
 	return {status_new, binary_new};
 }
 
+// execve's NULL-terminated char *[] over |strings|, which outlive it.
+std::vector<char *> c_strings(const std::vector<std::string> &strings)
+{
+	std::vector<char *> out(strings.size() + 1, nullptr);
+	std::transform(strings.begin(), strings.end(), out.begin(), [](const std::string &s) {
+		return const_cast<char *>(s.c_str()); // NOLINT(cppcoreguidelines-pro-type-const-cast): execve's type
+	});
+	return out;
+}
+
 [[noreturn]] void child_main(const Spec &spec, const Exec &exec, int status_fd, int go_fd)
 {
 	std::string step = "start";
@@ -160,14 +170,8 @@ std::pair<int, int> arrange_fds(const Exec &exec, int status_fd, int binary_fd, 
 			report += "ok " + l + "\n";
 		write_all(status_fd, report);
 
-		std::vector<char *> argv;
-		for (const auto &a : exec.argv)
-			argv.push_back(const_cast<char *>(a.c_str())); // NOLINT(cppcoreguidelines-pro-type-const-cast)
-		argv.push_back(nullptr);
-		std::vector<char *> envp;
-		for (const auto &e : exec.env)
-			envp.push_back(const_cast<char *>(e.c_str())); // NOLINT(cppcoreguidelines-pro-type-const-cast)
-		envp.push_back(nullptr);
+		auto argv = c_strings(exec.argv);
+		auto envp = c_strings(exec.env);
 		step = "exec";
 		::syscall(SYS_execveat, binary, "", argv.data(), envp.data(), AT_EMPTY_PATH);
 		throw_errno("execveat " + exec.argv.at(0));

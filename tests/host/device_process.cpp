@@ -28,7 +28,8 @@ DeviceProcess::DeviceProcess(std::vector<std::string> argv, const std::string &l
 	std::transform(argv.begin(), argv.end(), std::back_inserter(args),
 		       [](std::string &a) { return a.data(); });
 	args.push_back(nullptr);
-	pid_ = ::fork();
+	// After the socketpair and argv: the child uses both.
+	pid_ = ::fork(); // NOLINT(cppcoreguidelines-prefer-member-initializer)
 	if (pid_ < 0)
 		throw_errno("fork");
 	if (pid_ == 0) {

@@ -37,6 +37,14 @@ int report(long rc)
 	return 1;
 }
 
+// The probe's numeric argument (a pid or an fd); -1 when it is not one.
+int number(const char *s)
+{
+	char *end = nullptr;
+	const long v = std::strtol(s, &end, 10);
+	return (end == s || *end != '\0' || v < 0 || v > 1 << 20) ? -1 : static_cast<int>(v);
+}
+
 int try_open(const char *path, int flags) { return report(::open(path, flags | O_CLOEXEC, 0600)); }
 
 int try_connect_unix(const char *path)
@@ -92,7 +100,7 @@ int main(int argc, char **argv)
 		// /bin/sh by fd, at the number ARG: the number the sandbox's own
 		// exec used passes seccomp's argument check and meets Landlock.
 		// (dup2 is not in the profile: open until the number comes up.)
-		const int want = std::atoi(arg);
+		const int want = number(arg);
 		int fd = -1;
 		while (fd < want && (fd = ::open("/bin/sh", O_PATH | O_CLOEXEC)) >= 0) {
 		}
@@ -110,9 +118,9 @@ int main(int argc, char **argv)
 	if (what == "connect-unix")
 		return try_connect_unix(arg);
 	if (what == "ptrace")
-		return report(::ptrace(PTRACE_ATTACH, std::atoi(arg), nullptr, nullptr));
+		return report(::ptrace(PTRACE_ATTACH, number(arg), nullptr, nullptr));
 	if (what == "signal")
-		return report(::kill(std::atoi(arg), SIGTERM));
+		return report(::kill(number(arg), SIGTERM));
 	if (what == "mount")
 		return report(::mount("tmpfs", "/", "tmpfs", 0, nullptr));
 	if (what == "unshare")
@@ -140,7 +148,7 @@ int main(int argc, char **argv)
 	if (what == "capabilities")
 		return try_capabilities();
 	if (what == "fd")
-		return report(::fcntl(std::atoi(arg), F_GETFD));
+		return report(::fcntl(number(arg), F_GETFD));
 	if (what == "proc")
 		return try_open("/proc/1/environ", O_RDONLY);
 	std::fprintf(stderr, "vlb-escape-probe: unknown attempt %s\n", what.c_str());

@@ -50,9 +50,9 @@ TEST(Policy, DefaultsAreTheHardenedOnes)
 }
 
 struct Broken {
-	const char *name;
-	std::string text;
-	const char *error;
+	const char *name; // cppcheck-suppress unusedStructMember ; read through GetParam()
+	std::string text; // cppcheck-suppress unusedStructMember
+	const char *error; // cppcheck-suppress unusedStructMember ; read through GetParam()
 };
 
 class BrokenPolicy : public ::testing::TestWithParam<Broken> {};
