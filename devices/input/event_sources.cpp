@@ -197,15 +197,20 @@ void ScriptSource::start(vu::EventLoop &loop, InputDevice &dev)
 
 void ScriptSource::run(InputDevice &dev)
 {
-	while (next_ < steps_.size()) {
+	for (;;) {
+		// Wrap here, not after the last push: a script that ends with a
+		// pause must start over when that pause is up.
+		if (next_ == steps_.size()) {
+			if (!loop_)
+				return;
+			next_ = 0;
+		}
 		const Step &s = steps_[next_++];
 		if (s.pause.count() != 0) {
 			arm(s.pause);
 			return;
 		}
 		dev.push(s.type, s.code, s.value);
-		if (next_ == steps_.size() && loop_)
-			next_ = 0;
 	}
 }
 

@@ -95,6 +95,32 @@ TEST(InputDevice, ScriptedEventsAndConfig)
 	::unlink(script.c_str());
 }
 
+// A looping script that ends with a pause plays again once the pause is up.
+TEST(InputDevice, LoopingScriptRepeats)
+{
+	const auto script = write_temp("repeat.script", "EV_KEY KEY_B 1\nEV_SYN SYN_REPORT 0\nsleep 20\n");
+	DeviceProcess dev({VLB_DEV_INPUT, "--script", script, "--loop"});
+	UserDriver d(dev.take_socket(), two_queues());
+	std::vector<DriverBuffer> bufs;
+	for (int i = 0; i < 8; i++) {
+		bufs.push_back(d.alloc(sizeof(virtio_input_event), 8));
+		const DriverBuffer w[] = {bufs.back()};
+		ASSERT_TRUE(d.submit(0, {}, w));
+	}
+	std::vector<vu::Completion> done;
+	for (int i = 0; i < 100 && done.size() < 6; i++) {
+		auto more = d.wait(0, std::chrono::milliseconds(100));
+		done.insert(done.end(), more.begin(), more.end());
+	}
+	ASSERT_GE(done.size(), 6U) << "three rounds of a 2-event script";
+	for (std::size_t i = 0; i < 6; i++) {
+		virtio_input_event ev{};
+		std::memcpy(&ev, d.memory(bufs.at(done[i].head).offset, sizeof(ev)).data(), sizeof(ev));
+		EXPECT_EQ(ev.type, i % 2 == 0 ? EV_KEY : EV_SYN) << i;
+	}
+	::unlink(script.c_str());
+}
+
 TEST(InputDevice, BadScriptsNameTheLine)
 {
 	const auto script = write_temp("bad.script", "EV_KEY KEY_A 1\nEV_KEY NOT_A_KEY 1\n");
