@@ -116,6 +116,8 @@ int main(int argc, char **argv)
 		if (opt.type.empty() || opt.name.empty())
 			throw std::invalid_argument("--type and --name are required");
 		(void)adapter::device_type(opt.type);
+		// Several adapters share the supervisor's log: say which one speaks.
+		log.set_tag("vlb-adapter[" + opt.name + "]");
 		if (socket_path.empty() == (backend_fd < 0))
 			throw std::invalid_argument("exactly one of --backend-socket and --backend-fd is required");
 

@@ -16,7 +16,7 @@ packages=(
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1 kmod dkms
 	qemu-system-x86 qemu-system-common qemu-utils busybox-static cpio xz-utils
 	# guest tools (run from the host root shared into the guest)
-	fio e2fsprogs util-linux iproute2 strace
+	fio e2fsprogs util-linux iproute2 strace socat
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -56,7 +56,40 @@ export VLB_TESTDEV
 
 # The guest runs no udev: load the stock virtio drivers by hand.
 vlb_load_drivers() {
-	modprobe -a virtio_rng virtio_blk virtio_console virtio_input
+	modprobe -a virtio_rng virtio_blk virtio_console virtio_input evdev
+}
+
+# input_node NAME: the /dev/input/eventN of the input device called NAME.
+input_node() {
+	local n
+	for n in /sys/class/input/event*; do
+		if [ "$(cat "$n/device/name" 2>/dev/null)" = "$1" ]; then
+			echo "/dev/input/${n##*/}"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# expect_key_event DEV CODE: reads two events from DEV (10 s at most) and
+# succeeds if one is a key event with CODE. struct input_event is 24
+# bytes on x86-64: 16 of time, then type, code (u16) and value.
+expect_key_event() {
+	timeout 10 head -c 48 "$1" | od -An -tu2 -w24 -v |
+		awk -v code="$2" '$9 == 1 && $10 == code { found = 1 } END { exit !found }'
+}
+
+# hvc_node: the first /dev/hvcN a virtio console backs (the others refuse
+# open with ENODEV).
+hvc_node() {
+	local h
+	for h in /dev/hvc*; do
+		if [ -c "$h" ] && (exec 3<>"$h") 2>/dev/null; then
+			echo "$h"
+			return 0
+		fi
+	done
+	return 1
 }
 
 # vlb_start_device LOGFILE ARGS...: starts vlb-test-device in the
@@ -119,15 +152,23 @@ first_vd() {
 	return 1
 }
 
-# fio_verify_while_killing DEV SIZE KILLER LOG [SECONDS]: fio passes, each
+# status_field DEVICE KEY [VLBCTL ARGS...]: one number (or null) of
+# `vlbctl status --json` for DEVICE, e.g. its backend_pid.
+status_field() {
+	local dev=$1 key=$2
+	shift 2
+	"$VLBCTL" "$@" status --json | grep -o "\"name\":\"$dev\"[^}]*\"$key\":[0-9a-z]*" | sed 's/.*://'
+}
+
+# fio_verify_while_killing DEV SIZE KILLER LOG [SECONDS [MIN_KILLS]]: fio passes, each
 # writing and verifying DEV (2 jobs of SIZE, QD16, 4k-64k, crc32c; output
 # of the latest in $VLB_CASE_OUT/fio.txt), back to back for SECONDS
 # (default 20), while the function KILLER runs every 2 s. Time, not size,
 # bounds the run, so a fast guest sees as many kills as a slow one. Fails
 # the case on any I/O or verify error (showing the tail of LOG) or fewer
-# than 5 kills; VLB_KILLS says how many.
+# than MIN_KILLS (default 5) kills; VLB_KILLS says how many.
 fio_verify_while_killing() {
-	local dev=$1 size=$2 killer=$3 log=$4 seconds=${5:-20} runner rc=0
+	local dev=$1 size=$2 killer=$3 log=$4 seconds=${5:-20} min_kills=${6:-5} runner rc=0
 	(
 		end=$((SECONDS + seconds))
 		while [ "$SECONDS" -lt "$end" ]; do
@@ -151,5 +192,5 @@ fio_verify_while_killing() {
 		fail "fio failed ($rc)"
 	fi
 	echo "killed $VLB_KILLS times in ${seconds}s of fio passes; no I/O or verify error"
-	[ "$VLB_KILLS" -ge 5 ] || fail "only $VLB_KILLS kills during the run"
+	[ "$VLB_KILLS" -ge "$min_kills" ] || fail "only $VLB_KILLS kills during the run"
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 namespace vlb {
 
@@ -15,6 +16,8 @@ public:
 	explicit Logger(std::string tag, LogLevel max_level = LogLevel::kInfo);
 
 	void set_level(LogLevel level) { max_level_ = level; }
+	// Once the program knows which instance it is (before threads start).
+	void set_tag(std::string tag) { tag_ = std::move(tag); }
 	[[nodiscard]] bool enabled(LogLevel level) const { return level <= max_level_; }
 
 	void log(LogLevel level, const char *fmt, ...) const __attribute__((format(printf, 3, 4)));

@@ -3,7 +3,8 @@
 # vlb-adapter (control plane only) -> this project's vhost-user back-ends,
 # which reach the driver's buffers only through the IOVA grants. blk:
 # fio --verify=crc32c on two queues, then ext4 made, written, remounted and
-# checked; rng: /dev/hwrng; qemu-storage-daemon's vhost-user-blk export,
+# checked; rng: /dev/hwrng; input: key events on /dev/input/eventN;
+# console: bytes both ways through /dev/hvcN; qemu-storage-daemon's vhost-user-blk export,
 # a third-party back-end, unchanged: fio verify. Stopping the adapters
 # detaches the devices and the grace period removes them cleanly.
 . "$VLB_SRC/tests/vm/lib.sh"
@@ -61,6 +62,46 @@ b=$(dd if=/dev/hwrng bs=4096 count=2 2>/dev/null | sha256sum)
 [ "$a" != "$b" ] || fail "hwrng repeats itself"
 echo "hwrng: 2 x 8 KiB, distinct"
 
+step "vlb-dev-input behind vlb-adapter"
+printf '%s\n' "EV_KEY KEY_A 1" "EV_SYN SYN_REPORT 0" "EV_KEY KEY_A 0" "EV_SYN SYN_REPORT 0" \
+	"sleep 300" >"$run/keys.script"
+"$VLB_BUILD/devices/vlb-dev-input" --socket-path "$run/input.sock" --script "$run/keys.script" \
+	--loop --name adapter-kbd 2>"$VLB_CASE_OUT/input.log" &
+input_pid=$!
+wait_for 10 test -S "$run/input.sock" || fail "vlb-dev-input did not listen"
+"$adapter" --type input --name ad-input --backend-socket "$run/input.sock" \
+	2>"$VLB_CASE_OUT/adapter-input.log" &
+ad_input_pid=$!
+wait_for 60 input_node adapter-kbd >/dev/null || { cat "$VLB_CASE_OUT/adapter-input.log"; fail "no input device"; }
+ev=$(input_node adapter-kbd)
+expect_key_event "$ev" 30 || fail "no KEY_A event on $ev"
+echo "$ev: KEY_A press/release events seen"
+
+step "vlb-dev-console behind vlb-adapter"
+"$VLB_BUILD/devices/vlb-dev-console" --socket-path "$run/console.sock" --port-socket "$run/port.sock" \
+	2>"$VLB_CASE_OUT/console.log" &
+console_pid=$!
+wait_for 10 test -S "$run/console.sock" || fail "vlb-dev-console did not listen"
+"$adapter" --type console --name ad-console --backend-socket "$run/console.sock" \
+	2>"$VLB_CASE_OUT/adapter-console.log" &
+ad_console_pid=$!
+wait_for 60 hvc_node >/dev/null || { cat "$VLB_CASE_OUT/adapter-console.log"; fail "no hvc port"; }
+hvc=$(hvc_node)
+# Hold the port open so its raw, no-echo mode lasts (hvc resets termios
+# on last close); directions one at a time, see docs/devices.md.
+exec 9<>"$hvc"
+stty -F "$hvc" raw -echo
+printf 'to-the-guest\n' | socat -u - "UNIX-CONNECT:$run/port.sock"
+got=$(timeout 10 head -c 13 <&9) || true
+[ "$got" = "to-the-guest" ] || fail "host -> guest: read '$got' from $hvc"
+timeout 20 socat -u "UNIX-CONNECT:$run/port.sock" - >"$run/port.out" &
+wait_for 10 sh -c "[ \$(grep -c 'client connected' '$VLB_CASE_OUT/console.log') -ge 2 ]" ||
+	fail "second port client not seen"
+printf 'to-the-host\n' >&9
+wait_for 10 grep -q to-the-host "$run/port.out" || fail "guest -> host: got '$(cat "$run/port.out")'"
+exec 9>&-
+echo "$hvc: bytes both ways"
+
 step "qemu-storage-daemon's vhost-user-blk export behind vlb-adapter, unchanged"
 truncate -s 64M "$run/qsd.img"
 qemu-storage-daemon --blockdev "driver=file,node-name=file0,filename=$run/qsd.img,cache.direct=off" \
@@ -90,12 +131,14 @@ kill -TERM "$ad_qsd_pid"
 wait "$ad_qsd_pid" || fail "vlb-adapter (qsd) exited $?"
 
 step "adapters stop, devices go away after the grace period"
-kill -TERM "$ad_blk_pid" "$ad_rng_pid"
+kill -TERM "$ad_blk_pid" "$ad_rng_pid" "$ad_input_pid" "$ad_console_pid"
 wait "$ad_blk_pid" || fail "vlb-adapter (blk) exited $?"
 wait "$ad_rng_pid" || fail "vlb-adapter (rng) exited $?"
+wait "$ad_input_pid" || fail "vlb-adapter (input) exited $?"
+wait "$ad_console_pid" || fail "vlb-adapter (console) exited $?"
 wait_for 30 sh -c '! ls -d /sys/block/vd* 2>/dev/null' || fail "disk not removed"
-kill -TERM "$blk_pid" "$rng_pid" "$qsd_pid"
-wait "$blk_pid" "$rng_pid" "$qsd_pid" || true
+kill -TERM "$blk_pid" "$rng_pid" "$qsd_pid" "$input_pid" "$console_pid"
+wait "$blk_pid" "$rng_pid" "$qsd_pid" "$input_pid" "$console_pid" || true
 sed 's/^/  /' "$VLB_CASE_OUT/adapter-blk.log"
 vlb_unload
 echo ok

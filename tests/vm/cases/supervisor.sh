@@ -42,7 +42,7 @@ printf '[device]\nname = "bad"\ntype = "rng"\n[backend]\nbinary = "vlb-dev-rng"\
 	>"$run/policies/zz-broken.toml"
 
 vlbctl() { "$VLB_BUILD/tools/vlbctl/vlbctl" --socket "$run/runtime/control.sock" "$@"; }
-field() { vlbctl status --json | grep -o "\"name\":\"$1\"[^}]*\"$2\":[0-9a-z]*" | sed 's/.*://'; }
+field() { status_field "$1" "$2" --socket "$run/runtime/control.sock"; }
 
 step "vlb-supervisord starts the policies"
 "$VLB_BUILD/supervisor/vlb-supervisord" --policy-dir "$run/policies" --libexec-dir "$run/libexec" \
