@@ -1,34 +1,56 @@
 # shellcheck shell=bash source=tests/vm/lib.sh
-# What scripts/demo.sh runs inside the guest: the stock virtio_blk on
-# virtio_loopback.ko, with vlb-adapter bridging it to vlb-dev-blk (ext4
-# made, written, remounted, checked), and this project's vhost-user
-# back-ends (running on the host) behind QEMU's front-ends.
-# Grows with the project into the supervised stack with example policies.
+# What scripts/demo.sh runs inside the guest. First the product as users
+# run it: vlb-supervisord with the shipped example policies (disk0, rng0,
+# input0, console0), every back-end and adapter in its sandbox, the stock
+# virtio drivers using the devices: ext4 and fio on the disk (with the
+# disk's back-end killed under load and restarted), /dev/hwrng, key events
+# on /dev/input/eventN, bytes both ways on /dev/hvcN. Then this project's
+# vhost-user back-ends, running on the host, behind QEMU's own front-ends.
 . "$VLB_SRC/tests/vm/lib.sh"
 
 step "guest kernel $(uname -r), $(nproc) vCPU"
 step "loading virtio_loopback.ko"
-vlb_load grace_period_ms=1000
+vlb_load grace_period_ms=2000
 vlb_load_drivers
 modprobe ext4
 ls -l "$VLB_NODE"
 "$VLBCTL" version
 
-step "the whole chain: virtio_blk -> virtio_loopback.ko -> vlb-adapter -> vlb-dev-blk"
+step "the example policies"
 run=/tmp/demo
-mkdir -p "$run"
-truncate -s 64M "$run/disk.img"
-"$VLB_BUILD/devices/vlb-dev-blk" --socket-path "$run/blk.sock" --backing "$run/disk.img" \
-	--queues 2 --serial demo-blk 2>"$VLB_CASE_OUT/dev-blk.log" &
-blk_pid=$!
-wait_for 10 test -S "$run/blk.sock" || fail "vlb-dev-blk did not listen"
-"$VLB_BUILD/adapter/vlb-adapter" --type blk --name demo-blk --backend-socket "$run/blk.sock" \
-	2>"$VLB_CASE_OUT/adapter.log" &
-adapter_pid=$!
-wait_for 60 disk_with_serial demo-blk >/dev/null || { cat "$VLB_CASE_OUT/adapter.log"; fail "no disk"; }
-dev=$(disk_with_serial demo-blk)
+mkdir -p "$run/policies" "$run/libexec" "$run/state" /run/virtio-loopback
+# This guest's / is the host's root, read-only: the two package paths the
+# examples name move to writable or source-tree places. Nothing else changes.
+for p in disk0 rng0 input0 console0; do
+	sed -e "s#/var/lib/virtio-loopback#$run/state#g" \
+		-e "s#/usr/share/virtio-loopback#$VLB_SRC/policy/examples#g" \
+		"$VLB_SRC/policy/examples/$p.toml" >"$run/policies/$p.toml"
+	diff -U0 "$VLB_SRC/policy/examples/$p.toml" "$run/policies/$p.toml" |
+		grep '^[-+][^-+]' | sed "s/^/  $p.toml: /" || true
+done
+"$VLBCTL" policy check "$run/policies"/*.toml
+for p in devices/vlb-dev-blk devices/vlb-dev-rng devices/vlb-dev-input devices/vlb-dev-console \
+	adapter/vlb-adapter; do
+	ln -sf "$VLB_BUILD/$p" "$run/libexec/"
+done
+truncate -s 64M "$run/state/disk0.img"
+
+step "vlb-supervisord starts one sandboxed adapter/back-end pair per policy"
+"$VLB_BUILD/supervisor/vlb-supervisord" --policy-dir "$run/policies" --libexec-dir "$run/libexec" \
+	2>"$VLB_CASE_OUT/supervisor.log" &
+sup=$!
+wait_for 90 disk_with_serial disk0 >/dev/null || { cat "$VLB_CASE_OUT/supervisor.log"; fail "no disk"; }
+wait_for 30 input_node vlb-keyboard >/dev/null || { cat "$VLB_CASE_OUT/supervisor.log"; fail "no keyboard"; }
+wait_for 30 hvc_node >/dev/null || { cat "$VLB_CASE_OUT/supervisor.log"; fail "no console port"; }
+wait_for 30 sh -c 'ls -d /sys/devices/vlb-rng0/virtio*/driver' >/dev/null ||
+	{ cat "$VLB_CASE_OUT/supervisor.log"; fail "virtio_rng did not bind rng0"; }
+"$VLBCTL" status
+echo "what the disk's back-end was given (from the supervisor's log):"
+grep -m1 'disk0: back-end started' "$VLB_CASE_OUT/supervisor.log" | tr ';' '\n' | sed 's/^ */  /'
+
+step "disk0: virtio_blk -> virtio_loopback.ko -> vlb-adapter -> vlb-dev-blk"
+dev=$(disk_with_serial disk0)
 echo "stock virtio_blk bound it as $dev: $(cat "/sys/block/${dev#/dev/}/size") sectors"
-sed 's/^/  /' "$VLB_CASE_OUT/adapter.log"
 mkfs.ext4 -q -F "$dev"
 mnt=$run/mnt
 mkdir -p "$mnt"
@@ -39,17 +61,60 @@ umount "$mnt"
 echo 3 >/proc/sys/vm/drop_caches
 mount "$dev" "$mnt"
 [ "$(sha256sum <"$mnt/payload")" = "$want" ] || fail "file changed across remount"
-echo "ext4: 4 MiB written, remounted, checksum matches"
 umount "$mnt"
 fsck.ext4 -n "$dev" >/dev/null || fail "fsck found errors"
-echo "fsck: clean"
-kill -TERM "$adapter_pid"
-wait "$adapter_pid" || fail "vlb-adapter exited $?"
-for _ in $(seq 200); do disk_with_serial demo-blk >/dev/null || break; sleep 0.1; done
-disk_with_serial demo-blk >/dev/null && fail "disk not removed"
-echo "adapter stopped: the device was removed after the grace period"
-kill -TERM "$blk_pid"
-wait "$blk_pid" || true
+echo "ext4: 4 MiB written, remounted, checksum matches, fsck clean"
+
+step "disk0: fio --verify while its back-end is SIGKILLed every 2 s"
+kill_disk_backend() {
+	local pid
+	pid=$(status_field disk0 backend_pid)
+	[ -n "$pid" ] && [ "$pid" != null ] && kill -KILL "$pid"
+}
+# disk0.toml allows 5 restarts a minute: a few kills stay inside it.
+fio_verify_while_killing "$dev" 8M kill_disk_backend "$VLB_CASE_OUT/supervisor.log" 8 2
+grep -E 'err=' "$VLB_CASE_OUT/fio.txt" | sed 's/^ */  /'
+grep -E 'disk0: back-end killed|vlb-adapter\[disk0\]: back-end reconnected' "$VLB_CASE_OUT/supervisor.log" |
+	tail -4 | sed 's/^/  /'
+
+step "rng0: /dev/hwrng is vlb-dev-rng"
+# QEMU's virtio-rng devices probed at boot; rng0 is the newest one.
+tr ' ' '\n' </sys/class/misc/hw_random/rng_available | grep virtio_rng | tail -1 \
+	>/sys/class/misc/hw_random/rng_current
+echo "$(cat /sys/class/misc/hw_random/rng_current): $(dd if=/dev/hwrng bs=16 count=1 2>/dev/null | od -An -tx1 | tr -d ' ')"
+
+step "input0: the scripted keyboard on /dev/input/eventN"
+ev=$(input_node vlb-keyboard)
+expect_key_event "$ev" 47 || fail "no KEY_V on $ev"
+echo "$ev ($(cat "/sys/class/input/${ev##*/}/device/name")): KEY_V seen, the script types 'vlb' every 2 s"
+
+step "console0: /dev/hvcN <-> /run/virtio-loopback/console0.sock"
+hvc=$(hvc_node)
+# Held open so raw, no-echo mode lasts; one direction at a time
+# (docs/vhost-user.md, "The hvc limit").
+exec 9<>"$hvc"
+stty -F "$hvc" raw -echo
+printf 'hello guest\n' | socat -u - UNIX-CONNECT:/run/virtio-loopback/console0.sock
+got=$(timeout 10 head -c 12 <&9) || true
+[ "$got" = "hello guest" ] || fail "host -> guest: read '$got'"
+echo "host -> $hvc: '$got'"
+timeout 20 socat -u UNIX-CONNECT:/run/virtio-loopback/console0.sock - >"$run/console.out" &
+sleep 1
+printf 'hello host\n' >&9
+wait_for 10 grep -q 'hello host' "$run/console.out" || fail "guest -> host: got '$(cat "$run/console.out")'"
+echo "$hvc -> host: '$(cat "$run/console.out")'"
+exec 9>&-
+
+step "vlbctl status after all that"
+"$VLBCTL" status
+
+step "SIGTERM: the supervisor stops every pair, the kernel removes the devices"
+kill -TERM "$sup"
+wait "$sup" || fail "vlb-supervisord exited $?"
+for _ in $(seq 300); do [ -e /sys/devices/vlb-disk0 ] || break; sleep 0.1; done
+[ -e /sys/devices/vlb-disk0 ] && fail "disk0 not removed"
+pgrep -f 'vlb-dev-|vlb-adapter' && fail "processes left behind"
+echo "stopped; devices removed, no process left"
 
 step "vhost-user back-ends behind QEMU's vhost-user front-ends"
 if vu=$(disk_with_serial demo-vu-blk); then
