@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <algorithm>
 
@@ -154,9 +156,15 @@ int main(int argc, char **argv)
 			signalled = true;
 			loop.stop();
 		});
-		adapter::Bridge bridge(opt, std::move(backend), loop, log);
+		std::unique_ptr<adapter::Bridge> bridge;
+		try {
+			bridge = std::make_unique<adapter::Bridge>(opt, std::move(backend), loop, log);
+		} catch (const vu::ProtocolError &e) {
+			// Refused before a kernel device exists: say whose fault it is.
+			throw std::runtime_error(std::string("refusing the back-end: ") + e.what());
+		}
 		loop.run();
 		loop.unwatch(sigfd.get());
-		return signalled && bridge.failure().empty() ? 0 : kExitFailure;
+		return signalled && bridge->failure().empty() ? 0 : kExitFailure;
 	});
 }
