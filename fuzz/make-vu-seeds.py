@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of the vu_backend, vu_chain, vu_frontend and
-blk_request fuzz targets: a well-formed vhost-user session, well-formed
-rings, a back-end's well-formed replies, and valid virtio-blk requests,
-which the fuzzers then mutate. Run from anywhere; rewrites their seed-*."""
+"""Writes the seed corpora of the vu_backend, vu_chain, vu_frontend,
+blk_request, input_request and console_request fuzz targets: a well-formed
+vhost-user session, well-formed rings, a back-end's well-formed replies,
+valid virtio-blk requests and input/console buffers, which the fuzzers
+then mutate. Run from anywhere; rewrites their seed-*."""
 import os
 import struct
 
@@ -103,6 +104,43 @@ def blk_requests():
     return bytes(mem)
 
 
+def two_queue_memory(queue0, queue1):
+    """Driver memory for fuzz/fuzzed_rings.cpp with two queues: each is a
+    list of chains, each chain a list of (address, length, writable)."""
+    mem = bytearray(0x8000)
+    for q, chains in enumerate((queue0, queue1)):
+        base = 0x400 * q
+        i = 0
+        heads = []
+        for chain in chains:
+            heads.append(i)
+            for k, (addr, length, writable) in enumerate(chain):
+                last = k == len(chain) - 1
+                flags = (0 if last else 1) | (2 if writable else 0)
+                struct.pack_into("<QIHH", mem, base + 16 * i, addr, length, flags, 0 if last else i + 1)
+                i += 1
+        struct.pack_into("<HH", mem, base + 0x100, 0, len(heads))
+        for k, h in enumerate(heads):
+            struct.pack_into("<H", mem, base + 0x104 + 2 * k, h)
+    return mem
+
+
+def input_requests():
+    """Four 8-byte event buffers; one LED status event from the driver."""
+    mem = two_queue_memory([[(0x1000 + 8 * k, 8, True)] for k in range(4)],
+                           [[(0x2000, 8, False)]])
+    struct.pack_into("<HHI", mem, 0x2000, 0x11, 0, 1)  # EV_LED LED_NUML on
+    return bytes(mem)
+
+
+def console_requests():
+    """Two 64-byte receive buffers; one transmit buffer of output."""
+    mem = two_queue_memory([[(0x1000, 64, True)], [(0x1040, 64, True)]],
+                           [[(0x2000, 12, False)]])
+    mem[0x2000:0x200c] = b"guest output"
+    return bytes(mem)
+
+
 def write(path, data):
     with open(path, "wb") as f:
         f.write(data)
@@ -113,3 +151,5 @@ write(os.path.join(HERE, "corpus/vu_chain/seed-direct"), ring(False))
 write(os.path.join(HERE, "corpus/vu_chain/seed-indirect"), ring(True))
 write(os.path.join(HERE, "corpus/vu_frontend/seed-replies"), replies())
 write(os.path.join(HERE, "corpus/blk_request/seed-requests"), blk_requests())
+write(os.path.join(HERE, "corpus/input_request/seed-requests"), input_requests())
+write(os.path.join(HERE, "corpus/console_request/seed-requests"), console_requests())
