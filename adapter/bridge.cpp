@@ -2,6 +2,7 @@
 #include "bridge.h"
 
 #include <linux/virtio_ids.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -134,6 +135,13 @@ void Bridge::negotiate_protocol()
 	}
 }
 
+// The back-end's end of |fd| is closed (or reset).
+bool Bridge::peer_hung_up(int fd)
+{
+	pollfd pfd{fd, POLLRDHUP, 0};
+	return ::poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR)) != 0;
+}
+
 // A back-end that goes away shows up as readable (EOF) on its socket;
 // nothing else is ever sent unasked on it.
 void Bridge::watch_backend()
@@ -150,19 +158,29 @@ void Bridge::on_backend_gone()
 	}
 	log_.warn("back-end closed the connection; waiting for %s",
 		  opt_.backend_path.empty() ? "the supervisor to restart it" : opt_.backend_path.c_str());
-	try {
-		reconnect();
-	} catch (const std::exception &e) {
-		fail(std::string("reconnecting to the back-end: ") + e.what());
+	const auto deadline = std::chrono::steady_clock::now() + opt_.reconnect_timeout;
+	for (;;) {
+		try {
+			reconnect(deadline);
+			return;
+		} catch (const std::exception &e) {
+			// A successor that dies during the set-up is one more crash to
+			// wait out, not a reason to give the device up; one that stays
+			// and misbehaves is.
+			if (!peer_hung_up(backend_fd_) || std::chrono::steady_clock::now() >= deadline) {
+				fail(std::string("reconnecting to the back-end: ") + e.what());
+				return;
+			}
+			log_.warn("the new back-end went away during the set-up (%s); waiting for the next", e.what());
+		}
 	}
 }
 
 // The back-end restarted: bring it to where the old one was. With the
 // inflight region it resumes the requests the old one had taken and not
 // completed; none is lost or completed twice.
-void Bridge::reconnect()
+void Bridge::reconnect(std::chrono::steady_clock::time_point deadline)
 {
-	const auto deadline = std::chrono::steady_clock::now() + opt_.reconnect_timeout;
 	UniqueFd sock;
 	if (opt_.next_backend) {
 		sock = opt_.next_backend(deadline);

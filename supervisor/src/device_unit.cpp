@@ -20,6 +20,11 @@
 namespace vlb::supervisor {
 namespace {
 
+// How long a back-end's clean exit waits for its adapter's (see
+// on_backend_exit). It blocks the daemon's loop, so it stays short; the
+// adapter is already dying when this wait is needed.
+constexpr std::chrono::milliseconds kAdapterExitWait{2000};
+
 // Reaps the process behind |pidfd| and says how it ended. |failed| is set
 // for anything but exit status 0.
 std::string reap(int pidfd, bool &failed)
@@ -40,12 +45,14 @@ std::string reap(int pidfd, bool &failed)
 
 // A pidfd is readable once its process has exited; an event for an fd
 // number that meanwhile belongs to a new process must not block in waitid.
-bool has_exited(const std::optional<RunningProcess> &p)
+// |wait|: how long to wait for the exit, if it has not happened yet.
+bool has_exited(const std::optional<RunningProcess> &p,
+		std::chrono::milliseconds wait = std::chrono::milliseconds(0))
 {
 	if (!p)
 		return false;
 	pollfd pfd{p->pidfd.get(), POLLIN, 0};
-	return ::poll(&pfd, 1, 0) == 1;
+	return ::poll(&pfd, 1, static_cast<int>(wait.count())) == 1;
 }
 
 void terminate(std::optional<RunningProcess> &p, std::chrono::milliseconds grace)
@@ -284,21 +291,21 @@ void DeviceUnit::on_backend_exit()
 {
 	if (!has_exited(backend_))
 		return;
-	// A back-end whose adapter died ends too (its connection closed): that
-	// is the adapter's exit, judged and restarted as such.
-	if (has_exited(adapter_)) {
-		bool failed = false;
-		(void)reap(backend_->pidfd.get(), failed);
-		backend_.reset();
-		on_adapter_exit();
-		return;
-	}
 	bool failed = false;
 	const std::string how = reap(backend_->pidfd.get(), failed);
 	const pid_t pid = backend_->pid;
 	backend_.reset();
 	if (state_ == State::kStopped)
 		return;
+	// A back-end whose adapter died ends too (its connection closed): that
+	// is the adapter's exit, judged and restarted as such. A dying process
+	// closes its files before its exit is reported, so the back-end can
+	// see the hang-up and exit cleanly first: a clean exit waits (bounded)
+	// for the adapter's.
+	if (has_exited(adapter_, failed ? std::chrono::milliseconds(0) : kAdapterExitWait)) {
+		on_adapter_exit();
+		return;
+	}
 	const auto delay = restarts_.on_exit(failed, std::chrono::steady_clock::now());
 	if (!delay) {
 		go_down("back-end " + how + "; not restarted (restart policy, " +
