@@ -45,6 +45,36 @@ virtio_input_config read_config(UserDriver &d, std::uint8_t select, std::uint8_t
 	return c;
 }
 
+// Posts |n| event buffers on the event queue.
+std::vector<DriverBuffer> post_event_buffers(UserDriver &d, int n)
+{
+	std::vector<DriverBuffer> bufs;
+	for (int i = 0; i < n; i++) {
+		bufs.push_back(d.alloc(sizeof(virtio_input_event), 8));
+		const DriverBuffer w[] = {bufs.back()};
+		EXPECT_TRUE(d.submit(0, {}, w));
+	}
+	return bufs;
+}
+
+// Collects event-queue completions until |want| came or about |ms| passed.
+std::vector<vu::Completion> wait_events(UserDriver &d, std::size_t want, int ms)
+{
+	std::vector<vu::Completion> done;
+	for (int i = 0; i < ms / 100 && done.size() < want; i++) {
+		auto more = d.wait(0, std::chrono::milliseconds(100));
+		done.insert(done.end(), more.begin(), more.end());
+	}
+	return done;
+}
+
+virtio_input_event event_of(const UserDriver &d, const std::vector<DriverBuffer> &bufs, const vu::Completion &c)
+{
+	virtio_input_event ev{};
+	std::memcpy(&ev, d.memory(bufs.at(c.head).offset, sizeof(ev)).data(), sizeof(ev));
+	return ev;
+}
+
 TEST(InputDevice, ScriptedEventsAndConfig)
 {
 	const auto script = write_temp("input.script",
@@ -66,17 +96,8 @@ TEST(InputDevice, ScriptedEventsAndConfig)
 	EXPECT_EQ(abs.size, sizeof(virtio_input_absinfo));
 	EXPECT_EQ(abs.u.abs.max, 65535U);
 
-	std::vector<DriverBuffer> bufs;
-	for (int i = 0; i < 8; i++) {
-		bufs.push_back(d.alloc(sizeof(virtio_input_event), 8));
-		const DriverBuffer w[] = {bufs.back()};
-		ASSERT_TRUE(d.submit(0, {}, w));
-	}
-	std::vector<vu::Completion> done;
-	for (int i = 0; i < 50 && done.size() < 6; i++) {
-		auto more = d.wait(0, std::chrono::milliseconds(100));
-		done.insert(done.end(), more.begin(), more.end());
-	}
+	const auto bufs = post_event_buffers(d, 8);
+	const auto done = wait_events(d, 6, 5000);
 	ASSERT_EQ(done.size(), 6U);
 	struct Want {
 		std::uint16_t type, code;
@@ -86,8 +107,7 @@ TEST(InputDevice, ScriptedEventsAndConfig)
 					{EV_SYN, SYN_REPORT, 0}, {EV_ABS, ABS_X, 300}, {EV_SYN, SYN_REPORT, 0}}};
 	for (std::size_t i = 0; i < 6; i++) {
 		EXPECT_EQ(done[i].len, sizeof(virtio_input_event));
-		virtio_input_event ev{};
-		std::memcpy(&ev, d.memory(bufs.at(done[i].head).offset, sizeof(ev)).data(), sizeof(ev));
+		const auto ev = event_of(d, bufs, done[i]);
 		EXPECT_EQ(ev.type, want.at(i).type) << i;
 		EXPECT_EQ(ev.code, want.at(i).code) << i;
 		EXPECT_EQ(static_cast<std::int32_t>(ev.value), want.at(i).value) << i;
@@ -101,23 +121,11 @@ TEST(InputDevice, LoopingScriptRepeats)
 	const auto script = write_temp("repeat.script", "EV_KEY KEY_B 1\nEV_SYN SYN_REPORT 0\nsleep 20\n");
 	DeviceProcess dev({VLB_DEV_INPUT, "--script", script, "--loop"});
 	UserDriver d(dev.take_socket(), two_queues());
-	std::vector<DriverBuffer> bufs;
-	for (int i = 0; i < 8; i++) {
-		bufs.push_back(d.alloc(sizeof(virtio_input_event), 8));
-		const DriverBuffer w[] = {bufs.back()};
-		ASSERT_TRUE(d.submit(0, {}, w));
-	}
-	std::vector<vu::Completion> done;
-	for (int i = 0; i < 100 && done.size() < 6; i++) {
-		auto more = d.wait(0, std::chrono::milliseconds(100));
-		done.insert(done.end(), more.begin(), more.end());
-	}
+	const auto bufs = post_event_buffers(d, 8);
+	const auto done = wait_events(d, 6, 10000);
 	ASSERT_GE(done.size(), 6U) << "three rounds of a 2-event script";
-	for (std::size_t i = 0; i < 6; i++) {
-		virtio_input_event ev{};
-		std::memcpy(&ev, d.memory(bufs.at(done[i].head).offset, sizeof(ev)).data(), sizeof(ev));
-		EXPECT_EQ(ev.type, i % 2 == 0 ? EV_KEY : EV_SYN) << i;
-	}
+	for (std::size_t i = 0; i < 6; i++)
+		EXPECT_EQ(event_of(d, bufs, done[i]).type, i % 2 == 0 ? EV_KEY : EV_SYN) << i;
 	::unlink(script.c_str());
 }
 
