@@ -18,22 +18,7 @@ ls -l "$VLB_NODE"
 
 step "the example policies"
 run=/tmp/demo
-mkdir -p "$run/policies" "$run/libexec" "$run/state" /run/virtio-loopback
-# This guest's / is the host's root, read-only: the two package paths the
-# examples name move to writable or source-tree places. Nothing else changes.
-for p in disk0 rng0 input0 console0; do
-	sed -e "s#/var/lib/virtio-loopback#$run/state#g" \
-		-e "s#/usr/share/virtio-loopback#$VLB_SRC/policy/examples#g" \
-		"$VLB_SRC/policy/examples/$p.toml" >"$run/policies/$p.toml"
-	diff -U0 "$VLB_SRC/policy/examples/$p.toml" "$run/policies/$p.toml" |
-		grep '^[-+][^-+]' | sed "s/^/  $p.toml: /" || true
-done
-"$VLBCTL" policy check "$run/policies"/*.toml
-for p in devices/vlb-dev-blk devices/vlb-dev-rng devices/vlb-dev-input devices/vlb-dev-console \
-	adapter/vlb-adapter; do
-	ln -sf "$VLB_BUILD/$p" "$run/libexec/"
-done
-truncate -s 64M "$run/state/disk0.img"
+stage_example_policies "$run"
 
 step "vlb-supervisord starts one sandboxed adapter/back-end pair per policy"
 "$VLB_BUILD/supervisor/vlb-supervisord" --policy-dir "$run/policies" --libexec-dir "$run/libexec" \
@@ -90,21 +75,7 @@ expect_key_event "$ev" 47 || fail "no KEY_V on $ev"
 echo "$ev ($(cat "/sys/class/input/${ev##*/}/device/name")): KEY_V seen, the script types 'vlb' every 2 s"
 
 step "console0: /dev/hvcN <-> /run/virtio-loopback/console0.sock"
-hvc=$(hvc_node)
-# Held open so raw, no-echo mode lasts; one direction at a time
-# (docs/vhost-user.md, "The hvc limit").
-exec 9<>"$hvc"
-stty -F "$hvc" raw -echo
-printf 'hello guest\n' | socat -u - UNIX-CONNECT:/run/virtio-loopback/console0.sock
-got=$(timeout 10 head -c 12 <&9) || true
-[ "$got" = "hello guest" ] || fail "host -> guest: read '$got'"
-echo "host -> $hvc: '$got'"
-timeout 20 socat -u UNIX-CONNECT:/run/virtio-loopback/console0.sock - >"$run/console.out" &
-sleep 1
-printf 'hello host\n' >&9
-wait_for 10 grep -q 'hello host' "$run/console.out" || fail "guest -> host: got '$(cat "$run/console.out")'"
-echo "$hvc -> host: '$(cat "$run/console.out")'"
-exec 9>&-
+console_both_ways /run/virtio-loopback/console0.sock "$VLB_CASE_OUT/supervisor.log"
 
 step "vlbctl status after all that"
 "$VLBCTL" status

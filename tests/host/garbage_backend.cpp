@@ -57,9 +57,9 @@ const std::map<std::string, std::string> kFaults = {
 	{"hangup-kick", "the connection closed at SET_VRING_KICK (after the kernel device exists)"},
 };
 
-bool send_message(int fd, Header h, const void *payload, std::size_t len, int pass_fd = -1)
+bool send_message(int fd, Header h, void *payload, std::size_t len, int pass_fd = -1)
 {
-	std::array<iovec, 2> iov{{{&h, sizeof h}, {const_cast<void *>(payload), len}}};
+	std::array<iovec, 2> iov{{{&h, sizeof h}, {payload, len}}};
 	msghdr msg{};
 	msg.msg_iov = iov.data();
 	msg.msg_iovlen = len != 0 ? 2 : 1;
@@ -184,7 +184,7 @@ int main(int argc, char **argv)
 		else
 			return usage(stderr, 2);
 	}
-	if ((fd < 0) == path.empty() || kFaults.count(fault) == 0)
+	if ((fd < 0) == path.empty() || !kFaults.contains(fault))
 		return usage(stderr, 2);
 	std::fprintf(stderr, "vlb-garbage-backend: fault %s: %s\n", fault.c_str(), kFaults.at(fault).c_str());
 	if (fd >= 0) {

@@ -71,11 +71,12 @@ input_node() {
 	return 1
 }
 
-# expect_key_event DEV CODE: reads two events from DEV (10 s at most) and
-# succeeds if one is a key event with CODE. struct input_event is 24
-# bytes on x86-64: 16 of time, then type, code (u16) and value.
+# expect_key_event DEV CODE: reads 16 events from DEV (20 s at most; a
+# reader can start anywhere in a script's sequence) and succeeds if one
+# is a key event with CODE. struct input_event is 24 bytes on x86-64: 16
+# of time, then type, code (u16) and value.
 expect_key_event() {
-	timeout 10 head -c 48 "$1" | od -An -tu2 -w24 -v |
+	timeout 20 head -c $((16 * 24)) "$1" | od -An -tu2 -w24 -v |
 		awk -v code="$2" '$9 == 1 && $10 == code { found = 1 } END { exit !found }'
 }
 
@@ -150,6 +151,53 @@ first_vd() {
 		[ -b "/dev/${d##*/}" ] && { echo "/dev/${d##*/}"; return 0; }
 	done
 	return 1
+}
+
+# console_both_ways SOCKET LOG: bytes from the host (SOCKET, the console
+# back-end's port socket) to the first hvc port and back. LOG is where
+# the back-end logs 'console client connected'. The port is held open so
+# its raw, no-echo mode lasts (hvc resets termios on last close), and one
+# direction runs at a time (docs/vhost-user.md, "The hvc limit").
+console_both_ways() {
+	local sock=$1 log=$2 hvc got seen out
+	hvc=$(hvc_node) || fail "no hvc port"
+	out=$(mktemp)
+	exec 9<>"$hvc"
+	stty -F "$hvc" raw -echo
+	seen=$(grep -c 'console client connected' "$log" || true)
+	printf 'to-the-guest\n' | socat -u - "UNIX-CONNECT:$sock"
+	got=$(timeout 10 head -c 13 <&9) || true
+	[ "$got" = "to-the-guest" ] || fail "host -> guest: read '$got' from $hvc"
+	timeout 20 socat -u "UNIX-CONNECT:$sock" - >"$out" &
+	wait_for 10 sh -c "[ \$(grep -c 'console client connected' '$log') -ge $((seen + 2)) ]" ||
+		fail "the second port client was not seen"
+	printf 'to-the-host\n' >&9
+	wait_for 10 grep -q to-the-host "$out" || fail "guest -> host: got '$(cat "$out")'"
+	exec 9>&-
+	echo "$hvc: '$got' in, '$(cat "$out")' out"
+}
+
+# stage_example_policies RUN: the shipped example policies (disk0, rng0,
+# input0, console0) in RUN/policies, the programs in RUN/libexec and
+# disk0's image in RUN/state. This guest's / is the host's root,
+# read-only: the two package paths the examples name move to writable or
+# source-tree places (printed as a diff). Nothing else changes.
+stage_example_policies() {
+	local run=$1 p
+	mkdir -p "$run/policies" "$run/libexec" "$run/state" /run/virtio-loopback
+	for p in disk0 rng0 input0 console0; do
+		sed -e "s#/var/lib/virtio-loopback#$run/state#g" \
+			-e "s#/usr/share/virtio-loopback#$VLB_SRC/policy/examples#g" \
+			"$VLB_SRC/policy/examples/$p.toml" >"$run/policies/$p.toml"
+		diff -U0 "$VLB_SRC/policy/examples/$p.toml" "$run/policies/$p.toml" |
+			grep '^[-+][^-+]' | sed "s/^/  $p.toml: /" || true
+	done
+	"$VLBCTL" policy check "$run/policies"/*.toml
+	for p in devices/vlb-dev-blk devices/vlb-dev-rng devices/vlb-dev-input devices/vlb-dev-console \
+		adapter/vlb-adapter; do
+		ln -sf "$VLB_BUILD/$p" "$run/libexec/"
+	done
+	truncate -s 64M "$run/state/disk0.img"
 }
 
 # status_field DEVICE KEY [VLBCTL ARGS...]: one number (or null) of

@@ -86,21 +86,7 @@ wait_for 10 test -S "$run/console.sock" || fail "vlb-dev-console did not listen"
 	2>"$VLB_CASE_OUT/adapter-console.log" &
 ad_console_pid=$!
 wait_for 60 hvc_node >/dev/null || { cat "$VLB_CASE_OUT/adapter-console.log"; fail "no hvc port"; }
-hvc=$(hvc_node)
-# Hold the port open so its raw, no-echo mode lasts (hvc resets termios
-# on last close); directions one at a time, see docs/devices.md.
-exec 9<>"$hvc"
-stty -F "$hvc" raw -echo
-printf 'to-the-guest\n' | socat -u - "UNIX-CONNECT:$run/port.sock"
-got=$(timeout 10 head -c 13 <&9) || true
-[ "$got" = "to-the-guest" ] || fail "host -> guest: read '$got' from $hvc"
-timeout 20 socat -u "UNIX-CONNECT:$run/port.sock" - >"$run/port.out" &
-wait_for 10 sh -c "[ \$(grep -c 'client connected' '$VLB_CASE_OUT/console.log') -ge 2 ]" ||
-	fail "second port client not seen"
-printf 'to-the-host\n' >&9
-wait_for 10 grep -q to-the-host "$run/port.out" || fail "guest -> host: got '$(cat "$run/port.out")'"
-exec 9>&-
-echo "$hvc: bytes both ways"
+console_both_ways "$run/port.sock" "$VLB_CASE_OUT/console.log"
 
 step "qemu-storage-daemon's vhost-user-blk export behind vlb-adapter, unchanged"
 truncate -s 64M "$run/qsd.img"
