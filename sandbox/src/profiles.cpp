@@ -22,20 +22,24 @@ constexpr std::uint32_t ioctl_type(unsigned char type) { return static_cast<std:
 constexpr std::array kBase = {
 	// dynamic loader and libc start-up
 	"access"sv, "arch_prctl"sv, "brk"sv, "close"sv, "fstat"sv, "newfstatat"sv, "lseek"sv,
-	"mmap"sv, "mprotect"sv, "munmap"sv, "mremap"sv, "madvise"sv, "openat"sv, "pread64"sv,
-	"prlimit64"sv, "rseq"sv, "capget"sv, "set_robust_list"sv, "set_tid_address"sv, "getrandom"sv,
-	// signals: the event loop's signalfd, abort() raising on itself
+	"mmap"sv, "mprotect"sv, "munmap"sv, "openat"sv, "pread64"sv,
+	"prlimit64"sv, "rseq"sv, "set_robust_list"sv, "set_tid_address"sv, "getrandom"sv,
+	// malloc: trimming and growing large blocks (rare, not in every trace)
+	"mremap"sv, "madvise"sv,
+	// signals: the event loop's signalfd; abort() raising on itself
+	// (tgkill, gettid, getpid) so a failed assertion dies of SIGABRT with
+	// glibc's message (writev), not of SIGSYS; restart_syscall after a
+	// SIGSTOP/SIGCONT; rt_sigreturn and sigaltstack for the sanitizers'
+	// handlers
 	"rt_sigaction"sv, "rt_sigprocmask"sv, "rt_sigreturn"sv, "sigaltstack"sv, "signalfd4"sv,
 	"tgkill"sv, "gettid"sv, "getpid"sv, "restart_syscall"sv,
 	// data and control plane I/O on handed-over fds
 	"read"sv, "write"sv, "readv"sv, "writev"sv, "recvmsg"sv, "sendmsg"sv, "recvfrom"sv,
 	"sendto"sv, "getsockopt"sv, "shutdown"sv, "fcntl"sv, "dup"sv, "poll"sv, "ppoll"sv,
 	// event loop and timers
-	"epoll_create1"sv, "epoll_ctl"sv, "epoll_wait"sv, "epoll_pwait"sv, "eventfd2"sv,
-	"timerfd_create"sv, "timerfd_settime"sv, "timerfd_gettime"sv, "clock_gettime"sv,
+	"epoll_create1"sv, "epoll_ctl"sv, "epoll_wait"sv, "eventfd2"sv,
+	"timerfd_create"sv, "timerfd_settime"sv, "clock_gettime"sv,
 	"clock_nanosleep"sv, "nanosleep"sv, "futex"sv, "sched_yield"sv,
-	// vhost-user INFLIGHT_SHMFD: the back-end creates and seals the region
-	"memfd_create"sv, "ftruncate"sv,
 	"exit"sv, "exit_group"sv,
 };
 
@@ -50,7 +54,12 @@ constexpr std::array kAdapterIoctls = {
 	IoctlRule{kIoctlTypeMask, ioctl_type(VLB_IOCTL_MAGIC), "virtio-loopback control and device ioctls"},
 };
 
+// Every back-end: vhost-user INFLIGHT_SHMFD, it creates and sizes the
+// region (the adapter only receives it).
+constexpr std::array kBackendOnly = {"memfd_create"sv, "ftruncate"sv};
+
 constexpr std::array kBlk = {
+	"memfd_create"sv, "ftruncate"sv,
 	"io_uring_setup"sv, "io_uring_enter"sv, "io_uring_register"sv,
 	"preadv"sv, "pwritev"sv, "preadv2"sv, "pwritev2"sv, "pwrite64"sv,
 	"fsync"sv, "fdatasync"sv, "fallocate"sv,
@@ -60,7 +69,6 @@ constexpr std::array kBlkIoctls = {
 	IoctlRule{kIoctlTypeMask, ioctl_type(0x12), "block device geometry (BLK*)"},
 };
 
-constexpr std::array<std::string_view, 0> kNone{};
 constexpr std::array<IoctlRule, 0> kNoIoctls{};
 
 constexpr std::array kInputIoctls = {
@@ -68,6 +76,7 @@ constexpr std::array kInputIoctls = {
 };
 
 constexpr std::array kConsole = {
+	"memfd_create"sv, "ftruncate"sv,
 	// --port-fd with a listening socket accepts its clients
 	"accept4"sv,
 };
@@ -78,8 +87,8 @@ constexpr std::array kConsoleIoctls = {
 const std::array kProfiles = {
 	Profile{"adapter", "vlb-adapter", kAdapter, kAdapterIoctls},
 	Profile{"device-blk", "vlb-dev-blk", kBlk, kBlkIoctls},
-	Profile{"device-rng", "vlb-dev-rng", kNone, kNoIoctls},
-	Profile{"device-input", "vlb-dev-input", kNone, kInputIoctls},
+	Profile{"device-rng", "vlb-dev-rng", kBackendOnly, kNoIoctls},
+	Profile{"device-input", "vlb-dev-input", kBackendOnly, kInputIoctls},
 	Profile{"device-console", "vlb-dev-console", kConsole, kConsoleIoctls},
 };
 

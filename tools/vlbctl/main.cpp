@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // vlbctl: operator's command-line tool for virtio-loopback.
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <span>
@@ -16,6 +17,7 @@
 #include "vlb/sys_error.h"
 #include "vlb/unix_socket.h"
 #include "vlb/policy/policy.h"
+#include "vlb/sandbox/profiles.h"
 
 namespace {
 
@@ -39,6 +41,11 @@ void print_usage(std::FILE *to)
 		     "  restart DEVICE\n"
 		     "               restart a device's adapter and back-end now\n"
 		     "  reload       re-read the policy directory (as SIGHUP does)\n"
+		     "  profile list\n"
+		     "               the baseline seccomp profiles and their process roles\n"
+		     "  profile show NAME\n"
+		     "               every system call and ioctl type profile NAME allows,\n"
+		     "               one per line (what a policy's allow/deny start from)\n"
 		     "\n"
 		     "Options:\n"
 		     "  --device PATH  control node (default: %s)\n"
@@ -106,6 +113,40 @@ int cmd_supervisor(const std::string &socket, const std::string &request)
 	return error ? kExitFailure : kExitOk;
 }
 
+// Seccomp profiles as the sandbox applies them, for audits and for
+// comparing against traces (scripts/guest/trace-profiles.sh).
+int cmd_profile(const std::vector<std::string_view> &args)
+{
+	namespace sb = vlb::sandbox;
+	if (args.size() == 1 && args[0] == "list") {
+		for (const auto &p : sb::profiles())
+			std::printf("%-16.*s %.*s\n", static_cast<int>(p.name.size()), p.name.data(),
+				    static_cast<int>(p.role.size()), p.role.data());
+		return kExitOk;
+	}
+	if (args.size() != 2 || args[0] != "show") {
+		std::fprintf(stderr, "vlbctl: usage: profile list | profile show NAME\n");
+		return kExitUsage;
+	}
+	const sb::Profile *p = sb::find_profile(args[1]);
+	if (p == nullptr) {
+		std::fprintf(stderr, "vlbctl: no seccomp profile '%.*s' (see 'vlbctl profile list')\n",
+			     static_cast<int>(args[1].size()), args[1].data());
+		return kExitFailure;
+	}
+	std::vector<std::string_view> calls(sb::base_syscalls().begin(), sb::base_syscalls().end());
+	calls.insert(calls.end(), p->syscalls.begin(), p->syscalls.end());
+	if (!p->ioctls.empty())
+		calls.emplace_back("ioctl");
+	std::sort(calls.begin(), calls.end());
+	for (const auto c : calls)
+		std::printf("%.*s\n", static_cast<int>(c.size()), c.data());
+	for (const auto &rule : p->ioctls)
+		std::printf("ioctl type 0x%02x: %.*s\n", (rule.value >> 8) & 0xffU,
+			    static_cast<int>(rule.why.size()), rule.why.data());
+	return kExitOk;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -161,6 +202,8 @@ int main(int argc, char **argv)
 			return cmd_supervisor(socket, "restart " + std::string(rest[0]));
 		if (command == "reload" && rest.empty())
 			return cmd_supervisor(socket, "reload");
+		if (command == "profile")
+			return cmd_profile(rest);
 	} catch (const std::exception &e) {
 		std::fprintf(stderr, "vlbctl: %s\n", e.what());
 		return kExitFailure;
