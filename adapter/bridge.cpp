@@ -160,13 +160,22 @@ void Bridge::on_backend_gone()
 		  opt_.backend_path.empty() ? "the supervisor to restart it" : opt_.backend_path.c_str());
 	const auto deadline = std::chrono::steady_clock::now() + opt_.reconnect_timeout;
 	for (;;) {
+		UniqueFd sock;
 		try {
-			reconnect(deadline);
+			sock = verified(next_connection(deadline), opt_, log_);
+		} catch (const std::exception &e) {
+			fail(std::string("reconnecting to the back-end: ") + e.what());
+			return;
+		}
+		try {
+			replay(std::move(sock));
 			return;
 		} catch (const std::exception &e) {
 			// A successor that dies during the set-up is one more crash to
 			// wait out, not a reason to give the device up; one that stays
-			// and misbehaves is.
+			// and misbehaves is. Only a connection that was made and let
+			// in counts: failing to get one, or a refused peer, ends the
+			// wait, so this cannot spin.
 			if (!peer_hung_up(backend_fd_) || std::chrono::steady_clock::now() >= deadline) {
 				fail(std::string("reconnecting to the back-end: ") + e.what());
 				return;
@@ -176,16 +185,16 @@ void Bridge::on_backend_gone()
 	}
 }
 
-// The back-end restarted: bring it to where the old one was. With the
-// inflight region it resumes the requests the old one had taken and not
-// completed; none is lost or completed twice.
-void Bridge::reconnect(std::chrono::steady_clock::time_point deadline)
+// The restarted back-end's connection: from the supervisor, or by
+// connecting to the socket path again until |deadline|.
+UniqueFd Bridge::next_connection(std::chrono::steady_clock::time_point deadline)
 {
 	UniqueFd sock;
 	if (opt_.next_backend) {
 		sock = opt_.next_backend(deadline);
 		if (!sock)
 			throw std::runtime_error("no new back-end from the supervisor in time");
+		return sock;
 	}
 	while (!sock) {
 		try {
@@ -196,7 +205,14 @@ void Bridge::reconnect(std::chrono::steady_clock::time_point deadline)
 			std::this_thread::sleep_for(std::chrono::milliseconds(50));
 		}
 	}
-	sock = verified(std::move(sock), opt_, log_);
+	return sock;
+}
+
+// The back-end restarted: bring it to where the old one was. With the
+// inflight region it resumes the requests the old one had taken and not
+// completed; none is lost or completed twice.
+void Bridge::replay(UniqueFd sock)
+{
 	backend_fd_ = sock.get();
 	fe_ = std::make_unique<vu::Frontend>(std::move(sock));
 	const std::uint64_t features = fe_->get_features();

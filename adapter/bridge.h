@@ -92,7 +92,8 @@ private:
 	KernelDevice create_kernel_device(const CreateParams &p);
 	void watch_backend();
 	void on_backend_gone();
-	void reconnect(std::chrono::steady_clock::time_point deadline);
+	UniqueFd next_connection(std::chrono::steady_clock::time_point deadline);
+	void replay(UniqueFd sock);
 	static bool peer_hung_up(int fd);
 	void on_backend_request();
 	void fail(const std::string &why);
