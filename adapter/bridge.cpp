@@ -187,7 +187,7 @@ void Bridge::on_backend_gone()
 
 // The restarted back-end's connection: from the supervisor, or by
 // connecting to the socket path again until |deadline|.
-UniqueFd Bridge::next_connection(std::chrono::steady_clock::time_point deadline)
+UniqueFd Bridge::next_connection(std::chrono::steady_clock::time_point deadline) const
 {
 	UniqueFd sock;
 	if (opt_.next_backend) {

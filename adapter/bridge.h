@@ -92,7 +92,7 @@ private:
 	KernelDevice create_kernel_device(const CreateParams &p);
 	void watch_backend();
 	void on_backend_gone();
-	UniqueFd next_connection(std::chrono::steady_clock::time_point deadline);
+	[[nodiscard]] UniqueFd next_connection(std::chrono::steady_clock::time_point deadline) const;
 	void replay(UniqueFd sock);
 	static bool peer_hung_up(int fd);
 	void on_backend_request();
