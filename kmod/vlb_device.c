@@ -284,6 +284,51 @@ static long vlb_dev_vq_interrupt(struct vlb_device *vd, void __user *argp)
 	return 0;
 }
 
+static long vlb_dev_get_state(struct vlb_device *vd, void __user *argp)
+{
+	struct vlb_dev_state *s;
+	long ret = 0;
+
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	/* Pairs with vlb_set_status(): FEATURES_OK means they are stored. */
+	s->status = smp_load_acquire(&vd->status);
+	if (s->status & VIRTIO_CONFIG_S_FEATURES_OK)
+		s->driver_features = vd->driver_features & ~VLB_F_ACCESS_PLATFORM;
+	s->broken = READ_ONCE(vd->broken);
+	s->params = vd->params;
+	spin_lock_irq(&vd->config_lock);
+	memcpy(s->params.config, vd->config, vd->params.config_size);
+	spin_unlock_irq(&vd->config_lock);
+	if (copy_to_user(argp, s, sizeof(*s)))
+		ret = -EFAULT;
+	kfree(s);
+	return ret;
+}
+
+static long vlb_dev_get_vq_state(struct vlb_device *vd,
+				 struct vlb_vq_state __user *argp)
+{
+	struct vlb_vq_state *s;
+	u32 index;
+	long ret = 0;
+
+	if (get_user(index, &argp->index))
+		return -EFAULT;
+	if (index >= vd->params.num_queues)
+		return -EINVAL;
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	s->index = index;
+	vlb_vq_get_state(&vd->vqs[index], s);
+	if (copy_to_user(argp, s, sizeof(*s)))
+		ret = -EFAULT;
+	kfree(s);
+	return ret;
+}
+
 static long vlb_dev_ioctl(struct file *file, unsigned int cmd,
 			  unsigned long arg)
 {
@@ -305,6 +350,10 @@ static long vlb_dev_ioctl(struct file *file, unsigned int cmd,
 	case VLB_DEV_GET_STATS:
 		vlb_stats_read(&vd->stats, &stats);
 		return copy_to_user(argp, &stats, sizeof(stats)) ? -EFAULT : 0;
+	case VLB_DEV_GET_STATE:
+		return vlb_dev_get_state(vd, argp);
+	case VLB_DEV_GET_VQ_STATE:
+		return vlb_dev_get_vq_state(vd, argp);
 	default:
 		return -ENOTTY;
 	}
@@ -571,6 +620,9 @@ long vlb_ioctl_reattach(void __user *argp)
 		ret = -ENOENT;
 	} else if (vd->state != VLB_DETACHED) {
 		ret = -EBUSY;
+	} else if (READ_ONCE(vd->broken)) {
+		/* Nothing to resume: let the grace period remove it. */
+		ret = -EIO;
 	} else {
 		ret = vlb_dev_open_fd(vd);
 		if (ret >= 0) {

@@ -27,6 +27,7 @@ struct vlb_device;
 /* What the transport remembers of a request it published to the device. */
 struct vlb_inflight {
 	u32 writable;	/* device-writable bytes of the chain */
+	u16 avail_pos;	/* shadow avail index it was published at */
 	bool active;	/* published, not completed */
 };
 
@@ -155,5 +156,6 @@ void vlb_vq_release_eventfds(struct vlb_vq *q);
 void vlb_vq_interrupt(struct vlb_vq *q);
 /* Completes every request in flight with an error, in process context. */
 void vlb_fail_inflight(struct vlb_device *vd);
+void vlb_vq_get_state(struct vlb_vq *q, struct vlb_vq_state *s);
 
 #endif /* VLB_DEVICE_H */

@@ -138,7 +138,8 @@ static void vlb_set_status(struct virtio_device *vdev, u8 status)
 	if (added & (VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_FAILED))
 		if (vlb_send_status(vd, status) && (added & VIRTIO_CONFIG_S_DRIVER_OK))
 			vlb_mark_broken(vd, "device refused DRIVER_OK");
-	WRITE_ONCE(vd->status, status);
+	/* Pairs with vlb_dev_get_state(): features are stored before. */
+	smp_store_release(&vd->status, status);
 }
 
 static void vlb_reset(struct virtio_device *vdev)
@@ -267,6 +268,7 @@ static bool vlb_vq_notify(struct virtqueue *vq)
 		if (!dead && vlb_walk_chain(q, head, vlb_activate_desc, &writable))
 			dead = true;
 		q->inflight[head].writable = min_t(u64, writable, U32_MAX);
+		q->inflight[head].avail_pos = q->last_avail;
 		q->inflight[head].active = true;
 		q->shadow_avail->ring[slot] = cpu_to_virtio16(vdev, head);
 		q->last_avail++;
@@ -459,6 +461,40 @@ void vlb_fail_inflight(struct vlb_device *vd)
 			vlb_vq_fail_inflight(q);
 		mutex_unlock(&q->used_mutex);
 	}
+}
+
+/*
+ * A snapshot of @q for a reattaching adapter (struct vlb_vq_state). Used
+ * entries the device wrote without signalling are consumed first, so the
+ * in-flight set is exactly what a new device process must resume. @s is
+ * zeroed by the caller; @s->index is set.
+ */
+void vlb_vq_get_state(struct vlb_vq *q, struct vlb_vq_state *s)
+{
+	unsigned int head, n = 0;
+
+	vlb_vq_process_used(q);
+	mutex_lock(&q->used_mutex);
+	spin_lock_irq(&q->avail_lock);
+	if (q->ready) {
+		s->flags = VLB_VQ_STATE_F_READY;
+		s->num = q->num;
+		s->last_avail = q->last_avail;
+		s->used_idx = q->last_used;
+		s->desc = q->desc_iova;
+		s->avail = q->shadow_avail_iova;
+		s->used = q->shadow_used_iova;
+		for (head = 0; head < q->num; head++) {
+			if (!q->inflight[head].active)
+				continue;
+			s->inflight[n].head = head;
+			s->inflight[n].avail_pos = q->inflight[head].avail_pos;
+			n++;
+		}
+		s->inflight_num = n;
+	}
+	spin_unlock_irq(&q->avail_lock);
+	mutex_unlock(&q->used_mutex);
 }
 
 /* ----------------------------------------------------------- eventfds */

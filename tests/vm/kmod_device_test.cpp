@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Device lifecycle and per-device fd ABI against the real module (runs in
 // the test guest as root, module loaded with grace_period_ms=500 and
-// msg_timeout_ms=1000). No driver binds: each test answers or ignores the
+// msg_timeout_ms=1000). No driver binds, except for DeviceFdWithDriver (run
+// after the case loads virtio_rng): each test answers or ignores the
 // control messages itself.
 #include <fcntl.h>
 #include <poll.h>
@@ -16,10 +17,14 @@
 #include <csignal>
 #include <chrono>
 #include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <system_error>
 #include <thread>
 
+#include <linux/virtio_config.h>
 #include <linux/virtio_loopback.h>
 
 #include <gtest/gtest.h>
@@ -227,6 +232,95 @@ TEST_F(DeviceFd, EventfdIoctlsValidateEverything)
 	EXPECT_EQ(expect_errno(::ioctl(dev_.get(), _IO(VLB_IOCTL_MAGIC, 0x7f))), ENOTTY);
 	// Control-node ioctls are not device ioctls.
 	EXPECT_EQ(expect_errno(::ioctl(dev_.get(), VLB_IOC_GET_VERSION, &v)), ENOTTY);
+}
+
+// The same, run after the case loaded virtio_rng, so the driver probes.
+using DeviceFdWithDriver = DeviceFd;
+
+// What a reattaching adapter reads: before the driver finished, the device
+// as created and no queue; once the probe went through, exactly what the
+// control messages said, and a consistent in-flight record.
+TEST_F(DeviceFdWithDriver, StateFollowsTheDriversProgress)
+{
+	vlb_dev_state st{};
+	ASSERT_EQ(::ioctl(dev_.get(), VLB_DEV_GET_STATE, &st), 0) << std::generic_category().message(errno);
+	EXPECT_EQ(st.params.device_id, 4U);
+	EXPECT_EQ(st.params.num_queues, 1U);
+	EXPECT_EQ(st.params.queue_size_max, 64U);
+	EXPECT_EQ(st.params.device_features, 1ULL << 32);
+	EXPECT_EQ(st.params.bounce_threshold, 4096U) << "defaults are filled in";
+	EXPECT_EQ(std::string(st.params.name), "fd-statefollowsthedriversprogre");
+	EXPECT_EQ(st.status & VIRTIO_CONFIG_S_FEATURES_OK, 0);
+	EXPECT_EQ(st.driver_features, 0U);
+	EXPECT_EQ(st.broken, 0);
+	auto vs = std::make_unique<vlb_vq_state>();
+	ASSERT_EQ(::ioctl(dev_.get(), VLB_DEV_GET_VQ_STATE, vs.get()), 0);
+	EXPECT_EQ(vs->flags, 0U);
+	EXPECT_EQ(vs->num, 0U);
+	EXPECT_EQ(vs->inflight_num, 0U);
+
+	// Answer the probe: features, the queue, DRIVER_OK.
+	std::uint64_t features = 0;
+	std::optional<vlb_msg> enable;
+	bool driver_ok = false;
+	for (vlb_msg msg{}; !driver_ok && next_message(msg);) {
+		if (msg.type == VLB_MSG_SET_FEATURES)
+			features = msg.u.features.features;
+		if (msg.type == VLB_MSG_VQ_ENABLE)
+			enable = msg;
+		if (msg.type == VLB_MSG_SET_STATUS && (msg.u.status.status & VIRTIO_CONFIG_S_DRIVER_OK))
+			driver_ok = true;
+		const vlb_reply reply{.seq = msg.seq, .result = 0, .reserved = {0, 0}};
+		ASSERT_EQ(::write(dev_.get(), &reply, sizeof(reply)), static_cast<ssize_t>(sizeof(reply)));
+	}
+	ASSERT_TRUE(driver_ok && enable) << "the rng driver did not finish its probe";
+	// The status is stored after the reply is taken: allow it a moment.
+	for (int i = 0; i < 100 && !(st.status & VIRTIO_CONFIG_S_DRIVER_OK); i++) {
+		std::this_thread::sleep_for(10ms);
+		ASSERT_EQ(::ioctl(dev_.get(), VLB_DEV_GET_STATE, &st), 0);
+	}
+	EXPECT_NE(st.status & VIRTIO_CONFIG_S_DRIVER_OK, 0);
+	EXPECT_EQ(st.driver_features, features);
+	EXPECT_EQ(st.driver_features & (1ULL << 33), 0U) << "ACCESS_PLATFORM is the kernel's own";
+
+	vs = std::make_unique<vlb_vq_state>();
+	ASSERT_EQ(::ioctl(dev_.get(), VLB_DEV_GET_VQ_STATE, vs.get()), 0);
+	EXPECT_EQ(vs->flags, VLB_VQ_STATE_F_READY);
+	EXPECT_EQ(vs->num, enable->u.vq.num);
+	EXPECT_EQ(vs->desc, enable->u.vq.desc);
+	EXPECT_EQ(vs->avail, enable->u.vq.avail);
+	EXPECT_EQ(vs->used, enable->u.vq.used);
+	// hwrng may have a read in flight: whatever it is, it is consistent.
+	EXPECT_EQ(static_cast<std::uint16_t>(vs->last_avail - vs->used_idx), vs->inflight_num);
+	const std::span inflight(vs->inflight, vs->inflight_num);
+	for (const auto &r : inflight)
+		EXPECT_LT(r.head, vs->num);
+
+	vs->index = 1;
+	EXPECT_EQ(expect_errno(::ioctl(dev_.get(), VLB_DEV_GET_VQ_STATE, vs.get())), EINVAL);
+	EXPECT_EQ(expect_errno(::ioctl(dev_.get(), VLB_DEV_GET_VQ_STATE, nullptr)), EFAULT);
+	EXPECT_EQ(expect_errno(::ioctl(dev_.get(), VLB_DEV_GET_STATE, nullptr)), EFAULT);
+}
+
+TEST(Reattach, ABrokenDeviceIsNotTakenOverAndStillExpires)
+{
+	const vlb::KernelNode node;
+	const vlb_reattach r = reattach_request("reattach-broken");
+	{
+		const vlb::UniqueFd dev(create(node, rng_request("reattach-broken")));
+		ASSERT_TRUE(dev.valid());
+		pollfd p{.fd = dev.get(), .events = POLLIN, .revents = 0};
+		ASSERT_EQ(::poll(&p, 1, 3000), 1);
+		vlb_msg msg{};
+		ASSERT_EQ(::read(dev.get(), &msg, sizeof(msg)), static_cast<ssize_t>(sizeof(msg)));
+		std::this_thread::sleep_for(2500ms);  // unanswered: msg_timeout_ms=1000 breaks it
+		vlb_dev_state st{};
+		ASSERT_EQ(::ioctl(dev.get(), VLB_DEV_GET_STATE, &st), 0);
+		EXPECT_EQ(st.broken, 1);
+	}
+	EXPECT_EQ(expect_errno(::ioctl(node.fd(), VLB_IOC_REATTACH, &r)), EIO);
+	std::this_thread::sleep_for(4 * kGracePeriod);
+	EXPECT_EQ(expect_errno(::ioctl(node.fd(), VLB_IOC_REATTACH, &r)), ENOENT);
 }
 
 TEST_F(DeviceFd, ConfigUpdateStaysInsideTheConfigSpace)

@@ -5,7 +5,8 @@
  * The kernel module exposes one misc device, /dev/virtio-loopback. Every
  * structure passed through it has a fixed size, explicit padding and
  * reserved fields that must be zero, so the ABI can grow by giving meaning
- * to reserved fields and bumping VLB_ABI_MINOR, without new ioctl numbers.
+ * to reserved fields or adding ioctls, and bumping VLB_ABI_MINOR.
+ * Minor 2 added VLB_DEV_GET_STATE and VLB_DEV_GET_VQ_STATE (reattach).
  *
  * Incompatible changes bump VLB_ABI_MAJOR; user space must refuse a kernel
  * whose major differs from the one it was built against.
@@ -20,7 +21,7 @@
 #define VLB_MISC_NAME		"virtio-loopback"
 
 #define VLB_ABI_MAJOR		0
-#define VLB_ABI_MINOR		1
+#define VLB_ABI_MINOR		2
 
 /* Unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst (6.1). */
 #define VLB_IOCTL_MAGIC		0xBE
@@ -105,7 +106,7 @@ struct vlb_create {
 /**
  * struct vlb_reattach - argument of VLB_IOC_REATTACH
  * @name: name of a device whose file descriptor was closed less than the
- *	grace period ago
+ *	grace period ago; a broken device cannot be reattached (EIO)
  * @reserved: zero
  *
  * Returns a new per-device file descriptor bound to that device.
@@ -271,6 +272,76 @@ struct vlb_stats {
 	__u64 reserved[6];
 };
 
+/**
+ * struct vlb_dev_state - VLB_DEV_GET_STATE: what a reattaching adapter
+ *	must know to bring a new device process to where the old one was
+ * @driver_features: the features sent with VLB_MSG_SET_FEATURES (without
+ *	VIRTIO_F_ACCESS_PLATFORM); meaningful once @status has FEATURES_OK
+ * @status: the driver's virtio status byte
+ * @broken: 1 if the device is broken (every request fails)
+ * @reserved0: zero
+ * @reserved: zero
+ * @params: the device as created, defaults filled in and @device_features
+ *	as offered to the driver; @config holds the current config space
+ */
+struct vlb_dev_state {
+	__u64 driver_features;
+	__u8 status;
+	__u8 broken;
+	__u8 reserved0[6];
+	__u64 reserved[6];
+	struct vlb_create params;
+};
+
+/* The queue is set up by the driver and not reset. */
+#define VLB_VQ_STATE_F_READY	_BITUL(0)
+
+/**
+ * struct vlb_vq_inflight - one request published and not completed
+ * @head: its descriptor chain's head
+ * @avail_pos: the shadow avail index it was published at; the distance
+ *	back from @last_avail orders requests oldest first
+ */
+struct vlb_vq_inflight {
+	__u16 head;
+	__u16 avail_pos;
+};
+
+/**
+ * struct vlb_vq_state - VLB_DEV_GET_VQ_STATE
+ * @index: queue index (in); everything else is out
+ * @flags: VLB_VQ_STATE_F_*; the rest is zero unless READY
+ * @num: ring entries
+ * @last_avail: shadow avail index: requests published to the device
+ * @used_idx: shadow used index the kernel has consumed up to
+ * @desc: IOVA of the descriptor table, as in VLB_MSG_VQ_ENABLE
+ * @avail: IOVA of the shadow avail ring
+ * @used: IOVA of the shadow used ring
+ * @inflight_num: valid entries of @inflight
+ * @reserved0: zero
+ * @reserved: zero
+ * @inflight: requests in flight, by head
+ *
+ * Used entries the device wrote but did not signal are consumed first, so
+ * @last_avail - @used_idx == @inflight_num. Consistent only while no
+ * device process serves the queue: a reattaching adapter reads it before
+ * it starts the new one, and rebuilds the vhost-user inflight region.
+ */
+struct vlb_vq_state {
+	__u32 index;
+	__u32 flags;
+	__u32 num;
+	__u16 last_avail;
+	__u16 used_idx;
+	__u64 desc;
+	__u64 avail;
+	__u64 used;
+	__u16 inflight_num;
+	__u16 reserved0[3];
+	__u64 reserved[4];
+	struct vlb_vq_inflight inflight[VLB_QUEUE_SIZE_MAX];
+};
+
 #define VLB_DEV_SET_VQ_KICK	_IOW(VLB_IOCTL_MAGIC, 0x40, struct vlb_vq_eventfd)
 #define VLB_DEV_SET_VQ_CALL	_IOW(VLB_IOCTL_MAGIC, 0x41, struct vlb_vq_eventfd)
 /* Returns an fd whose only use is mmap() of the IOVA space (MAP_SHARED). */
@@ -278,5 +349,7 @@ struct vlb_stats {
 #define VLB_DEV_CONFIG_UPDATE	_IOW(VLB_IOCTL_MAGIC, 0x43, struct vlb_config_update)
 #define VLB_DEV_VQ_INTERRUPT	_IOW(VLB_IOCTL_MAGIC, 0x44, struct vlb_vq_index)
 #define VLB_DEV_GET_STATS	_IOR(VLB_IOCTL_MAGIC, 0x45, struct vlb_stats)
+#define VLB_DEV_GET_STATE	_IOR(VLB_IOCTL_MAGIC, 0x46, struct vlb_dev_state)
+#define VLB_DEV_GET_VQ_STATE	_IOWR(VLB_IOCTL_MAGIC, 0x47, struct vlb_vq_state)
 
 #endif /* _UAPI_LINUX_VIRTIO_LOOPBACK_H */
