@@ -7,6 +7,8 @@
 
 #include <cstring>
 #include <limits>
+#include <stdexcept>
+#include <vector>
 
 #include "vlb/mapping.h"
 #include "vlb/vu/memory_table.h"
@@ -265,6 +267,32 @@ TEST(Inflight, RepairsACompletionPublishedButNotRecorded)
 	EXPECT_EQ(t.recover(1), (std::vector<std::uint16_t>{1}));
 	// and once repaired, a second recovery agrees
 	EXPECT_EQ(t.recover(1), (std::vector<std::uint16_t>{1}));
+}
+
+// A reattaching adapter writes the region for a back-end that never saw
+// these requests: the back-end's own recovery must read them back as is.
+TEST(Inflight, FrontEndWrittenRegionRecoversInTheGivenOrder)
+{
+	std::vector<std::uint8_t> region(inflight_queue_bytes(kSize), 0xa5);
+	const std::vector<std::uint16_t> heads{6, 3, 0, 5};
+	write_inflight_queue(region, kSize, 1000, heads);
+	InflightTracker t(region.data(), kSize);
+	EXPECT_EQ(t.recover(1000), heads);
+	// A new request is ordered after the resumed ones.
+	t.begin(7);
+	InflightTracker again(region.data(), kSize);
+	EXPECT_EQ(again.recover(1000), (std::vector<std::uint16_t>{6, 3, 0, 5, 7}));
+}
+
+TEST(Inflight, FrontEndWrittenRegionRefusesBadHeads)
+{
+	std::vector<std::uint8_t> region(inflight_queue_bytes(kSize));
+	const std::vector<std::uint16_t> out_of_range{kSize};
+	EXPECT_THROW(write_inflight_queue(region, kSize, 0, out_of_range), std::invalid_argument);
+	const std::vector<std::uint16_t> twice{2, 2};
+	EXPECT_THROW(write_inflight_queue(region, kSize, 0, twice), std::invalid_argument);
+	std::vector<std::uint8_t> short_area(inflight_queue_bytes(kSize) - 1);
+	EXPECT_THROW(write_inflight_queue(short_area, kSize, 0, {}), std::invalid_argument);
 }
 
 } // namespace

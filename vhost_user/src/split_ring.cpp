@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 namespace vlb::vu {
 namespace {
@@ -222,6 +224,27 @@ std::uint64_t inflight_queue_bytes(std::uint16_t queue_size)
 {
 	const std::uint64_t raw = sizeof(InflightQueueHeader) + sizeof(InflightDesc) * queue_size;
 	return (raw + 63) & ~std::uint64_t{63};
+}
+
+void write_inflight_queue(std::span<std::uint8_t> area, std::uint16_t size, std::uint16_t used_idx,
+			  std::span<const std::uint16_t> heads)
+{
+	if (area.size() < inflight_queue_bytes(size))
+		throw std::invalid_argument("inflight area too small for the queue");
+	std::memset(area.data(), 0, inflight_queue_bytes(size));
+	auto *hdr = reinterpret_cast<InflightQueueHeader *>(area.data());
+	auto *desc = reinterpret_cast<InflightDesc *>(area.data() + sizeof(InflightQueueHeader));
+	hdr->version = 1;
+	hdr->desc_num = size;
+	hdr->used_idx = used_idx;
+	hdr->last_batch_head = 0;
+	std::uint64_t counter = 0;
+	for (const std::uint16_t h : heads) {
+		if (h >= size || desc[h].inflight)
+			throw std::invalid_argument("inflight head " + std::to_string(h) + " out of range or repeated");
+		desc[h].inflight = 1;
+		desc[h].counter = ++counter;
+	}
 }
 
 InflightTracker::InflightTracker(std::uint8_t *region, std::uint16_t size)

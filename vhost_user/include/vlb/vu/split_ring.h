@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <span>
 #include <vector>
 
 #include "vlb/vu/memory_table.h"
@@ -152,6 +153,14 @@ static_assert(sizeof(InflightQueueHeader) == 16);
 
 // Bytes per queue in the inflight region, 64-byte aligned.
 std::uint64_t inflight_queue_bytes(std::uint16_t queue_size);
+
+// Fills one queue's area (inflight_queue_bytes(size)) so that a back-end
+// resumes |heads|, oldest first, on a ring whose used->idx is |used_idx|:
+// the front-end's side, for requests the back-end never recorded itself
+// (a reattaching adapter rebuilds them from the kernel). Throws
+// std::invalid_argument for a short area, a head out of range or twice.
+void write_inflight_queue(std::span<std::uint8_t> area, std::uint16_t size, std::uint16_t used_idx,
+			  std::span<const std::uint16_t> heads);
 
 class InflightTracker {
 public:
