@@ -1,22 +1,35 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "bridge.h"
 
+#include <fcntl.h>
+#include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <stdexcept>
 #include <thread>
 
+#include "vlb/mapping.h"
 #include "vlb/sys_error.h"
 #include "vlb/unix_socket.h"
+#include "vlb/vu/split_ring.h"
 
 namespace vlb::adapter {
 namespace {
 
 constexpr unsigned kFAccessPlatform = 33;
+
+std::string hex(std::uint64_t v)
+{
+	char buf[24];
+	std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
+	return buf;
+}
 
 } // namespace
 
@@ -71,34 +84,148 @@ Bridge::Bridge(BridgeOptions opt, UniqueFd backend, vu::EventLoop &loop, const L
 	p.bounce_threshold = opt_.bounce_threshold;
 	p.iova_size = opt_.iova_size;
 	p.name = opt_.name;
-	dev_ = std::make_unique<KernelDevice>(create_kernel_device(p));
-	running_.assign(queues_, std::nullopt);
-	log_.info("kernel device '%s' created: features 0x%llx offered to the driver", opt_.name.c_str(),
-		  static_cast<unsigned long long>(dev_->offered_features()));
+	dev_ = std::make_unique<KernelDevice>(open_kernel_device(p));
+	if (reattached_) {
+		take_over(p);
+	} else {
+		running_.assign(queues_, std::nullopt);
+		log_.info("kernel device '%s' created: features 0x%llx offered to the driver", opt_.name.c_str(),
+			  static_cast<unsigned long long>(dev_->offered_features()));
+	}
 	loop_.watch(dev_->fd(), [this] { on_kernel_message(); });
 	watch_backend();
 }
 
-// A previous adapter's device keeps its name for the kernel's grace period
-// (it waits for a REATTACH this adapter does not do yet): wait for the name
-// rather than fail, as long as a back-end reconnect would be waited for.
-KernelDevice Bridge::create_kernel_device(const CreateParams &p)
+// CREATE; or, when a previous adapter left a device of this name in its
+// grace period, REATTACH to it. A device that cannot be taken over yet
+// (still attached, or broken and waiting for removal) is waited for as long
+// as a back-end reconnect would be.
+KernelDevice Bridge::open_kernel_device(const CreateParams &p)
 {
+	UniqueFd own;
+	int ctl = opt_.control_fd;
+	if (ctl < 0) {
+		own.reset(retry_eintr([&] { return ::open(opt_.control_node.c_str(), O_RDWR | O_CLOEXEC); }));
+		if (!own)
+			throw_errno("open " + opt_.control_node);
+		ctl = own.get();
+	}
 	const auto deadline = std::chrono::steady_clock::now() + opt_.reconnect_timeout;
-	for (bool logged = false;; logged = true) {
+	for (int logged = 0;;) {
 		try {
-			return opt_.control_fd >= 0 ? KernelDevice::create(opt_.control_fd, p)
-						    : KernelDevice::create(opt_.control_node, p);
+			return KernelDevice::create(ctl, p);
 		} catch (const std::system_error &e) {
-			if (e.code().value() != EEXIST || std::chrono::steady_clock::now() >= deadline)
+			if (e.code().value() != EEXIST)
 				throw;
-			if (!logged)
-				log_.warn("a device named '%s' still exists (a previous adapter's, in its grace "
-					  "period?); waiting up to %lld ms for it to go",
+		}
+		try {
+			KernelDevice d = KernelDevice::reattach(ctl, p.name);
+			reattached_ = true;
+			return d;
+		} catch (const std::system_error &e) {
+			const int err = e.code().value();
+			// ENOENT: removed between the two calls; CREATE again.
+			if ((err != EBUSY && err != EIO && err != ENOENT) || std::chrono::steady_clock::now() >= deadline)
+				throw;
+			if (err != ENOENT && logged != err) {
+				log_.warn(err == EBUSY ? "kernel device '%s' is held by another adapter; waiting up to %lld ms"
+						       : "kernel device '%s' is broken and cannot be taken over; waiting up "
+							 "to %lld ms for the kernel to remove it",
 					  p.name.c_str(), static_cast<long long>(opt_.reconnect_timeout.count()));
+				logged = err;
+			}
 		}
 		std::this_thread::sleep_for(std::chrono::milliseconds(100));
 	}
+}
+
+// Reattached: the kernel device, its driver and its rings outlived the
+// previous adapter and back-end. Bring this back-end to where they were,
+// from the kernel's record: the driver's features, the memory table, each
+// running queue at its avail index, and the requests in flight handed over
+// in a rebuilt inflight region, so they complete exactly once.
+void Bridge::take_over(const CreateParams &p)
+{
+	const vlb_dev_state st = dev_->state();
+	const auto &was = st.params;
+	if (was.device_id != p.device_id)
+		throw vu::ProtocolError("kernel device '" + opt_.name + "' is virtio type " +
+					std::to_string(was.device_id) + ", not " + opt_.type);
+	if ((was.device_features & ~p.features) != 0)
+		throw vu::ProtocolError("the back-end lacks features 0x" +
+					hex(was.device_features & ~p.features) + " the device offered its driver");
+	if (was.num_queues > queues_)
+		throw vu::ProtocolError("the device has " + std::to_string(was.num_queues) +
+					" queues, the back-end only " + std::to_string(queues_));
+	// A device keeps what it was created with; a changed policy's limits
+	// apply once it is created afresh. Zero asks for the kernel's default.
+	const auto differs = [](std::uint64_t asked, std::uint64_t has) { return asked != 0 && asked != has; };
+	if (was.num_queues != queues_ || was.queue_size_max != p.queue_size_max ||
+	    differs(p.iova_size, was.iova_size) || differs(p.max_granted_pages, was.max_granted_pages) ||
+	    differs(p.bounce_threshold, was.bounce_threshold))
+		log_.warn("kernel device '%s' keeps the parameters it was created with (%u queue(s) of %u, IOVA "
+			  "%llu bytes, %u granted pages, bounce below %u bytes), not the ones asked for now",
+			  opt_.name.c_str(), was.num_queues, was.queue_size_max,
+			  static_cast<unsigned long long>(was.iova_size), was.max_granted_pages, was.bounce_threshold);
+	queues_ = was.num_queues;
+	running_.assign(queues_, std::nullopt);
+	if (st.status & VIRTIO_CONFIG_S_FEATURES_OK) {
+		acked_ = (st.driver_features & backend_features_) | vu::bit(vu::kFProtocolFeatures);
+		fe_->set_features(*acked_);
+	}
+	std::vector<std::optional<QueueState>> queues;
+	std::size_t in_flight = 0;
+	for (std::uint16_t q = 0; q < queues_; q++) {
+		queues.push_back(dev_->queue_state(q));
+		if (queues.back())
+			in_flight += queues.back()->inflight.size();
+	}
+	const auto first = std::find_if(queues.begin(), queues.end(), [](const auto &q) { return q.has_value(); });
+	if (first != queues.end()) {
+		if (protocol_features_ & vu::bit(vu::pf::kInflightShmfd)) {
+			hand_over_inflight(queues, static_cast<std::uint16_t>((*first)->num));
+		} else if (in_flight != 0) {
+			throw vu::ProtocolError("the back-end has no INFLIGHT_SHMFD to take over " +
+						std::to_string(in_flight) + " request(s) in flight");
+		}
+		send_memory();
+		memory_sent_ = true;
+		for (std::uint16_t q = 0; q < queues_; q++) {
+			if (!queues[q])
+				continue;
+			const QueueSetup setup{queues[q]->num, queues[q]->desc, queues[q]->avail, queues[q]->used};
+			send_queue(q, setup, queues[q]->last_avail);
+			running_[q] = setup;
+		}
+	}
+	log_.info("kernel device '%s' reattached: driver status 0x%x, %zu queue(s) running, %zu request(s) in "
+		  "flight handed to the back-end",
+		  opt_.name.c_str(), st.status,
+		  static_cast<std::size_t>(std::count_if(queues.begin(), queues.end(),
+							 [](const auto &q) { return q.has_value(); })),
+		  in_flight);
+}
+
+// The back-end's own inflight region, filled with what the kernel has in
+// flight (the previous back-end's record died with the previous adapter).
+void Bridge::hand_over_inflight(const std::vector<std::optional<QueueState>> &queues, std::uint16_t size)
+{
+	inflight_ = fe_->get_inflight_fd(queues_, size);
+	const std::uint64_t per_queue = vu::inflight_queue_bytes(size);
+	if (inflight_->mmap_size < per_queue * queues_)
+		throw vu::ProtocolError("GET_INFLIGHT_FD: region too small for the queues");
+	const Mapping region = Mapping::map(inflight_->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+					    inflight_->fd.get(), static_cast<off_t>(inflight_->mmap_offset),
+					    "the back-end's inflight region");
+	for (std::uint16_t q = 0; q < queues_; q++) {
+		if (!queues[q])
+			continue;
+		if (queues[q]->num != size)
+			throw std::runtime_error("queues of different sizes cannot share one inflight region");
+		const std::span area(static_cast<std::uint8_t *>(region.data()) + per_queue * q, per_queue);
+		vu::write_inflight_queue(area, size, queues[q]->used_idx, queues[q]->inflight);
+	}
+	fe_->set_inflight_fd(*inflight_);
 }
 
 UniqueFd Bridge::verified(UniqueFd sock, const BridgeOptions &opt, const Logger &log)
@@ -372,12 +499,12 @@ void Bridge::send_memory()
 	fe_->set_mem_table(std::span(&region, 1), fds);
 }
 
-void Bridge::send_queue(std::uint32_t index, const QueueSetup &q)
+void Bridge::send_queue(std::uint32_t index, const QueueSetup &q, std::uint16_t base)
 {
 	fe_->set_vring_num(index, q.num);
 	// The base only matters without an inflight region; with one the
 	// back-end derives it from the used ring and its record.
-	fe_->set_vring_base(index, 0);
+	fe_->set_vring_base(index, base);
 	fe_->set_vring_addr(vu::VringAddr{index, 0, q.desc, q.used, q.avail, 0});
 	fe_->set_vring_call(index, dev_->call(static_cast<std::uint16_t>(index)));
 	fe_->set_vring_kick(index, dev_->kick(static_cast<std::uint16_t>(index)));

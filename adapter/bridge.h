@@ -7,6 +7,9 @@
 //      acknowledged features, one memory region (the device's IOVA space,
 //      so descriptors carry IOVAs), vring num/addr/base, the kernel's
 //      kick and call eventfds, vring enable.
+// A device a previous adapter left in the kernel's grace period is taken
+// over instead of created: REATTACH, and stage 3 replayed from the kernel's
+// record of the driver's features, the rings and the requests in flight.
 // Afterwards it only reacts: config writes forwarded, back-end config
 // changes turned into config interrupts, queue teardown and resets into
 // GET_VRING_BASE / RESET_DEVICE. It never touches the data path.
@@ -64,7 +67,8 @@ DeviceType device_type(const std::string &name);
 
 class Bridge {
 public:
-	// Runs stages 1 and 2 against |backend| (a connected socket).
+	// Runs stages 1 and 2 against |backend| (a connected socket), or the
+	// take-over of a device in its grace period.
 	Bridge(BridgeOptions opt, UniqueFd backend, vu::EventLoop &loop, const Logger &log);
 	~Bridge();
 	Bridge(const Bridge &) = delete;
@@ -87,9 +91,11 @@ private:
 	int handle(const vlb_msg &msg);
 	void start_queue(const vlb_msg &msg);
 	void send_memory();
-	void send_queue(std::uint32_t index, const QueueSetup &q);
+	void send_queue(std::uint32_t index, const QueueSetup &q, std::uint16_t base = 0);
 	void negotiate_protocol();
-	KernelDevice create_kernel_device(const CreateParams &p);
+	KernelDevice open_kernel_device(const CreateParams &p);
+	void take_over(const CreateParams &p);
+	void hand_over_inflight(const std::vector<std::optional<QueueState>> &queues, std::uint16_t size);
 	void watch_backend();
 	void on_backend_gone();
 	[[nodiscard]] UniqueFd next_connection(std::chrono::steady_clock::time_point deadline) const;
@@ -110,6 +116,7 @@ private:
 	std::uint32_t config_size_ = 0;
 	std::uint16_t queues_ = 1;
 	bool memory_sent_ = false;
+	bool reattached_ = false;  // took over a previous adapter's device
 	std::optional<std::uint64_t> acked_;          // driver's features, as sent
 	std::optional<vu::Frontend::Inflight> inflight_;
 	std::vector<std::optional<QueueSetup>> running_;  // by queue

@@ -9,19 +9,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 
 #include "vlb/sys_error.h"
 
 namespace vlb::adapter {
-
-KernelDevice KernelDevice::create(const std::string &control_node, const CreateParams &p)
-{
-	const UniqueFd ctl(retry_eintr([&] { return ::open(control_node.c_str(), O_RDWR | O_CLOEXEC); }));
-	if (!ctl)
-		throw_errno("open " + control_node);
-	return create(ctl.get(), p);
-}
 
 KernelDevice KernelDevice::create(int control_fd, const CreateParams &p)
 {
@@ -45,19 +38,80 @@ KernelDevice KernelDevice::create(int control_fd, const CreateParams &p)
 		throw_errno("VLB_IOC_CREATE of '" + p.name + "'");
 	d.iova_size_ = c.iova_size != 0 ? c.iova_size : VLB_IOVA_SIZE_DEFAULT;
 	d.offered_ = c.device_features;
-	for (std::uint32_t i = 0; i < p.num_queues; i++) {
-		d.kicks_.emplace_back(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-		d.calls_.emplace_back(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-		if (!d.kicks_.back() || !d.calls_.back())
+	d.attach_eventfds(p.num_queues);
+	return d;
+}
+
+KernelDevice KernelDevice::reattach(int control_fd, const std::string &name)
+{
+	if (name.empty() || name.size() >= VLB_NAME_MAX)
+		throw std::invalid_argument("device name empty or too long");
+	vlb_reattach r{};
+	std::memcpy(r.name, name.c_str(), name.size() + 1);
+	KernelDevice d;
+	d.dev_.reset(::ioctl(control_fd, VLB_IOC_REATTACH, &r));
+	if (!d.dev_)
+		throw_errno("VLB_IOC_REATTACH of '" + name + "'");
+	const vlb_dev_state st = d.state();
+	d.iova_size_ = st.params.iova_size;
+	d.offered_ = st.params.device_features;
+	// The old adapter's eventfds died with it; the kernel swaps in ours.
+	d.attach_eventfds(st.params.num_queues);
+	return d;
+}
+
+void KernelDevice::attach_eventfds(std::uint32_t num_queues)
+{
+	for (std::uint32_t i = 0; i < num_queues; i++) {
+		kicks_.emplace_back(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+		calls_.emplace_back(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+		if (!kicks_.back() || !calls_.back())
 			throw_errno("eventfd");
-		vlb_vq_eventfd e{.index = i, .fd = d.kicks_.back().get(), .reserved = 0};
-		if (::ioctl(d.dev_.get(), VLB_DEV_SET_VQ_KICK, &e) != 0)
+		vlb_vq_eventfd e{.index = i, .fd = kicks_.back().get(), .reserved = 0};
+		if (::ioctl(dev_.get(), VLB_DEV_SET_VQ_KICK, &e) != 0)
 			throw_errno("VLB_DEV_SET_VQ_KICK");
-		e.fd = d.calls_.back().get();
-		if (::ioctl(d.dev_.get(), VLB_DEV_SET_VQ_CALL, &e) != 0)
+		e.fd = calls_.back().get();
+		if (::ioctl(dev_.get(), VLB_DEV_SET_VQ_CALL, &e) != 0)
 			throw_errno("VLB_DEV_SET_VQ_CALL");
 	}
-	return d;
+}
+
+vlb_dev_state KernelDevice::state() const
+{
+	vlb_dev_state st{};
+	if (::ioctl(dev_.get(), VLB_DEV_GET_STATE, &st) != 0)
+		throw_errno("VLB_DEV_GET_STATE (a module older than ABI 0.2 cannot be reattached)");
+	return st;
+}
+
+std::optional<QueueState> KernelDevice::queue_state(std::uint16_t q) const
+{
+	// 4 KiB: on the heap, not the stack.
+	auto vs = std::make_unique<vlb_vq_state>();
+	vs->index = q;
+	if (::ioctl(dev_.get(), VLB_DEV_GET_VQ_STATE, vs.get()) != 0)
+		throw_errno("VLB_DEV_GET_VQ_STATE of queue " + std::to_string(q));
+	if (!(vs->flags & VLB_VQ_STATE_F_READY))
+		return std::nullopt;
+	if (vs->inflight_num > vs->num || vs->num > VLB_QUEUE_SIZE_MAX ||
+	    static_cast<std::uint16_t>(vs->last_avail - vs->used_idx) != vs->inflight_num)
+		throw std::runtime_error("VLB_DEV_GET_VQ_STATE of queue " + std::to_string(q) +
+					 ": inconsistent state (" + std::to_string(vs->inflight_num) +
+					 " in flight, avail " + std::to_string(vs->last_avail) + ", used " +
+					 std::to_string(vs->used_idx) + ")");
+	QueueState s{vs->num, vs->desc, vs->avail, vs->used, vs->last_avail, vs->used_idx, {}};
+	std::vector<vlb_vq_inflight> in(vs->inflight, vs->inflight + vs->inflight_num);
+	// Oldest first: the furthest back from last_avail (mod 2^16).
+	std::stable_sort(in.begin(), in.end(), [&](const vlb_vq_inflight &a, const vlb_vq_inflight &b) {
+		return static_cast<std::uint16_t>(s.last_avail - a.avail_pos) >
+		       static_cast<std::uint16_t>(s.last_avail - b.avail_pos);
+	});
+	for (const auto &r : in) {
+		if (r.head >= s.num)
+			throw std::runtime_error("VLB_DEV_GET_VQ_STATE: head out of the ring");
+		s.inflight.push_back(r.head);
+	}
+	return s;
 }
 
 UniqueFd KernelDevice::iova_fd() const

@@ -30,11 +30,23 @@ struct CreateParams {
 	std::string name;
 };
 
+// One queue as the kernel left it when the previous adapter went
+// (VLB_DEV_GET_VQ_STATE), for a new back-end to resume.
+struct QueueState {
+	std::uint32_t num = 0;
+	std::uint64_t desc = 0, avail = 0, used = 0;
+	std::uint16_t last_avail = 0;  // requests published to the device
+	std::uint16_t used_idx = 0;    // completions the kernel consumed
+	std::vector<std::uint16_t> inflight;  // heads, oldest first
+};
+
 class KernelDevice {
 public:
 	// Creates the device; the kernel registers it and the driver probes.
-	static KernelDevice create(const std::string &control_node, const CreateParams &p);
 	static KernelDevice create(int control_fd, const CreateParams &p);
+	// Binds to |name|, left by a previous adapter and still in its grace
+	// period, with fresh kick and call eventfds.
+	static KernelDevice reattach(int control_fd, const std::string &name);
 
 	[[nodiscard]] int fd() const { return dev_.get(); }
 	[[nodiscard]] std::uint64_t iova_size() const { return iova_size_; }
@@ -44,6 +56,13 @@ public:
 	[[nodiscard]] int kick(std::uint16_t q) const { return kicks_.at(q).get(); }
 	[[nodiscard]] int call(std::uint16_t q) const { return calls_.at(q).get(); }
 
+	// What the kernel remembers: the driver's status and features, and
+	// the device as created (VLB_DEV_GET_STATE).
+	[[nodiscard]] vlb_dev_state state() const;
+	// Queue |q|'s rings and requests in flight; nullopt if the driver has
+	// not set it up. Meaningful only while no back-end serves it.
+	[[nodiscard]] std::optional<QueueState> queue_state(std::uint16_t q) const;
+
 	// The next control message, or nullopt if none is pending.
 	[[nodiscard]] std::optional<vlb_msg> read_message() const;
 	void reply(const vlb_msg &msg, int result) const;
@@ -51,6 +70,7 @@ public:
 
 private:
 	KernelDevice() = default;
+	void attach_eventfds(std::uint32_t num_queues);
 
 	UniqueFd dev_;
 	std::uint64_t iova_size_ = 0;

@@ -55,7 +55,8 @@ constexpr std::array kAdapterIoctls = {
 };
 
 // Every back-end: vhost-user INFLIGHT_SHMFD, it creates and sizes the
-// region (the adapter only receives it).
+// region (the adapter only receives it, and maps it to hand requests
+// over when it takes over a device from a previous adapter).
 constexpr std::array kBackendOnly = {"memfd_create"sv, "ftruncate"sv};
 
 constexpr std::array kBlk = {

@@ -330,7 +330,10 @@ void DeviceUnit::on_adapter_exit()
 	supervisor_channel_.reset();
 	if (state_ == State::kStopped)
 		return;
-	// The kernel device went with the adapter: start the pair afresh.
+	// The back-end's connection went with the adapter: start the pair
+	// afresh. The new adapter takes the kernel device over while its grace
+	// period lasts, with the requests this back-end leaves in flight; it
+	// must be gone first, so the kernel's record of them is final.
 	terminate(backend_, std::chrono::milliseconds(1000));
 	const auto delay = restarts_.on_exit(failed, std::chrono::steady_clock::now());
 	if (!delay) {

@@ -1,0 +1,93 @@
+# shellcheck shell=bash source=tests/vm/lib.sh
+# An adapter that dies is replaced within the grace period and loses
+# nothing: the new one REATTACHes to the kernel device, reads the driver's
+# features, the rings and the requests in flight from the kernel, and
+# brings the back-end there. fio writes and verifies throughout, with zero
+# I/O and verify errors, the disk keeps its name (never removed and probed
+# again), and the kernel log stays clean.
+#   1. by hand: vlb-dev-blk on a socket path outlives each adapter, which
+#      is SIGKILLed every 2 s and started again;
+#   2. under vlb-supervisord: the adapter is SIGKILLed every 2 s, the
+#      supervisor replaces adapter and back-end, and the requests the
+#      killed back-end held are handed to the new one in an inflight
+#      region the adapter rebuilt from the kernel's record.
+. "$VLB_SRC/tests/vm/lib.sh"
+vlb_load grace_period_ms=10000
+vlb_load_drivers
+run=/tmp/reattach
+mkdir -p "$run/policies" "$run/libexec" "$run/runtime"
+truncate -s 64M "$run/disk.img" "$run/disk1.img"
+
+step "by hand: vlb-dev-blk on a socket path, vlb-adapter killed every 2 s"
+"$VLB_BUILD/devices/vlb-dev-blk" --socket-path "$run/blk.sock" --backing "$run/disk.img" \
+	--queues 2 --serial reattach 2>"$VLB_CASE_OUT/blk.log" &
+blk_pid=$!
+wait_for 10 test -S "$run/blk.sock" || fail "vlb-dev-blk did not listen"
+start_adapter() {
+	"$VLB_BUILD/adapter/vlb-adapter" --type blk --name reattach --backend-socket "$run/blk.sock" \
+		2>>"$VLB_CASE_OUT/adapter.log" &
+	ad_pid=$!
+}
+start_adapter
+wait_for 60 disk_with_serial reattach >/dev/null || { cat "$VLB_CASE_OUT/adapter.log"; fail "no disk"; }
+dev=$(disk_with_serial reattach)
+replace_adapter() {
+	kill -KILL "$ad_pid"
+	wait "$ad_pid" 2>/dev/null || true
+	start_adapter
+}
+fio_verify_while_killing "$dev" 24M replace_adapter "$VLB_CASE_OUT/adapter.log" 30
+reattached=$(grep -c "kernel device 'reattach' reattached" "$VLB_CASE_OUT/adapter.log" || true)
+echo "adapter took the device over $reattached times"
+[ "$reattached" -ge "$VLB_KILLS" ] || fail "$VLB_KILLS kills but $reattached take-overs"
+[ "$(disk_with_serial reattach)" = "$dev" ] || fail "the disk changed its name: it was removed"
+dmesg | grep -E 'virtio_loopback: reattach: (removing|device broken)' && fail "the kernel device broke or went"
+kill -TERM "$ad_pid"
+wait "$ad_pid" || fail "the last vlb-adapter exited $?"
+kill -TERM "$blk_pid"
+wait "$blk_pid" || true
+
+step "under vlb-supervisord: the disk's adapter killed every 2 s"
+for p in devices/vlb-dev-blk adapter/vlb-adapter; do
+	ln -sf "$VLB_BUILD/$p" "$run/libexec/"
+done
+cat >"$run/policies/disk1.toml" <<TOML
+[device]
+name = "disk1"
+type = "blk"
+queues = 2
+[backend]
+binary = "vlb-dev-blk"
+args = ["--queues", "2", "--serial", "sup-disk1"]
+[[backend.files]]
+path = "$run/disk1.img"
+access = "read-write"
+option = "--backing-fd"
+[restart]
+backoff_initial_ms = 50
+backoff_max_ms = 400
+max_restarts = 100
+TOML
+"$VLB_BUILD/supervisor/vlb-supervisord" --policy-dir "$run/policies" --libexec-dir "$run/libexec" \
+	--runtime-dir "$run/runtime" 2>"$VLB_CASE_OUT/supervisor.log" &
+sup=$!
+wait_for 60 disk_with_serial sup-disk1 >/dev/null || { cat "$VLB_CASE_OUT/supervisor.log"; fail "no disk"; }
+dev=$(disk_with_serial sup-disk1)
+field() { status_field "$1" "$2" --socket "$run/runtime/control.sock"; }
+kill_adapter() {
+	local pid
+	pid=$(field disk1 adapter_pid)
+	[ -n "$pid" ] && [ "$pid" != null ] && kill -KILL "$pid"
+}
+fio_verify_while_killing "$dev" 24M kill_adapter "$VLB_CASE_OUT/supervisor.log" 30
+handed=$(grep -o "reattached: .* [0-9]* request(s) in flight" "$VLB_CASE_OUT/supervisor.log" |
+	awk '{ n++; s += $(NF-3) } END { printf "%d %d", n, s }')
+echo "take-overs, requests handed over in all: $handed"
+[ "${handed% *}" -ge "$VLB_KILLS" ] || fail "$VLB_KILLS kills but only ${handed% *} take-overs"
+[ "$(disk_with_serial sup-disk1)" = "$dev" ] || fail "the disk changed its name: it was removed"
+dmesg | grep -E 'virtio_loopback: disk1: (removing|device broken)' && fail "the kernel device broke or went"
+kill -TERM "$sup"
+wait "$sup" || fail "vlb-supervisord exited $?"
+wait_for 30 sh -c '! ls -d /sys/block/vd* >/dev/null 2>&1' || fail "disk not removed"
+vlb_unload
+echo ok
