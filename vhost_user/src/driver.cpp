@@ -95,6 +95,11 @@ void UserDriver::negotiate()
 			inflight_ = fe_.get_inflight_fd(opt_.queues, opt_.queue_size);
 		fe_.set_inflight_fd(inflight_);
 	}
+	send_memory_table();
+}
+
+void UserDriver::send_memory_table()
+{
 	const MemRegion region{0, opt_.memory_bytes, reinterpret_cast<std::uint64_t>(mem_.data()), 0};
 	const int fds[] = {mem_fd_.get()};
 	fe_.set_mem_table(std::span(&region, 1), fds);

@@ -68,6 +68,10 @@ public:
 	[[nodiscard]] Frontend &frontend() { return fe_; }
 	[[nodiscard]] std::uint16_t in_flight(std::uint16_t queue) const;
 
+	// Sends the memory table again, as QEMU does when guest memory changes:
+	// the back-end must finish with requests in flight, remap and go on.
+	void send_memory_table();
+
 	// Re-establishes the session on a new connection (back-end restart):
 	// same memory, same rings, the inflight region handed back.
 	void reconnect(UniqueFd sock);
