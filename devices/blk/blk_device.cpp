@@ -83,14 +83,24 @@ BlkDevice::BlkDevice(BlkOptions opt, vu::EventLoop &loop, const Logger &log)
 		throw std::invalid_argument("--block-size must be a power of two from 512 to 65536");
 	refresh_capacity();
 	auto done = [this](void *tag, long res) { on_done(tag, res); };
-	if (opt_.use_uring) {
-		std::string why;
-		engine_ = make_uring_engine(opt_.backing.get(), 256, loop, done, why);
-		if (!engine_)
-			log_.warn("%s; using preadv/pwritev", why.c_str());
-	}
-	if (!engine_)
-		engine_ = make_sync_engine(opt_.backing.get(), done);
+	const IoEngine::MakeInner make = [this, &loop](IoEngine::Done d) {
+		std::unique_ptr<IoEngine> e;
+		if (opt_.use_uring) {
+			std::string why;
+			e = make_uring_engine(opt_.backing.get(), 256, loop, d, why);
+			if (!e)
+				log_.warn("%s; using preadv/pwritev", why.c_str());
+		}
+		return e ? std::move(e) : make_sync_engine(opt_.backing.get(), std::move(d));
+	};
+	const int fl = ::fcntl(opt_.backing.get(), F_GETFL);
+	if (fl >= 0 && (fl & O_DIRECT) != 0)
+		engine_ = make_direct_bounce_engine(make, done, [this] {
+			log_.info("O_DIRECT on the driver's memory failed with EFAULT (it cannot be pinned, as "
+				  "under the virtio-loopback transport): copying through aligned buffers");
+		});
+	else
+		engine_ = make(done);
 }
 
 BlkDevice::~BlkDevice()

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "vlb/vu/event_loop.h"
@@ -28,6 +29,8 @@ public:
 	// |result| is bytes transferred or -errno; a null |tag| marks the end
 	// of a batch of completions.
 	using Done = std::function<void(void *tag, long result)>;
+	// Builds an engine that reports to the given callback.
+	using MakeInner = std::function<std::unique_ptr<IoEngine>(Done)>;
 
 	virtual ~IoEngine() = default;
 	IoEngine() = default;
@@ -46,6 +49,12 @@ public:
 };
 
 std::unique_ptr<IoEngine> make_sync_engine(int fd, IoEngine::Done done);
+// For an O_DIRECT backing fd: the engine |make_inner| builds, until an
+// operation fails with EFAULT (driver memory that cannot be pinned, as
+// under the virtio-loopback transport); from then on reads and writes go
+// through aligned buffers of its own. |on_first_copy| runs at the switch.
+std::unique_ptr<IoEngine> make_direct_bounce_engine(const IoEngine::MakeInner &make_inner, IoEngine::Done done,
+						    std::function<void()> on_first_copy);
 // nullptr (with the reason logged by the caller) if io_uring is unavailable.
 std::unique_ptr<IoEngine> make_uring_engine(int fd, unsigned depth, vu::EventLoop &loop,
 					    IoEngine::Done done, std::string &why_not);
