@@ -9,12 +9,14 @@ export VLB_KO VLBCTL VLB_NODE
 
 step() { echo "--- $*"; }
 
-# On a failed case, leave the guest as the next case expects it: no test
-# device, no module.
+# On a failed case, leave the guest as the next case expects it: no
+# process of ours or peer left running (they hold device fds), no module.
 vlb_cleanup() {
 	local rc=$?
 	[ $rc = 0 ] && return 0
 	[ -n "${VLB_DEV_PID:-}" ] && kill -KILL "$VLB_DEV_PID" 2>/dev/null
+	pkill -KILL -f 'vlb-supervisord|vlb-adapter|vlb-dev-|vlb-test-device|qemu-storage-daemon' 2>/dev/null
+	sleep 0.2
 	echo 1 >/sys/module/virtio_loopback/parameters/grace_period_ms 2>/dev/null
 	for _ in $(seq 100); do
 		rmmod virtio_loopback 2>/dev/null && break
@@ -198,6 +200,40 @@ stage_example_policies() {
 		ln -sf "$VLB_BUILD/$p" "$run/libexec/"
 	done
 	truncate -s 64M "$run/state/disk0.img"
+}
+
+# ext4_on_brd MIB DIR: a fresh brd RAM disk of MIB MiB with ext4, mounted
+# on DIR: a file system where O_DIRECT works (tmpfs refuses it). Undo with
+# `umount DIR; rmmod brd`.
+ext4_on_brd() {
+	modprobe -a ext4
+	modprobe -r brd 2>/dev/null || true
+	modprobe brd rd_nr=1 rd_size=$(($1 * 1024))
+	mkfs.ext4 -q -F /dev/ram0
+	mkdir -p "$2"
+	mount /dev/ram0 "$2"
+}
+
+# blk_policy NAME SERIAL IMAGE: a supervisor policy (TOML, on stdout) for a
+# two-queue vlb-dev-blk disk on IMAGE that restarts quickly and often.
+blk_policy() {
+	cat <<TOML
+[device]
+name = "$1"
+type = "blk"
+queues = 2
+[backend]
+binary = "vlb-dev-blk"
+args = ["--queues", "2", "--serial", "$2"]
+[[backend.files]]
+path = "$3"
+access = "read-write"
+option = "--backing-fd"
+[restart]
+backoff_initial_ms = 50
+backoff_max_ms = 400
+max_restarts = 100
+TOML
 }
 
 # status_field DEVICE KEY [VLBCTL ARGS...]: one number (or null) of

@@ -8,13 +8,8 @@
 . "$VLB_SRC/tests/vm/lib.sh"
 vlb_load grace_period_ms=500
 vlb_load_drivers
-modprobe -a brd ext4
 run=/tmp/direct
-mkdir -p "$run/mnt"
-modprobe -r brd 2>/dev/null || true
-modprobe brd rd_nr=1 rd_size=$((96 * 1024))
-mkfs.ext4 -q -F /dev/ram0
-mount /dev/ram0 "$run/mnt"
+ext4_on_brd 96 "$run/mnt"
 img=$run/mnt/disk.img
 fallocate -l 64M "$img"
 

@@ -14,23 +14,7 @@ for p in devices/vlb-dev-blk devices/vlb-dev-rng adapter/vlb-adapter; do
 	ln -sf "$VLB_BUILD/$p" "$run/libexec/"
 done
 truncate -s 64M "$run/disk.img"
-cat >"$run/policies/disk0.toml" <<TOML
-[device]
-name = "disk0"
-type = "blk"
-queues = 2
-[backend]
-binary = "vlb-dev-blk"
-args = ["--queues", "2", "--serial", "sup-disk0"]
-[[backend.files]]
-path = "$run/disk.img"
-access = "read-write"
-option = "--backing-fd"
-[restart]
-backoff_initial_ms = 50
-backoff_max_ms = 400
-max_restarts = 100
-TOML
+blk_policy disk0 sup-disk0 "$run/disk.img" >"$run/policies/disk0.toml"
 cat >"$run/policies/rng0.toml" <<TOML
 [device]
 name = "rng0"
