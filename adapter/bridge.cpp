@@ -8,9 +8,12 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
+#include <endian.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <thread>
 
@@ -23,6 +26,9 @@ namespace vlb::adapter {
 namespace {
 
 constexpr unsigned kFAccessPlatform = 33;
+
+constexpr unsigned kBlkFSegMax = 2;
+constexpr std::size_t kBlkSegMaxOffset = 12;  // struct virtio_blk_config
 
 std::string hex(std::uint64_t v)
 {
@@ -65,9 +71,10 @@ Bridge::Bridge(BridgeOptions opt, UniqueFd backend, vu::EventLoop &loop, const L
 	if (type.config_size != 0) {
 		if (!(protocol_features_ & vu::bit(vu::pf::kConfig)))
 			throw vu::ProtocolError("back-end does not serve config space");
-		config = fe_->get_config(0, type.config_size);
 	}
 	config_size_ = type.config_size;
+	if (config_size_ != 0)
+		config = backend_config();
 	log_.info("back-end: features 0x%llx, protocol features 0x%llx, %u queue(s), %u config bytes",
 		  static_cast<unsigned long long>(backend_features_),
 		  static_cast<unsigned long long>(protocol_features_), queues_, type.config_size);
@@ -459,13 +466,34 @@ int Bridge::handle(const vlb_msg &msg)
 		// select/subsel window): refresh the kernel's cache before the
 		// driver, still waiting for this reply, reads it.
 		if (config_size_ != 0)
-			dev_->update_config(0, fe_->get_config(0, config_size_));
+			dev_->update_config(0, backend_config());
 		return 0;
 	}
 	default:
 		log_.warn("unknown kernel message type %u refused", msg.type);
 		return -EOPNOTSUPP;
 	}
+}
+
+// The back-end's config space as the driver must see it. A virtio-blk
+// request must fit the ring: the transport offers no indirect descriptors,
+// and the driver waits forever for room for a chain longer than the ring,
+// so seg_max is clamped to the queue size less header and status (QEMU
+// adjusts it the same way).
+std::vector<std::uint8_t> Bridge::backend_config() const
+{
+	auto config = fe_->get_config(0, config_size_);
+	if (opt_.type != "blk" || !(backend_features_ & vu::bit(kBlkFSegMax)) ||
+	    config.size() < kBlkSegMaxOffset + sizeof(std::uint32_t))
+		return config;
+	std::uint32_t seg_max = 0;
+	std::memcpy(&seg_max, config.data() + kBlkSegMaxOffset, sizeof(seg_max));
+	const std::uint32_t fits = std::max(opt_.queue_size, std::uint16_t{3}) - 2U;
+	if (le32toh(seg_max) > fits) {
+		seg_max = htole32(fits);
+		std::memcpy(config.data() + kBlkSegMaxOffset, &seg_max, sizeof(seg_max));
+	}
+	return config;
 }
 
 void Bridge::start_queue(const vlb_msg &msg)
@@ -522,7 +550,7 @@ void Bridge::on_backend_request()
 		}
 		vu::check_backend_request(*msg);
 		// CONFIG_CHANGE_MSG: re-read the whole config and push it.
-		const auto cfg = fe_->get_config(0, config_size_);
+		const auto cfg = backend_config();
 		dev_->update_config(0, cfg);
 		log_.info("back-end config change forwarded");
 		if (msg->needs_reply())

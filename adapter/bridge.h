@@ -93,6 +93,7 @@ private:
 	void send_memory();
 	void send_queue(std::uint32_t index, const QueueSetup &q, std::uint16_t base = 0);
 	void negotiate_protocol();
+	[[nodiscard]] std::vector<std::uint8_t> backend_config() const;
 	KernelDevice open_kernel_device(const CreateParams &p);
 	void take_over(const CreateParams &p);
 	void hand_over_inflight(const std::vector<std::optional<QueueState>> &queues, std::uint16_t size);
