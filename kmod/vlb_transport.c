@@ -28,8 +28,15 @@ static struct workqueue_struct *vlb_wq;
 
 int vlb_transport_init(void)
 {
-	/* Completions unblock I/O under memory pressure: WQ_MEM_RECLAIM. */
-	vlb_wq = alloc_workqueue("virtio-loopback", WQ_HIGHPRI | WQ_MEM_RECLAIM, 0);
+	/*
+	 * Completions unblock I/O under memory pressure: WQ_MEM_RECLAIM.
+	 * Unbound, because some drivers spin with preemption off until the
+	 * device used a buffer (virtio_console's control messages and hvc
+	 * writes): completion work queued on the spinning CPU, as a per-CPU
+	 * queue does from notify, would never run there.
+	 */
+	vlb_wq = alloc_workqueue("virtio-loopback",
+				 WQ_UNBOUND | WQ_HIGHPRI | WQ_MEM_RECLAIM, 0);
 	return vlb_wq ? 0 : -ENOMEM;
 }
 
