@@ -18,10 +18,10 @@ EventLoop::EventLoop() : epoll_(::epoll_create1(EPOLL_CLOEXEC))
 		throw_errno("epoll_create1");
 }
 
-void EventLoop::watch(int fd, Handler handler)
+void EventLoop::add(int fd, Interest interest, Handler handler)
 {
 	epoll_event ev{};
-	ev.events = EPOLLIN;
+	ev.events = interest == kInput ? EPOLLIN : EPOLLOUT;
 	ev.data.fd = fd;
 	const bool known = handlers_.contains(fd);
 	if (::epoll_ctl(epoll_.get(), known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0)

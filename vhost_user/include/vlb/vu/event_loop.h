@@ -20,7 +20,10 @@ public:
 	EventLoop();
 
 	// Watches |fd| (not owned) for input; replaces an existing handler.
-	void watch(int fd, Handler handler);
+	void watch(int fd, Handler handler) { add(fd, kInput, std::move(handler)); }
+	// Watches |fd| for room to write, level-triggered. One fd has one
+	// handler: watch a dup() to wait for input and output apart.
+	void watch_writable(int fd, Handler handler) { add(fd, kOutput, std::move(handler)); }
 	void unwatch(int fd);
 	// Runs handlers until stop() or until nothing is watched.
 	void run();
@@ -30,6 +33,9 @@ public:
 	[[nodiscard]] bool stopped() const { return stopped_; }
 
 private:
+	enum Interest : unsigned { kInput, kOutput };
+	void add(int fd, Interest interest, Handler handler);
+
 	UniqueFd epoll_;
 	// Handlers are shared so one can unwatch itself (or others) safely
 	// while it runs.
