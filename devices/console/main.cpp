@@ -7,11 +7,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <stdexcept>
+#include <string>
 
 #include "console_device.h"
 #include "vlb/devices/server.h"
@@ -23,22 +27,39 @@ namespace {
 
 const char *const kUsage =
 	"Usage: vlb-dev-console (--socket-path PATH | --fd N) (--stdio | --pty | --port-socket PATH | --port-fd N) [OPTIONS]\n"
-	"virtio-console vhost-user back-end with one port (the guest's /dev/hvc0).\n\n"
+	"virtio-console vhost-user back-end with one port: the guest's /dev/hvc0, or\n"
+	"with --port-name a named generic port (/dev/vportNp0, /dev/virtio-ports/NAME).\n\n"
 	"  --stdio                the port is this program's stdin and stdout\n"
 	"  --pty                  create a pseudo-terminal and log its path\n"
 	"  --port-socket PATH     listen on PATH; one client at a time is the port\n"
-	"  --port-fd N            an inherited socket: listening (clients) or connected\n";
+	"  --port-fd N            an inherited socket: listening (clients) or connected\n"
+	"  --port-name NAME       offer MULTIPORT and make the port a generic port called\n"
+	"                         NAME ([A-Za-z0-9._-], up to 64): guest writes sleep instead\n"
+	"                         of spinning with interrupts off as hvc writes do\n";
 
 const char *const kCapabilities = "{\n  \"type\": \"console\"\n}\n";
 
-enum : int { kOptStdio = 0x200, kOptPty, kOptPortSocket, kOptPortFd };
+enum : int { kOptStdio = 0x200, kOptPty, kOptPortSocket, kOptPortFd, kOptPortName };
 
 struct PortOptions {
 	bool stdio = false;
 	bool pty = false;
 	std::string socket;
 	long fd = -1;
+	std::string name;
 };
+
+std::string checked_port_name(const char *arg)
+{
+	std::string name(arg);
+	const bool ok = !name.empty() && name.size() <= 64 &&
+			std::all_of(name.begin(), name.end(), [](char c) {
+				return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '_' || c == '-';
+			});
+	if (!ok)
+		throw std::invalid_argument("--port-name: 1 to 64 of [A-Za-z0-9._-], got '" + name + "'");
+	return name;
+}
 
 int parse_options(int argc, char **argv, vlb::devices::ServerOptions &so, PortOptions &po)
 {
@@ -48,12 +69,14 @@ int parse_options(int argc, char **argv, vlb::devices::ServerOptions &so, PortOp
 		{"pty", no_argument, nullptr, kOptPty},
 		{"port-socket", required_argument, nullptr, kOptPortSocket},
 		{"port-fd", required_argument, nullptr, kOptPortFd},
+		{"port-name", required_argument, nullptr, kOptPortName},
 	}, kUsage, so, [&](int c, const char *arg) {
 		switch (c) {
 		case kOptStdio: po.stdio = true; return true;
 		case kOptPty: po.pty = true; return true;
 		case kOptPortSocket: po.socket = arg; return true;
 		case kOptPortFd: po.fd = static_cast<long>(parse_u64(arg, "--port-fd")); return true;
+		case kOptPortName: po.name = checked_port_name(arg); return true;
 		default:
 			return false;
 		}
@@ -99,6 +122,10 @@ public:
 		if (::getsockopt(sock.get(), SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0)
 			vlb::throw_errno("--port-fd is not a socket");
 		if (!listening) {
+			// A slow peer must hold the port's output, not the device.
+			const int fl = ::fcntl(sock.get(), F_GETFL);
+			if (fl < 0 || ::fcntl(sock.get(), F_SETFL, fl | O_NONBLOCK) != 0)
+				vlb::throw_errno("O_NONBLOCK on --port-fd");
 			conn_ = std::move(sock);
 			dev_.attach({conn_.get(), conn_.get()}, [this] { log_.info("port peer closed"); });
 			return;
@@ -110,7 +137,7 @@ public:
 private:
 	void accept_client()
 	{
-		vlb::UniqueFd c(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+		vlb::UniqueFd c(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
 		if (!c)
 			return;
 		if (conn_) {
@@ -151,7 +178,7 @@ int main(int argc, char **argv)
 			throw std::invalid_argument("exactly one of --stdio, --pty, --port-socket and --port-fd is required");
 		vu::EventLoop loop;
 		const auto sig = watch_termination(loop, log);
-		ConsoleDevice dev(loop, log);
+		ConsoleDevice dev(loop, log, po.name);
 		Port port(loop, dev, log);
 		if (po.stdio)
 			port.use_stdio();

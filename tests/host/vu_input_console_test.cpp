@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // vlb-dev-input and vlb-dev-console driven through UserDriver.
 #include <gtest/gtest.h>
+#include <endian.h>
 #include <linux/input.h>
+#include <linux/virtio_console.h>
 #include <linux/virtio_input.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -10,6 +12,8 @@
 #include <array>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <thread>
 
 #include "device_process.h"
 #include "vlb/vu/driver.h"
@@ -176,6 +180,179 @@ TEST(ConsoleDevice, BytesFlowBothWays)
 	char out[16] = {};
 	ASSERT_EQ(::read(mine.get(), out, sizeof(out)), 6);
 	EXPECT_EQ(std::string(out, 6), "world\n");
+}
+
+// The control message the device put in the driver-bound control buffer.
+struct Control {
+	std::uint32_t id;
+	std::uint16_t event, value;
+	std::string extra; // cppcheck-suppress unusedStructMember ; read by the EXPECTs
+};
+
+// Posts |n| driver-bound control buffers and returns the |n| messages the
+// device put in them, in the order it completed them.
+std::vector<Control> controls(UserDriver &d, int n)
+{
+	std::map<std::uint16_t, DriverBuffer> by_head;
+	for (int i = 0; i < n; i++) {
+		const auto buf = d.alloc(256, 8);
+		const DriverBuffer w[] = {buf};
+		const auto head = d.submit(2, {}, w);
+		EXPECT_TRUE(head.has_value());
+		if (head)
+			by_head[*head] = buf;
+	}
+	std::vector<Control> out;
+	for (int tries = 0; static_cast<int>(out.size()) < n && tries < 50; tries++) {
+		for (const auto &c : d.wait(2, std::chrono::milliseconds(100))) {
+			const auto &buf = by_head.at(c.head);
+			virtio_console_control m{};
+			if (c.len < sizeof(m))
+				continue;
+			std::memcpy(&m, d.memory(buf.offset, sizeof(m)).data(), sizeof(m));
+			const auto extra = d.memory(buf.offset + sizeof(m), c.len - sizeof(m));
+			out.push_back({le32toh(m.id), le16toh(m.event), le16toh(m.value),
+				       std::string(extra.begin(), extra.end())});
+		}
+	}
+	return out;
+}
+
+void send_control(UserDriver &d, std::uint16_t event, std::uint16_t value)
+{
+	const virtio_console_control m{htole32(0), htole16(event), htole16(value)};
+	const auto buf = d.alloc(sizeof(m), 8);
+	std::memcpy(d.memory(buf.offset, sizeof(m)).data(), &m, sizeof(m));
+	const DriverBuffer r[] = {buf};
+	ASSERT_TRUE(d.submit(3, r, {}));
+	ASSERT_EQ(d.wait(3, std::chrono::seconds(5)).size(), 1U);
+}
+
+// --port-name: MULTIPORT, and the virtio-console control handshake that
+// makes port 0 a named generic port; input waits until the guest opens it.
+TEST(ConsoleDevice, NamedPortIsAnnouncedOverTheControlQueues)
+{
+	int sv[2];
+	ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	UniqueFd mine(sv[0]);
+	UniqueFd theirs(sv[1]);
+	DeviceProcess dev({VLB_DEV_CONSOLE, "--port-fd", std::to_string(theirs.get()), "--port-name", "org.vlb.test0"},
+			  {}, {theirs.get()});
+	theirs.reset();
+	UserDriver::Options o;
+	o.queues = 4;
+	o.queue_size = 64;
+	o.wanted_features = std::uint64_t{1} << VIRTIO_CONSOLE_F_MULTIPORT;
+	UserDriver d(dev.take_socket(), o);
+	ASSERT_NE(d.features() & (std::uint64_t{1} << VIRTIO_CONSOLE_F_MULTIPORT), 0U);
+	const auto raw = d.frontend().get_config(0, sizeof(virtio_console_config));
+	virtio_console_config cfg{};
+	std::memcpy(&cfg, raw.data(), sizeof(cfg));
+	EXPECT_EQ(le32toh(cfg.max_nr_ports), 1U);
+
+	// Input for a port the guest has not opened is held, not lost.
+	auto rx = d.alloc(64);
+	const DriverBuffer w[] = {rx};
+	ASSERT_TRUE(d.submit(0, {}, w));
+	ASSERT_EQ(::write(mine.get(), "early", 5), 5);
+
+	send_control(d, VIRTIO_CONSOLE_DEVICE_READY, 1);
+	auto c = controls(d, 1);
+	ASSERT_EQ(c.size(), 1U);
+	EXPECT_EQ(c[0].event, VIRTIO_CONSOLE_PORT_ADD);
+	EXPECT_EQ(c[0].id, 0U);
+
+	send_control(d, VIRTIO_CONSOLE_PORT_READY, 1);
+	c = controls(d, 2);
+	ASSERT_EQ(c.size(), 2U);
+	EXPECT_EQ(c[0].event, VIRTIO_CONSOLE_PORT_NAME);
+	EXPECT_EQ(c[0].extra, "org.vlb.test0");
+	EXPECT_EQ(c[1].event, VIRTIO_CONSOLE_PORT_OPEN) << "the host side is connected";
+	EXPECT_EQ(c[1].value, 1U);
+	EXPECT_TRUE(d.poll(0).empty()) << "input delivered to a port the guest has not opened";
+
+	send_control(d, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	const auto got = d.wait(0, std::chrono::seconds(5));
+	ASSERT_EQ(got.size(), 1U);
+	ASSERT_EQ(got[0].len, 5U);
+	EXPECT_EQ(std::memcmp(d.memory(rx.offset, 5).data(), "early", 5), 0);
+
+	// The host side leaving is announced.
+	mine.reset();
+	c = controls(d, 1);
+	ASSERT_EQ(c.size(), 1U);
+	EXPECT_EQ(c[0].event, VIRTIO_CONSOLE_PORT_OPEN);
+	EXPECT_EQ(c[0].value, 0U);
+}
+
+// A port peer that does not read holds the guest's output (its transmit
+// buffers wait), never the device: control messages are still answered at
+// once, which matters because the guest's driver spins until they are.
+// Once the peer reads, every byte arrives, in order.
+TEST(ConsoleDevice, SlowPortPeerHoldsOutputNotTheDevice)
+{
+	int sv[2];
+	ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	UniqueFd mine(sv[0]);
+	UniqueFd theirs(sv[1]);
+	DeviceProcess dev({VLB_DEV_CONSOLE, "--port-fd", std::to_string(theirs.get()), "--port-name", "org.vlb.slow"},
+			  {}, {theirs.get()});
+	theirs.reset();
+	UserDriver::Options o;
+	o.queues = 4;
+	o.queue_size = 64;
+	o.memory_bytes = 16ULL << 20;
+	o.wanted_features = std::uint64_t{1} << VIRTIO_CONSOLE_F_MULTIPORT;
+	UserDriver d(dev.take_socket(), o);
+
+	// 48 transmit buffers of 8 KiB, more than the socket (about 200 KiB)
+	// and the device's buffer (64 KiB) hold together.
+	std::string sent;
+	int submitted = 0;
+	for (int i = 0; i < 48; i++) {
+		const auto buf = d.alloc(8192);
+		auto m = d.memory(buf.offset, 8192);
+		for (std::size_t k = 0; k < m.size(); k++)
+			m[k] = static_cast<std::uint8_t>('a' + (i + static_cast<int>(k / 1000)) % 26);
+		sent.append(m.begin(), m.end());
+		const DriverBuffer r[] = {buf};
+		ASSERT_TRUE(d.submit(1, r, {}).has_value());
+		submitted++;
+	}
+	std::this_thread::sleep_for(std::chrono::milliseconds(300));
+	std::size_t done = d.poll(1).size();
+	EXPECT_LT(done, static_cast<std::size_t>(submitted)) << "the device took all output with nobody reading";
+
+	const auto before = std::chrono::steady_clock::now();
+	send_control(d, VIRTIO_CONSOLE_DEVICE_READY, 1);
+	EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(1))
+		<< "a control message waited for the port's peer";
+	ASSERT_EQ(controls(d, 1).size(), 1U) << "no PORT_ADD while output was held";
+
+	std::string got;
+	std::array<char, 65536> chunk{};
+	for (int tries = 0; got.size() < sent.size() && tries < 500; tries++) {
+		done += d.poll(1).size();
+		pollfd p{mine.get(), POLLIN, 0};
+		if (::poll(&p, 1, 10) == 1) {
+			const ssize_t n = ::read(mine.get(), chunk.data(), chunk.size());
+			ASSERT_GT(n, 0);
+			got.append(chunk.data(), static_cast<std::size_t>(n));
+		}
+	}
+	for (int tries = 0; done < static_cast<std::size_t>(submitted) && tries < 100; tries++)
+		done += d.wait(1, std::chrono::milliseconds(20)).size();
+	EXPECT_EQ(done, static_cast<std::size_t>(submitted));
+	EXPECT_EQ(got.size(), sent.size());
+	EXPECT_TRUE(got == sent) << "output reordered or corrupted";
+}
+
+TEST(ConsoleDevice, PortNameIsChecked)
+{
+	const std::string log = write_temp("console-name.log", "");
+	DeviceProcess bad({VLB_DEV_CONSOLE, "--stdio", "--port-name", "bad name/"}, log);
+	EXPECT_EQ(bad.wait(), 2);
+	::unlink(log.c_str());
 }
 
 } // namespace
