@@ -9,32 +9,17 @@ runtime=${VLB_BENCH_RUNTIME:-5}
 out=$VLB_CASE_OUT/results.txt
 : >"$out"
 
+# shellcheck source=bench/guest/fio_jobs.sh
+. "$VLB_SRC/bench/guest/fio_jobs.sh"
 jobs=(
-	"4k-randread-qd1 randread 4k 1"
-	"4k-randread-qd32 randread 4k 32"
-	"128k-read rw=read 128k 16"
-	"128k-write rw=write 128k 16"
-	"1m-read rw=read 1m 4"
-	"1m-write rw=write 1m 4"
+	"4k-randread-qd1 randread 4k 1 1"
+	"4k-randread-qd32 randread 4k 32 1"
+	"128k-read read 128k 16 1"
+	"128k-write write 128k 16 1"
+	"1m-read read 1m 4 1"
+	"1m-write write 1m 4 1"
 )
-
-# run_jobs CONFIG DEVICE [STATS_LOG]: one fio run per job, one line each:
-# config job iops MiB/s p50_us p99_us
-run_jobs() {
-	local config=$1 dev=$2 j name rw bs qd line
-	for j in "${jobs[@]}"; do
-		read -r name rw bs qd <<<"$j"
-		rw=${rw#rw=}
-		line=$(fio --name="$name" --filename="$dev" --direct=1 --ioengine=libaio \
-			--rw="$rw" --bs="$bs" --iodepth="$qd" --size=48M --runtime="$runtime" \
-			--time_based --percentile_list=50:99 --output-format=terse --terse-version=3)
-		echo "$line" | awk -F';' -v c="$config" -v n="$name" '{
-			iops = $8 + $49; bw = ($7 + $48) / 1024
-			p50 = $8 > 0 ? $18 : $59; p99 = $8 > 0 ? $19 : $60
-			sub(/.*=/, "", p50); sub(/.*=/, "", p99)
-			printf "%s %s %.0f %.1f %s %s\n", c, n, iops, bw, p50, p99 }' >>"$out"
-	done
-}
+run_jobs() { run_fio_jobs "$1" "$2" "$out" "$runtime" "${jobs[@]}"; }
 
 bench_device() { # CONFIG ARGS...
 	local config=$1 log=$VLB_CASE_OUT/$1.log

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# adapter-blk.sh: fio in the Debian kernel under QEMU on one backing file
+# served five ways, in one guest run, printed as a table with ratios
+# against VDUSE: vlb-dev-blk behind vlb-adapter and the transport
+# (zero-copy, and bounce-only), qemu-storage-daemon's vhost-user-blk export
+# behind the same, qemu-storage-daemon's vduse-blk export (VDUSE built out
+# of tree by bench/vduse-modules.sh), and the file itself with O_DIRECT.
+# Under TCG only ratios within one run mean anything.
+#
+# Usage: bench/adapter-blk.sh [--runtime SEC] [BUILD_DIR]
+set -euo pipefail
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+runtime=4
+if [ "${1:-}" = --runtime ]; then
+	runtime=$2
+	shift 2
+fi
+build=${1:-$src/build/default}
+[ -x "$build/adapter/vlb-adapter" ] || {
+	echo "adapter-blk: build first (cmake --build --preset default)" >&2
+	exit 2
+}
+out=$build/bench-adapter-blk
+res=$out/cases/adapter_blk/results.txt
+# VLB_BENCH_TABLE_ONLY=1: print the table of the last run again.
+if [ "${VLB_BENCH_TABLE_ONLY:-0}" != 1 ]; then
+	VLB_BENCH_VDUSE_DIR=$("$src/bench/vduse-modules.sh" "$build/bench-vduse/modules")
+	export VLB_BENCH_VDUSE_DIR
+	export VLB_BENCH_RUNTIME=$runtime
+	"$src/tests/vm/vlb-vm" --out "$out" --build "$build" --case-timeout 3600 \
+		"$src/bench/guest/adapter_blk.sh" >&2
+fi
+
+echo
+echo "virtio-blk on one file (ext4 on brd; back-ends buffered, io_uring), 2 queues of"
+echo "128, fio libaio O_DIRECT over 48 MiB, ${runtime}s per job, one TCG guest run ($(date -u +%F))."
+echo "Each cell: IOPS  MiB/s  p50/p99 us  guest CPU %; the last columns divide"
+echo "MiB/s by VDUSE's (x) and p50 latency by VDUSE's (lat)."
+echo
+awk '
+{ k = $1 SUBSEP $2; iops[k] = $3; bw[k] = $4; p50[k] = $5; p99[k] = $6; cpu[k] = $7
+  if (!seen[$2]++) order[++n] = $2 }
+END {
+	split("vlb-zc vlb-bounce qsd-vlb vduse file", cfg, " ")
+	printf "%-20s", "job"
+	for (c = 1; c <= 5; c++) printf " | %-29s", cfg[c]
+	printf " | %s\n", "zc/vduse  bounce/vduse  qsd-vlb/vduse"
+	for (i = 1; i <= n; i++) {
+		j = order[i]
+		printf "%-20s", j
+		for (c = 1; c <= 5; c++) {
+			k = cfg[c] SUBSEP j
+			printf " | %6d %6.1f %5s/%-6s %3d%%", iops[k], bw[k], p50[k], p99[k], cpu[k]
+		}
+		v = bw["vduse", j]; l = p50["vduse", j]
+		printf " | %4.2fx %4.2flat  %4.2fx %4.2flat  %4.2fx %4.2flat\n",
+			(v > 0 ? bw["vlb-zc", j] / v : 0), (l > 0 ? p50["vlb-zc", j] / l : 0),
+			(v > 0 ? bw["vlb-bounce", j] / v : 0), (l > 0 ? p50["vlb-bounce", j] / l : 0),
+			(v > 0 ? bw["qsd-vlb", j] / v : 0), (l > 0 ? p50["qsd-vlb", j] / l : 0)
+	}
+}' "$res"
+echo
+echo "Targets (issue \"Adapter\"): zero-copy at least 1.3x VDUSE's MiB/s from 64k up,"
+echo "at least VDUSE's IOPS at 4k, and QD1 latency no worse (lat <= 1.00)."

@@ -1,0 +1,35 @@
+# shellcheck shell=bash
+# fio job runner shared by the guest halves of the benchmarks (sourced
+# after tests/vm/lib.sh).
+
+# cpu_ticks: "busy total" jiffies of all CPUs so far, from /proc/stat.
+cpu_ticks() {
+	awk '$1 == "cpu" { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat
+}
+
+# run_fio_jobs CONFIG DEVICE OUT RUNTIME JOB...: one time-based fio run per
+# JOB ("name rw bs iodepth numjobs", rw as fio spells it), O_DIRECT,
+# libaio, over the first 48 MiB of DEVICE. Appends one line per job to OUT:
+#   config job iops MiB/s p50_us p99_us guest_cpu_%
+# guest CPU is the busy share of all vCPUs during the run: fio, the device
+# processes and the kernel together.
+run_fio_jobs() {
+	local config=$1 dev=$2 out=$3 runtime=$4 j name rw bs qd nj line before after
+	shift 4
+	for j in "$@"; do
+		read -r name rw bs qd nj <<<"$j"
+		before=$(cpu_ticks)
+		line=$(fio --name="$name" --filename="$dev" --direct=1 --ioengine=libaio \
+			--rw="$rw" --bs="$bs" --iodepth="$qd" --numjobs="$nj" --group_reporting \
+			--size=48M --runtime="$runtime" --time_based --percentile_list=50:99 \
+			--output-format=terse --terse-version=3)
+		after=$(cpu_ticks)
+		echo "$line" | awk -F';' -v c="$config" -v n="$name" -v b="$before" -v a="$after" '{
+			split(b, x, " "); split(a, y, " ")
+			cpu = y[2] > x[2] ? 100 * (y[1] - x[1]) / (y[2] - x[2]) : 0
+			iops = $8 + $49; bw = ($7 + $48) / 1024
+			p50 = $8 > 0 ? $18 : $59; p99 = $8 > 0 ? $19 : $60
+			sub(/.*=/, "", p50); sub(/.*=/, "", p99)
+			printf "%s %s %.0f %.1f %s %s %.0f\n", c, n, iops, bw, p50, p99, cpu }' >>"$out"
+	done
+}
