@@ -208,7 +208,11 @@ void ConsoleDevice::deliver()
 // and writes it; stops taking while the sink is slow.
 void ConsoleDevice::pump_output()
 {
+	// Write what is held first: when the sink had no room, the buffer is
+	// full and nothing new was taken, yet the ring may hold more.
 	for (;;) {
+		if (!write_output())
+			return;
 		vu::Chain chain;
 		bool took = false;
 		while (output_.size() < kOutputLimit && txq_ != nullptr && txq_->running() && txq_->pop(chain)) {
@@ -217,10 +221,9 @@ void ConsoleDevice::pump_output()
 			txq_->complete(chain.head, 0);
 			took = true;
 		}
-		if (took)
-			txq_->notify();
-		if (!write_output() || !took)
+		if (!took)
 			return;
+		txq_->notify();
 	}
 }
 

@@ -295,6 +295,8 @@ TEST(ConsoleDevice, SlowPortPeerHoldsOutputNotTheDevice)
 	ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	UniqueFd mine(sv[0]);
 	UniqueFd theirs(sv[1]);
+	int small = 4096;
+	ASSERT_EQ(::setsockopt(mine.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
 	DeviceProcess dev({VLB_DEV_CONSOLE, "--port-fd", std::to_string(theirs.get()), "--port-name", "org.vlb.slow"},
 			  {}, {theirs.get()});
 	theirs.reset();
