@@ -473,14 +473,17 @@ void vlb_fail_inflight(struct vlb_device *vd)
 /*
  * A snapshot of @q for a reattaching adapter (struct vlb_vq_state). Used
  * entries the device wrote without signalling are consumed first, so the
- * in-flight set is exactly what a new device process must resume. @s is
- * zeroed by the caller; @s->index is set.
+ * in-flight set is exactly what a new device process must resume. That
+ * runs in the call work, not here: driver callbacks must only ever come
+ * from where vlb_synchronize_cbs() can wait for them. @s is zeroed by the
+ * caller; @s->index is set.
  */
 void vlb_vq_get_state(struct vlb_vq *q, struct vlb_vq_state *s)
 {
 	unsigned int head, n = 0;
 
-	vlb_vq_process_used(q);
+	vlb_queue_call_work(q);
+	flush_work(&q->call_work);
 	mutex_lock(&q->used_mutex);
 	spin_lock_irq(&q->avail_lock);
 	if (q->ready) {
