@@ -219,9 +219,10 @@ void Bridge::hand_over_inflight(const std::vector<std::optional<QueueState>> &qu
 {
 	inflight_ = fe_->get_inflight_fd(queues_, size);
 	const std::uint64_t per_queue = vu::inflight_queue_bytes(size);
+	// The reply parser checked the fd holds mmap_size bytes at the offset.
 	if (inflight_->mmap_size < per_queue * queues_)
 		throw vu::ProtocolError("GET_INFLIGHT_FD: region too small for the queues");
-	const Mapping region = Mapping::map(inflight_->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	const Mapping region = Mapping::map(per_queue * queues_, PROT_READ | PROT_WRITE, MAP_SHARED,
 					    inflight_->fd.get(), static_cast<off_t>(inflight_->mmap_offset),
 					    "the back-end's inflight region");
 	for (std::uint16_t q = 0; q < queues_; q++) {

@@ -6,10 +6,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+
 #include <array>
 #include <cstring>
+#include <thread>
 
 #include "vlb/vu/channel.h"
+#include "vlb/vu/frontend.h"
 #include "vlb/vu/message.h"
 
 namespace vlb::vu {
@@ -158,6 +162,35 @@ TEST(VuChannel, RoundTripWithFds)
 	ASSERT_EQ(m->fds.size(), 1U);
 	EXPECT_GE(::fcntl(m->fds[0].get(), F_GETFD) & FD_CLOEXEC, 1);
 	EXPECT_NO_THROW(check_request(*m));
+}
+
+// A back-end that claims an inflight region larger than the fd it sends
+// is refused by the reply parser, before anyone maps it (a mapping past a
+// memfd's end faults on first touch).
+TEST(VuFrontend, InflightFdMustHoldWhatTheReplyClaims)
+{
+	for (const bool honest : {true, false}) {
+		SCOPED_TRACE(honest ? "honest" : "short fd");
+		int sv[2];
+		ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+		Frontend fe{UniqueFd(sv[0])};
+		Channel backend{UniqueFd(sv[1])};
+		const UniqueFd mem(::memfd_create("inflight-test", MFD_CLOEXEC));
+		ASSERT_TRUE(mem.valid());
+		ASSERT_EQ(::ftruncate(mem.get(), honest ? 16384 : 4096), 0);
+		std::thread peer([&] {
+			auto req = backend.receive();
+			ASSERT_TRUE(req.has_value());
+			const InflightInfo info{16384, 0, 1, 64, {}};
+			const int fds[] = {mem.get()};
+			backend.send_value(req->code(), kFlagReply, info, fds);
+		});
+		if (honest)
+			EXPECT_EQ(fe.get_inflight_fd(1, 64).mmap_size, 16384U);
+		else
+			EXPECT_THROW((void)fe.get_inflight_fd(1, 64), ProtocolError);
+		peer.join();
+	}
 }
 
 TEST(VuChannel, CleanEofIsNotAnError)

@@ -29,18 +29,6 @@ std::string hex(std::uint64_t v)
 	return b;
 }
 
-// A shared-memory fd must really hold [offset, offset + size): mapping
-// beyond its end would turn the first access into SIGBUS.
-void check_fd_covers(int fd, std::uint64_t offset, std::uint64_t size, const char *what)
-{
-	struct stat st{};
-	if (::fstat(fd, &st) != 0)
-		throw_errno(std::string("fstat ") + what);
-	if (!S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) < offset + size)
-		throw ProtocolError(std::string(what) + ": fd is not a file of at least " +
-				    std::to_string(offset + size) + " bytes");
-}
-
 } // namespace
 
 // ---- VirtQueue: the device's data path ----

@@ -165,6 +165,7 @@ Frontend::Inflight Frontend::get_inflight_fd(std::uint16_t num_queues, std::uint
 		throw ProtocolError("GET_INFLIGHT_FD reply for a different geometry");
 	Inflight out;
 	out.fd = reply.take_fd();
+	check_fd_covers(out.fd.get(), r.mmap_offset, r.mmap_size, "GET_INFLIGHT_FD");
 	out.mmap_size = r.mmap_size;
 	out.mmap_offset = r.mmap_offset;
 	out.num_queues = r.num_queues;

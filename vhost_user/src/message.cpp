@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vlb/vu/message.h"
 
+#include <sys/stat.h>
+
+#include <cstdint>
 #include <string>
+
+#include "vlb/sys_error.h"
 
 namespace vlb::vu {
 namespace {
@@ -126,6 +131,17 @@ void check_backend_request(const Message &msg)
 		throw ProtocolError("back-end request " + std::to_string(msg.code()) +
 				    " not supported");
 	}
+}
+
+void check_fd_covers(int fd, std::uint64_t offset, std::uint64_t size, const char *what)
+{
+	struct stat st{};
+	if (::fstat(fd, &st) != 0)
+		throw_errno(std::string("fstat ") + what);
+	if (size > UINT64_MAX - offset || !S_ISREG(st.st_mode) ||
+	    static_cast<std::uint64_t>(st.st_size) < offset + size)
+		throw ProtocolError(std::string(what) + ": fd is not a file covering " + std::to_string(size) +
+				    " bytes at offset " + std::to_string(offset));
 }
 
 } // namespace vlb::vu

@@ -59,4 +59,9 @@ void check_reply(const Message &msg, std::uint32_t request);
 // Checks a back-end request on the back-end channel.
 void check_backend_request(const Message &msg);
 
+// A shared-memory fd a peer sent must really hold [offset, offset + size):
+// mapping beyond its end would turn the first access into SIGBUS. Throws
+// ProtocolError naming |what| otherwise.
+void check_fd_covers(int fd, std::uint64_t offset, std::uint64_t size, const char *what);
+
 } // namespace vlb::vu
