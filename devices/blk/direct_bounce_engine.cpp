@@ -86,7 +86,7 @@ private:
 			done_(nullptr, 0);
 			return;
 		}
-		Pending &p = *static_cast<Pending *>(tag);
+		auto &p = *static_cast<Pending *>(tag);
 		if (res == -EFAULT && !p.buffer && p.op.kind != IoOp::Kind::kFlush) {
 			if (!copying_ && on_first_copy_)
 				on_first_copy_();
@@ -97,7 +97,7 @@ private:
 		}
 		if (p.buffer && p.op.kind == IoOp::Kind::kRead && res > 0) {
 			const auto *src = static_cast<const std::byte *>(p.buffer.get());
-			std::size_t left = static_cast<std::size_t>(res);
+			auto left = static_cast<std::size_t>(res);
 			for (const auto &v : p.op.iov) {
 				const std::size_t n = std::min(left, v.iov_len);
 				std::memcpy(v.iov_base, src, n);

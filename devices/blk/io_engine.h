@@ -18,7 +18,7 @@
 namespace vlb::devices {
 
 struct IoOp {
-	enum class Kind { kRead, kWrite, kFlush } kind;
+	enum class Kind { kRead, kWrite, kFlush } kind = Kind::kRead;
 	std::uint64_t offset = 0;
 	std::vector<iovec> iov;
 	void *tag = nullptr;  // handed back with the result
