@@ -175,6 +175,7 @@ void Bridge::take_over(const CreateParams &p)
 			  opt_.name.c_str(), was.num_queues, was.queue_size_max,
 			  static_cast<unsigned long long>(was.iova_size), was.max_granted_pages, was.bounce_threshold);
 	queues_ = was.num_queues;
+	ring_size_ = was.queue_size_max;  // what later config refreshes must fit
 	running_.assign(queues_, std::nullopt);
 	if (st.status & VIRTIO_CONFIG_S_FEATURES_OK) {
 		acked_ = (st.driver_features & backend_features_) | vu::bit(vu::kFProtocolFeatures);
@@ -489,7 +490,7 @@ std::vector<std::uint8_t> Bridge::backend_config() const
 		return config;
 	std::uint32_t seg_max = 0;
 	std::memcpy(&seg_max, config.data() + kBlkSegMaxOffset, sizeof(seg_max));
-	const std::uint32_t fits = std::max(opt_.queue_size, std::uint16_t{3}) - 2U;
+	const std::uint32_t fits = std::max(ring_size_, std::uint16_t{3}) - 2U;
 	if (le32toh(seg_max) > fits) {
 		seg_max = htole32(fits);
 		std::memcpy(config.data() + kBlkSegMaxOffset, &seg_max, sizeof(seg_max));

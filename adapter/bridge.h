@@ -118,6 +118,9 @@ private:
 	std::uint16_t queues_ = 1;
 	bool memory_sent_ = false;
 	bool reattached_ = false;  // took over a previous adapter's device
+	// Largest ring the kernel device allows: --queue-size, or on a take-over
+	// what the device was created with (a changed policy does not apply).
+	std::uint16_t ring_size_ = opt_.queue_size;
 	std::optional<std::uint64_t> acked_;          // driver's features, as sent
 	std::optional<vu::Frontend::Inflight> inflight_;
 	std::vector<std::optional<QueueSetup>> running_;  // by queue
