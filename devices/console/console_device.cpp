@@ -23,6 +23,9 @@ constexpr std::uint32_t kPort = 0;
 constexpr std::uint16_t kReceiveQ = 0;
 constexpr std::uint16_t kControlInQ = 2;   // device to driver
 constexpr std::uint16_t kControlOutQ = 3;  // driver to device
+// Control messages waiting for driver buffers. A driver that repeats
+// DEVICE_READY or PORT_READY without posting any must not grow this.
+constexpr std::size_t kControlBacklog = 16;
 } // namespace
 
 std::uint64_t ConsoleDevice::features() const
@@ -105,6 +108,10 @@ void ConsoleDevice::send_control(std::uint16_t event, std::uint16_t value, std::
 	std::vector<std::uint8_t> bytes(sizeof(m) + extra.size());
 	std::memcpy(bytes.data(), &m, sizeof(m));
 	std::copy(extra.begin(), extra.end(), bytes.begin() + sizeof(m));
+	if (control_out_.size() >= kControlBacklog) {
+		log_.warn("console: the driver takes no control messages; event %u dropped", event);
+		return;
+	}
 	control_out_.push_back(std::move(bytes));
 	flush_control();
 }

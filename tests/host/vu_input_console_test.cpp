@@ -349,6 +349,24 @@ TEST(ConsoleDevice, SlowPortPeerHoldsOutputNotTheDevice)
 	EXPECT_TRUE(got == sent) << "output reordered or corrupted";
 }
 
+// A driver that repeats DEVICE_READY without posting control buffers gets
+// a bounded backlog of answers, not an ever-growing one.
+TEST(ConsoleDevice, ControlBacklogIsBounded)
+{
+	DeviceProcess dev({VLB_DEV_CONSOLE, "--stdio", "--port-name", "org.vlb.backlog"});
+	UserDriver::Options o;
+	o.queues = 4;
+	o.queue_size = 64;
+	o.wanted_features = std::uint64_t{1} << VIRTIO_CONSOLE_F_MULTIPORT;
+	UserDriver d(dev.take_socket(), o);
+	for (int i = 0; i < 40; i++)
+		send_control(d, VIRTIO_CONSOLE_DEVICE_READY, 1);
+	const auto c = controls(d, 20);
+	EXPECT_EQ(c.size(), 16U) << "answers kept for a driver that posted no buffers";
+	for (const auto &m : c)
+		EXPECT_EQ(m.event, VIRTIO_CONSOLE_PORT_ADD);
+}
+
 TEST(ConsoleDevice, PortNameIsChecked)
 {
 	const std::string log = write_temp("console-name.log", "");
