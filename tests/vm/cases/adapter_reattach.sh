@@ -10,7 +10,9 @@
 #   2. under vlb-supervisord: the adapter is SIGKILLed every 2 s, the
 #      supervisor replaces adapter and back-end, and the requests the
 #      killed back-end held are handed to the new one in an inflight
-#      region the adapter rebuilt from the kernel's record.
+#      region the adapter rebuilt from the kernel's record;
+#   3. a supervisor stopped and started again within the grace period
+#      (systemctl restart) takes the same disk over, data intact.
 . "$VLB_SRC/tests/vm/lib.sh"
 vlb_load grace_period_ms=10000
 vlb_load_drivers
@@ -81,6 +83,23 @@ handed=$(grep -o "reattached: .* [0-9]* request(s) in flight" "$VLB_CASE_OUT/sup
 	awk '{ n++; s += $(NF-3) } END { printf "%d %d", n, s }')
 echo "take-overs, requests handed over in all: $handed"
 [ "$(disk_with_serial sup-disk1)" = "$dev" ] || fail "the disk changed its name: it was removed"
+dmesg | grep -E 'virtio_loopback: disk1: (removing|device broken)' && fail "the kernel device broke or went"
+
+step "the supervisor restarted within the grace period takes the disk over"
+dd if=/dev/urandom of="$run/pattern" bs=64k count=16 status=none
+dd if="$run/pattern" of="$dev" bs=64k oflag=direct status=none
+kill -TERM "$sup"
+wait "$sup" || fail "vlb-supervisord exited $?"
+# No I/O here (reading the serial is a request): nothing serves it now.
+[ -e "/sys/block/${dev#/dev/}" ] || fail "the disk went with the supervisor"
+"$VLB_BUILD/supervisor/vlb-supervisord" --policy-dir "$run/policies" --libexec-dir "$run/libexec" \
+	--runtime-dir "$run/runtime" 2>"$VLB_CASE_OUT/supervisor-2.log" &
+sup=$!
+wait_for 60 grep -q "kernel device 'disk1' reattached" "$VLB_CASE_OUT/supervisor-2.log" ||
+	{ cat "$VLB_CASE_OUT/supervisor-2.log"; fail "the new supervisor's adapter did not take the disk over"; }
+dd if="$dev" of="$run/readback" bs=64k count=16 iflag=direct status=none || fail "I/O after the restart"
+cmp "$run/pattern" "$run/readback" || fail "the data differs after the supervisor restart"
+[ "$(disk_with_serial sup-disk1)" = "$dev" ] || fail "the disk changed its name across the restart"
 dmesg | grep -E 'virtio_loopback: disk1: (removing|device broken)' && fail "the kernel device broke or went"
 kill -TERM "$sup"
 wait "$sup" || fail "vlb-supervisord exited $?"
