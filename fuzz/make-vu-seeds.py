@@ -18,8 +18,12 @@ def u64(v):
     return struct.pack("<Q", v)
 
 
-def session():
-    user = 0x7F0000000000
+USER = 0x7F0000000000
+
+
+def running_rings(enable=(0, 1)):
+    """Set-up up to both rings started on one 64 KiB region."""
+    user = USER
     out = msg(1) + msg(15)                      # GET_FEATURES, GET_PROTOCOL_FEATURES
     out += msg(16, u64(1 << 3 | 1 << 9 | 1 << 12))  # SET_PROTOCOL_FEATURES
     out += msg(3)                               # SET_OWNER
@@ -32,12 +36,30 @@ def session():
         out += msg(9, struct.pack("<IIQQQQ", q, 0, base, base + 0x2000, base + 0x1000, 0))
         out += msg(12, u64(q))                   # SET_VRING_KICK (fd supplied by the harness)
         out += msg(13, u64(q | 1 << 8))          # SET_VRING_CALL, no fd
-        out += msg(18, struct.pack("<II", q, 1))  # SET_VRING_ENABLE
+        if q in enable:
+            out += msg(18, struct.pack("<II", q, 1))  # SET_VRING_ENABLE
+    return out
+
+
+def session():
+    out = running_rings()
     out += msg(24, struct.pack("<III", 0, 8, 0) + bytes(8))  # GET_CONFIG
     out += msg(31, struct.pack("<QQHH4x", 0, 0, 2, 8))      # GET_INFLIGHT_FD
     out += msg(11, struct.pack("<II", 0, 0))     # GET_VRING_BASE
     out += msg(34)                               # RESET_DEVICE
     return out
+
+
+def refused_remap():
+    """A new table that no longer holds the rings, sent while they run:
+    queue 0 fails to restart, and queue 1 must not be left on the old,
+    unmapped memory (fuzz.vu_backend found this). Queue 1 is enabled by
+    SET_FEATURES without PROTOCOL_FEATURES, which leaves its kick pending
+    for the harness's final loop pass. The new region is one page, so
+    its mapping cannot land on the freed pages the old rings point at."""
+    region = struct.pack("<QQQQ", 0, 0x1000, USER + (1 << 20), 0)
+    return (running_rings(enable=(0,)) + msg(2, u64(1 << 32))
+            + msg(5, struct.pack("<II", 1, 0) + region))
 
 
 def ring(indirect):
@@ -147,6 +169,7 @@ def write(path, data):
 
 
 write(os.path.join(HERE, "corpus/vu_backend/seed-session"), session())
+write(os.path.join(HERE, "corpus/vu_backend/seed-refused-remap"), refused_remap())
 write(os.path.join(HERE, "corpus/vu_chain/seed-direct"), ring(False))
 write(os.path.join(HERE, "corpus/vu_chain/seed-indirect"), ring(True))
 write(os.path.join(HERE, "corpus/vu_frontend/seed-replies"), replies())

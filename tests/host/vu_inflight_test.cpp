@@ -4,19 +4,17 @@
 // Real sockets and shared memory; the "crash" drops the first back-end
 // without it writing anything more, which is all a crash leaves behind.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
 
 #include <atomic>
 #include <cstring>
 #include <map>
 #include <thread>
 
-#include "vlb/vu/backend.h"
+#include "served_backend.h"
 #include "vlb/vu/driver.h"
 
 namespace vlb::vu {
 namespace {
-
 
 class HoldingDevice final : public Device {
 public:
@@ -40,41 +38,6 @@ public:
 private:
 	bool hold_;
 };
-
-// A back-end serving one end of a socketpair on its own thread.
-class ServedBackend {
-public:
-	ServedBackend(Device &dev, UniqueFd sock) : log_("backend", LogLevel::kWarning), backend_(dev, std::move(sock), loop_, log_)
-	{
-		thread_ = std::thread([this] {
-			while (!stop_)
-				loop_.run_once(std::chrono::milliseconds(20));
-		});
-	}
-	~ServedBackend()
-	{
-		stop_ = true;
-		thread_.join();
-	}
-	ServedBackend(const ServedBackend &) = delete;
-	ServedBackend &operator=(const ServedBackend &) = delete;
-	ServedBackend(ServedBackend &&) = delete;
-	ServedBackend &operator=(ServedBackend &&) = delete;
-
-private:
-	Logger log_;
-	EventLoop loop_;
-	Backend backend_;
-	std::atomic<bool> stop_{false};
-	std::thread thread_;
-};
-
-std::pair<UniqueFd, UniqueFd> socket_pair()
-{
-	int sv[2];
-	EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	return {UniqueFd(sv[0]), UniqueFd(sv[1])};
-}
 
 TEST(Inflight, RestartedBackendCompletesEveryRequestExactlyOnce)
 {

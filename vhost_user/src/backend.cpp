@@ -328,9 +328,7 @@ void Backend::handle_memory(Message &msg)
 	}
 	case Request::RemMemReg: {
 		const auto r = msg.as<SingleMemRegion>();
-		if (std::any_of(queues_.begin(), queues_.end(),
-				[](const VirtQueue &q) { return q.ring_.has_value(); }))
-			throw ProtocolError("REM_MEM_REG while a queue runs");
+		refuse_while_rings_up("REM_MEM_REG");
 		mem_.remove(r.region);
 		break;
 	}
@@ -410,26 +408,34 @@ bool Backend::handle_vring(Message &msg)
 void Backend::set_mem_table(Message &msg)
 {
 	const auto h = msg.as<MemTableHeader>();
-	// Rings and the device's in-flight buffers point into the old table:
-	// let the device finish with them before it is unmapped.
-	for (auto &q : queues_)
-		if (q.ring_)
-			dev_.queue_stopped(q);
-	mem_.clear();
+	// Map the whole new table before touching the old one: a refused
+	// region must leave the running rings on memory that is still mapped,
+	// since closing the connection stops them through it.
+	MemoryTable next;
 	for (std::uint32_t i = 0; i < h.nregions; i++) {
 		MemRegion r{};
 		std::memcpy(&r, msg.payload.data() + sizeof(h) + i * sizeof(MemRegion), sizeof(r));
-		mem_.add(r, msg.take_fd(i));
+		next.add(r, msg.take_fd(i));
 	}
+	// Rings and the device's in-flight buffers point into the old table:
+	// let the device finish with them, then detach every ring before any
+	// restarts, so that one ring the new table does not cover cannot leave
+	// another pointing at the old mappings.
+	std::vector<std::optional<std::uint16_t>> resume(queues_.size());
 	for (auto &q : queues_) {
 		if (!q.ring_)
 			continue;
+		dev_.queue_stopped(q);
+		q.notify();
 		// Same ring, new mapping: keep its position and the inflight
 		// record (re-reading it would resubmit requests still being served).
-		const std::uint16_t last = q.ring_->last_avail();
+		resume[q.index_] = q.ring_->last_avail();
 		q.ring_.reset();
-		start_queue(q, last);
 	}
+	std::swap(mem_, next);
+	for (auto &q : queues_)
+		if (resume[q.index_])
+			start_queue(q, *resume[q.index_]);
 }
 
 void Backend::set_vring_fd(Message &msg)
@@ -539,9 +545,19 @@ void Backend::reset_device()
 	status_ = 0;
 }
 
+// Rings and their inflight trackers point into the memory table and the
+// inflight region; requests that would unmap them wait for the rings to stop.
+void Backend::refuse_while_rings_up(const char *request) const
+{
+	if (std::any_of(queues_.begin(), queues_.end(),
+			[](const VirtQueue &q) { return q.ring_.has_value(); }))
+		throw ProtocolError(std::string(request) + " while a queue runs");
+}
+
 void Backend::get_inflight_fd(Message &msg)
 {
 	auto info = msg.as<InflightInfo>();
+	refuse_while_rings_up("GET_INFLIGHT_FD");
 	if (info.num_queues == 0 || info.num_queues > queues_.size() ||
 	    !valid_queue_size(info.queue_size) || info.queue_size > dev_.max_queue_size())
 		throw ProtocolError("GET_INFLIGHT_FD for " + std::to_string(info.num_queues) +
@@ -566,6 +582,7 @@ void Backend::set_inflight_fd(Message &msg)
 {
 	const auto info = msg.as<InflightInfo>();
 	UniqueFd fd = msg.take_fd();
+	refuse_while_rings_up("SET_INFLIGHT_FD");
 	if (info.num_queues == 0 || info.num_queues > queues_.size() ||
 	    !valid_queue_size(info.queue_size) || info.queue_size > dev_.max_queue_size())
 		throw ProtocolError("SET_INFLIGHT_FD for " + std::to_string(info.num_queues) +

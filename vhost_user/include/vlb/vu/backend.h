@@ -141,6 +141,7 @@ private:
 	void start_queue(VirtQueue &q, std::optional<std::uint16_t> resume_at = std::nullopt);
 	void stop_queue(VirtQueue &q);
 	void kick(VirtQueue &q);
+	void refuse_while_rings_up(const char *request) const;
 	void get_inflight_fd(Message &msg);
 	void set_inflight_fd(Message &msg);
 	void attach_inflight(VirtQueue &q);
