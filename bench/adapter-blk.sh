@@ -7,14 +7,23 @@
 # of tree by bench/vduse-modules.sh), and the file itself with O_DIRECT.
 # Under TCG only ratios within one run mean anything.
 #
-# Usage: bench/adapter-blk.sh [--runtime SEC] [BUILD_DIR]
+# Usage: bench/adapter-blk.sh [--runtime SEC] [--ways LIST] [--jobs REGEX] [BUILD_DIR]
+#   --runtime SEC  seconds per fio job (default 4; 10 or more to decide)
+#   --ways LIST    which of "vlb-zc vlb-bounce qsd-vlb vduse file" to run
+#   --jobs REGEX   only the jobs whose name matches (e.g. '^1m-|128k-.*-j4')
 set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 runtime=4
-if [ "${1:-}" = --runtime ]; then
-	runtime=$2
-	shift 2
-fi
+while [ $# -gt 0 ]; do
+	case $1 in
+	--runtime) runtime=$2; shift 2 ;;
+	--ways) export VLB_BENCH_WAYS=$2; shift 2 ;;
+	--jobs) export VLB_BENCH_JOBS=$2; shift 2 ;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-*) echo "adapter-blk: unknown option $1 (--help)" >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
 build=${1:-$src/build/default}
 [ -x "$build/adapter/vlb-adapter" ] || {
 	echo "adapter-blk: build first (cmake --build --preset default)" >&2
@@ -38,7 +47,7 @@ echo "Each cell: IOPS  MiB/s  p50/p99 us  guest CPU %; the last columns divide"
 echo "MiB/s by VDUSE's (x) and p50 latency by VDUSE's (lat)."
 echo
 awk '
-{ k = $1 SUBSEP $2; iops[k] = $3; bw[k] = $4; p50[k] = $5; p99[k] = $6; cpu[k] = $7
+{ k = $1 SUBSEP $2; iops[k] = $3; bw[k] = $4; p50[k] = $5; p99[k] = $6; cpu[k] = $7; flt[k] = $8
   if (!seen[$2]++) order[++n] = $2 }
 END {
 	split("vlb-zc vlb-bounce qsd-vlb vduse file", cfg, " ")
@@ -57,6 +66,19 @@ END {
 			(v > 0 ? bw["vlb-zc", j] / v : 0), (l > 0 ? p50["vlb-zc", j] / l : 0),
 			(v > 0 ? bw["vlb-bounce", j] / v : 0), (l > 0 ? p50["vlb-bounce", j] / l : 0),
 			(v > 0 ? bw["qsd-vlb", j] / v : 0), (l > 0 ? p50["qsd-vlb", j] / l : 0)
+	}
+}' "$res"
+echo
+echo "Page faults taken by the back-end process (all its threads) per request:"
+awk '
+NF >= 8 && ($1 == "vlb-zc" || $1 == "vlb-bounce" || $1 == "qsd-vlb" || $1 == "vduse") {
+	f[$1, $2] = $8; if (!seen[$2]++) order[++n] = $2 }
+END {
+	printf "  %-20s %8s %10s %8s %8s\n", "job", "vlb-zc", "vlb-bounce", "qsd-vlb", "vduse"
+	for (i = 1; i <= n; i++) {
+		j = order[i]
+		printf "  %-20s %8.1f %10.1f %8.1f %8.1f\n", j, f["vlb-zc", j], f["vlb-bounce", j],
+			f["qsd-vlb", j], f["vduse", j]
 	}
 }' "$res"
 echo

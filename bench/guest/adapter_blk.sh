@@ -10,12 +10,14 @@
 #   file         the backing file itself, O_DIRECT (what the storage under
 #                it can do)
 # VLB_BENCH_VDUSE_DIR holds vdpa.ko, vduse.ko and virtio_vdpa.ko
-# (bench/vduse-modules.sh).
+# (bench/vduse-modules.sh). VLB_BENCH_WAYS lists the ways to run (all by
+# default), VLB_BENCH_JOBS filters the jobs (fio_jobs.sh).
 . "$VLB_SRC/tests/vm/lib.sh"
 # shellcheck source=bench/guest/fio_jobs.sh
 . "$VLB_SRC/bench/guest/fio_jobs.sh"
 runtime=${VLB_BENCH_RUNTIME:-4}
 vduse_dir=${VLB_BENCH_VDUSE_DIR:?VDUSE modules (bench/vduse-modules.sh)}
+ways=" ${VLB_BENCH_WAYS:-vlb-zc vlb-bounce qsd-vlb vduse file} "
 out=$VLB_CASE_OUT/results.txt
 : >"$out"
 jobs=()
@@ -45,6 +47,8 @@ img=$run/mnt/disk.img
 fallocate -l 256M "$img"
 dd if=/dev/urandom of="$img" bs=1M count=64 conv=notrunc status=none
 
+wanted() { [[ $ways == *" $1 "* ]]; }
+
 no_disks() { ! ls -d /sys/block/vd* >/dev/null 2>&1; }
 wait_for 30 no_disks || fail "a virtio disk is left from before"
 
@@ -57,7 +61,7 @@ bench_adapter() {
 		--queue-size 128 "$@" 2>"$VLB_CASE_OUT/adapter-$config.log" &
 	ad=$!
 	wait_for 60 first_vd >/dev/null || { cat "$VLB_CASE_OUT/adapter-$config.log"; fail "$config: no disk"; }
-	run_fio_jobs "$config" "$(first_vd)" "$out" "$runtime" "${jobs[@]}"
+	FAULT_PID=${fault_pid:-} run_fio_jobs "$config" "$(first_vd)" "$out" "$runtime" "${jobs[@]}"
 	kill -TERM "$ad"
 	wait "$ad" || fail "$config: vlb-adapter exited $?"
 	wait_for 30 no_disks || fail "$config: the disk stayed"
@@ -67,51 +71,66 @@ start_vlb_blk() {
 	"$VLB_BUILD/devices/vlb-dev-blk" --socket-path "$run/blk.sock" --backing "$img" \
 		--queues 2 --serial bench 2>"$VLB_CASE_OUT/blk-$1.log" &
 	blk=$!
+	fault_pid=$blk
 	wait_for 10 test -S "$run/blk.sock" || fail "vlb-dev-blk did not listen"
 }
 
-step "vlb-zc: vlb-dev-blk behind vlb-adapter, zero-copy"
-start_vlb_blk zc
-bench_adapter vlb-zc "$run/blk.sock"
-kill -TERM "$blk"
-wait "$blk" || true
+stop_vlb_blk() {
+	kill -TERM "$blk"
+	wait "$blk" || true
+	fault_pid=
+}
 
-step "vlb-bounce: the same, bounce-only"
-start_vlb_blk bounce
-bench_adapter vlb-bounce "$run/blk.sock" --bounce-threshold 4294967295
-kill -TERM "$blk"
-wait "$blk" || true
+if wanted vlb-zc; then
+	step "vlb-zc: vlb-dev-blk behind vlb-adapter, zero-copy"
+	start_vlb_blk zc
+	bench_adapter vlb-zc "$run/blk.sock"
+	stop_vlb_blk
+fi
+
+if wanted vlb-bounce; then
+	step "vlb-bounce: the same, bounce-only"
+	start_vlb_blk bounce
+	bench_adapter vlb-bounce "$run/blk.sock" --bounce-threshold 4294967295
+	stop_vlb_blk
+fi
 
 # shellcheck disable=SC2054 # commas separate QEMU sub-options, not elements
 qsd_blockdevs=(--blockdev "driver=file,node-name=file0,filename=$img,cache.direct=off,aio=io_uring"
 	--blockdev driver=raw,node-name=disk0,file=file0)
 
-step "qsd-vlb: qemu-storage-daemon's vhost-user-blk export behind vlb-adapter"
-qemu-storage-daemon "${qsd_blockdevs[@]}" \
-	--export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$run/qsd.sock,writable=on,num-queues=2" \
-	2>"$VLB_CASE_OUT/qsd.log" &
-qsd=$!
-wait_for 20 test -S "$run/qsd.sock" || { cat "$VLB_CASE_OUT/qsd.log"; fail "qemu-storage-daemon did not listen"; }
-bench_adapter qsd-vlb "$run/qsd.sock"
-kill -TERM "$qsd"
-wait "$qsd" || true
+if wanted qsd-vlb; then
+	step "qsd-vlb: qemu-storage-daemon's vhost-user-blk export behind vlb-adapter"
+	qemu-storage-daemon "${qsd_blockdevs[@]}" \
+		--export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$run/qsd.sock,writable=on,num-queues=2" \
+		2>"$VLB_CASE_OUT/qsd.log" &
+	qsd=$!
+	wait_for 20 test -S "$run/qsd.sock" || { cat "$VLB_CASE_OUT/qsd.log"; fail "qemu-storage-daemon did not listen"; }
+	fault_pid=$qsd bench_adapter qsd-vlb "$run/qsd.sock"
+	kill -TERM "$qsd"
+	wait "$qsd" || true
+fi
 
-step "vduse: qemu-storage-daemon's vduse-blk export"
-qemu-storage-daemon "${qsd_blockdevs[@]}" \
-	--export "type=vduse-blk,id=vd0,node-name=disk0,name=vduse0,num-queues=2,queue-size=128,writable=on" \
-	2>"$VLB_CASE_OUT/qsd-vduse.log" &
-qsd=$!
-wait_for 20 test -e /dev/vduse/vduse0 || { cat "$VLB_CASE_OUT/qsd-vduse.log"; fail "no VDUSE device"; }
-vdpa dev add name vduse0 mgmtdev vduse
-wait_for 60 first_vd >/dev/null || fail "vduse: no disk"
-run_fio_jobs vduse "$(first_vd)" "$out" "$runtime" "${jobs[@]}"
-vdpa dev del vduse0
-wait_for 30 no_disks || fail "vduse: the disk stayed"
-kill -TERM "$qsd"
-wait "$qsd" || true
+if wanted vduse; then
+	step "vduse: qemu-storage-daemon's vduse-blk export"
+	qemu-storage-daemon "${qsd_blockdevs[@]}" \
+		--export "type=vduse-blk,id=vd0,node-name=disk0,name=vduse0,num-queues=2,queue-size=128,writable=on" \
+		2>"$VLB_CASE_OUT/qsd-vduse.log" &
+	qsd=$!
+	wait_for 20 test -e /dev/vduse/vduse0 || { cat "$VLB_CASE_OUT/qsd-vduse.log"; fail "no VDUSE device"; }
+	vdpa dev add name vduse0 mgmtdev vduse
+	wait_for 60 first_vd >/dev/null || fail "vduse: no disk"
+	FAULT_PID=$qsd run_fio_jobs vduse "$(first_vd)" "$out" "$runtime" "${jobs[@]}"
+	vdpa dev del vduse0
+	wait_for 30 no_disks || fail "vduse: the disk stayed"
+	kill -TERM "$qsd"
+	wait "$qsd" || true
+fi
 
-step "file: the backing file, O_DIRECT"
-run_fio_jobs file "$img" "$out" "$runtime" "${jobs[@]}"
+if wanted file; then
+	step "file: the backing file, O_DIRECT"
+	run_fio_jobs file "$img" "$out" "$runtime" "${jobs[@]}"
+fi
 
 umount "$run/mnt"
 rmmod virtio_vdpa vduse vdpa brd

@@ -7,29 +7,44 @@ cpu_ticks() {
 	awk '$1 == "cpu" { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat
 }
 
+# minor_faults PID: page faults taken so far by every thread of PID (the
+# io_uring workers included), or 0 without PID.
+minor_faults() {
+	[ -n "${1:-}" ] || { echo 0; return; }
+	cat /proc/"$1"/task/*/stat 2>/dev/null | awk '{ sub(/.*\) /, ""); n += $8 } END { print n + 0 }'
+}
+
 # run_fio_jobs CONFIG DEVICE OUT RUNTIME JOB...: one time-based fio run per
 # JOB ("name rw bs iodepth numjobs", rw as fio spells it), O_DIRECT,
 # libaio, over the first 48 MiB of DEVICE. Appends one line per job to OUT:
-#   config job iops MiB/s p50_us p99_us guest_cpu_%
+#   config job iops MiB/s p50_us p99_us guest_cpu_% faults_per_request
 # guest CPU is the busy share of all vCPUs during the run: fio, the device
-# processes and the kernel together.
+# processes and the kernel together. faults_per_request counts the page
+# faults of the back-end process FAULT_PID (environment; 0 without it).
+# VLB_BENCH_JOBS, an extended regex, keeps only the jobs whose name matches.
 run_fio_jobs() {
-	local config=$1 dev=$2 out=$3 runtime=$4 j name rw bs qd nj line before after
+	local config=$1 dev=$2 out=$3 runtime=$4 j name rw bs qd nj line before after f0 f1
 	shift 4
 	for j in "$@"; do
 		read -r name rw bs qd nj <<<"$j"
+		[[ $name =~ ${VLB_BENCH_JOBS:-.} ]] || continue
+		f0=$(minor_faults "${FAULT_PID:-}")
 		before=$(cpu_ticks)
 		line=$(fio --name="$name" --filename="$dev" --direct=1 --ioengine=libaio \
 			--rw="$rw" --bs="$bs" --iodepth="$qd" --numjobs="$nj" --group_reporting \
 			--size=48M --runtime="$runtime" --time_based --percentile_list=50:99 \
 			--output-format=terse --terse-version=3)
 		after=$(cpu_ticks)
-		echo "$line" | awk -F';' -v c="$config" -v n="$name" -v b="$before" -v a="$after" '{
+		f1=$(minor_faults "${FAULT_PID:-}")
+		echo "$line" | awk -F';' -v c="$config" -v n="$name" -v b="$before" -v a="$after" \
+			-v f=$((f1 - f0)) '{
 			split(b, x, " "); split(a, y, " ")
 			cpu = y[2] > x[2] ? 100 * (y[1] - x[1]) / (y[2] - x[2]) : 0
 			iops = $8 + $49; bw = ($7 + $48) / 1024
 			p50 = $8 > 0 ? $18 : $59; p99 = $8 > 0 ? $19 : $60
 			sub(/.*=/, "", p50); sub(/.*=/, "", p99)
-			printf "%s %s %.0f %.1f %s %s %.0f\n", c, n, iops, bw, p50, p99, cpu }' >>"$out"
+			ios = ($8 * $9 + $49 * $50) / 1000
+			printf "%s %s %.0f %.1f %s %s %.0f %.1f\n", c, n, iops, bw, p50, p99, cpu,
+				(ios > 0 ? f / ios : 0) }' >>"$out"
 	done
 }
