@@ -69,7 +69,7 @@ END {
 	}
 }' "$res"
 echo
-echo "Page faults taken by the back-end process (all its threads) per request:"
+echo "Page faults taken by the back-end process (minflt of the process) per request:"
 awk '
 NF >= 8 && ($1 == "vlb-zc" || $1 == "vlb-bounce" || $1 == "qsd-vlb" || $1 == "vduse") {
 	f[$1, $2] = $8; if (!seen[$2]++) order[++n] = $2 }

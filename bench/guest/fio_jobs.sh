@@ -7,11 +7,12 @@ cpu_ticks() {
 	awk '$1 == "cpu" { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat
 }
 
-# minor_faults PID: page faults taken so far by every thread of PID (the
-# io_uring workers included), or 0 without PID.
+# minor_faults PID: page faults taken so far by process PID, all its
+# threads together (io_uring workers that already exited included), or 0
+# without PID.
 minor_faults() {
 	[ -n "${1:-}" ] || { echo 0; return; }
-	cat /proc/"$1"/task/*/stat 2>/dev/null | awk '{ sub(/.*\) /, ""); n += $8 } END { print n + 0 }'
+	awk '{ sub(/.*\) /, ""); print $8 + 0 }' /proc/"$1"/stat 2>/dev/null || echo 0
 }
 
 # run_fio_jobs CONFIG DEVICE OUT RUNTIME JOB...: one time-based fio run per
