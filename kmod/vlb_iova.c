@@ -661,8 +661,8 @@ int vlb_iova_poke(struct vlb_iova_domain *d, u64 iova, u8 byte)
 /* ------------------------------------------------ the device's mapping */
 
 /* The entry at @pgoff if the device may reach it now, with @write. */
-static struct page *vlb_iova_lookup(struct vlb_iova_domain *d,
-				    pgoff_t pgoff, bool write, bool *writable)
+static struct page *__vlb_iova_lookup(struct vlb_iova_domain *d,
+				      pgoff_t pgoff, bool write, bool *writable)
 {
 	struct vlb_iova_entry *e;
 	struct page *page = NULL;
@@ -679,9 +679,55 @@ static struct page *vlb_iova_lookup(struct vlb_iova_domain *d,
 		}
 	}
 	spin_unlock_irq(&d->lock);
+	return page;
+}
+
+static struct page *vlb_iova_lookup(struct vlb_iova_domain *d,
+				    pgoff_t pgoff, bool write, bool *writable)
+{
+	struct page *page = __vlb_iova_lookup(d, pgoff, write, writable);
+
 	if (!page)
 		atomic64_inc(&d->stats->faults_refused);
 	return page;
+}
+
+static vm_fault_t vlb_iova_insert(struct vm_area_struct *vma,
+				  unsigned long addr, struct page *page,
+				  bool writable)
+{
+	vm_flags_t f = writable ? vma->vm_flags : vma->vm_flags & ~VM_WRITE;
+
+	return vmf_insert_pfn_prot(vma, addr, page_to_pfn(page),
+				   vm_get_page_prot(f));
+}
+
+/*
+ * Pages mapped after the faulting one while they are reachable: a
+ * request's buffer is a run of entries, and one fault for the run costs
+ * far less than one per page (more so under emulation). Revocation zaps
+ * them all the same; revoke_rwsem, held for read, keeps the run stable.
+ */
+#define VLB_IOVA_FAULT_AROUND	255
+
+static void vlb_iova_fault_around(struct vlb_iova_domain *d,
+				  struct vm_area_struct *vma,
+				  unsigned long addr, pgoff_t pgoff)
+{
+	bool writable = false;
+	struct page *page;
+	unsigned int n;
+
+	for (n = 0; n < VLB_IOVA_FAULT_AROUND; n++) {
+		addr += PAGE_SIZE;
+		pgoff++;
+		if (addr >= vma->vm_end)
+			break;
+		page = __vlb_iova_lookup(d, pgoff, false, &writable);
+		if (!page || (vlb_iova_insert(vma, addr, page, writable) &
+			      VM_FAULT_ERROR))
+			break;
+	}
 }
 
 static vm_fault_t vlb_iova_fault(struct vm_fault *vmf)
@@ -697,10 +743,9 @@ static vm_fault_t vlb_iova_fault(struct vm_fault *vmf)
 	if (!page) {
 		ret = VM_FAULT_SIGBUS;
 	} else {
-		vm_flags_t f = writable ? vma->vm_flags : vma->vm_flags & ~VM_WRITE;
-
-		ret = vmf_insert_pfn_prot(vma, vmf->address, page_to_pfn(page),
-					  vm_get_page_prot(f));
+		ret = vlb_iova_insert(vma, vmf->address, page, writable);
+		if (!(ret & VM_FAULT_ERROR))
+			vlb_iova_fault_around(d, vma, vmf->address, vmf->pgoff);
 	}
 	up_read(&d->revoke_rwsem);
 	return ret;

@@ -1,8 +1,9 @@
 # shellcheck shell=bash source=tests/vm/lib.sh
 # What a device process can reach, checked from child processes that map
 # the IOVA fd (vlb-test-device --probes): ungranted pages, the descriptor
-# table and avail ring for writing, to-device data for writing, and a
-# completed request's pages are SIGBUS; granted accesses work; the rest of
+# table and avail ring for writing, to-device data for writing (also once
+# a read fault mapped it with its neighbours), and a completed request's
+# pages are SIGBUS; granted accesses work; the rest of
 # a bounced sub-page buffer's page shows nothing of the kernel's.
 . "$VLB_SRC/tests/vm/lib.sh"
 vlb_load grace_period_ms=1000
@@ -28,10 +29,14 @@ wait_for 30 first_vd >/dev/null || fail "no disk"
 dev=$(first_vd)
 dd if=/dev/urandom of="$dev" bs=4k count=64 oflag=direct status=none
 dd if="$dev" of=/dev/null bs=4k count=64 iflag=direct status=none
+# Multi-page buffers: what the kernel maps around a fault keeps each page's rights.
+dd if=/dev/urandom of="$dev" bs=1M count=4 oflag=direct status=none
+dd if="$dev" of=/dev/null bs=1M count=4 iflag=direct status=none
 vlb_stop_device "$log"
 check_probes "$log" ungranted-read desc-read desc-write desc-read-then-write \
 	avail-read avail-write to-device-read to-device-write to-device-read-then-write \
-	from-device-write from-device-read-then-write after-completion-read
+	from-device-write from-device-read-then-write after-completion-read \
+	around-to-device-write around-from-device-write
 refused=$(vlb_stat "$log" faults_refused)
 echo "faults refused: $refused"
 [ "$refused" -ge 5 ] || fail "the kernel counted $refused refused faults, want at least 5"

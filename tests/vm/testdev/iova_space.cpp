@@ -20,9 +20,12 @@ IovaSpace::IovaSpace(UniqueFd fd, std::uint64_t size)
 {
 }
 
-IovaSpace::Outcome IovaSpace::probe(std::uint64_t iova, Access access) const
+IovaSpace::Outcome IovaSpace::probe(std::uint64_t iova, Access access,
+				    std::optional<std::uint64_t> read_first) const
 {
 	(void)bytes(iova, 1);
+	if (read_first)
+		(void)bytes(*read_first, 1);
 	const pid_t pid = ::fork();
 	if (pid < 0)
 		throw_errno("fork");
@@ -30,8 +33,12 @@ IovaSpace::Outcome IovaSpace::probe(std::uint64_t iova, Access access) const
 		void *p = ::mmap(nullptr, map_.size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
 		if (p == MAP_FAILED)
 			::_exit(3);
-		// NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-pointer-arithmetic): iova < size, checked by the caller's bytes()
-		volatile auto *byte = static_cast<volatile std::uint8_t *>(p) + iova;
+		auto *base = static_cast<volatile std::uint8_t *>(p);
+		// NOLINTBEGIN(cppcoreguidelines-pro-bounds-pointer-arithmetic): inside the mapping, checked by bytes() above
+		if (read_first)
+			(void)base[*read_first];
+		volatile auto *byte = base + iova;
+		// NOLINTEND(cppcoreguidelines-pro-bounds-pointer-arithmetic)
 		if (access == Access::read) {
 			(void)*byte;
 		} else if (access == Access::read_then_write) {

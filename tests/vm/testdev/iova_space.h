@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <stdexcept>
 
@@ -35,14 +36,17 @@ public:
 
 	[[nodiscard]] std::uint64_t size() const noexcept { return map_.size(); }
 
-		// read_then_write maps the page read-only first: the write then goes
+	// read_then_write maps the page read-only first: the write then goes
 	// through pfn_mkwrite, not the fault handler.
 	enum class Access { read, write, read_then_write };
 	enum class Outcome { ok, sigbus, other };
 	// Touches one byte at |iova| in a child process that maps the IOVA fd
 	// afresh (the parent's mapping is not inherited: VM_DONTCOPY), so a
-	// refused access kills only the child.
-	[[nodiscard]] Outcome probe(std::uint64_t iova, Access access) const;
+	// refused access kills only the child. With |read_first|, the child
+	// reads that byte before: pages the kernel maps around that fault are
+	// then present when |iova| is touched.
+	[[nodiscard]] Outcome probe(std::uint64_t iova, Access access,
+				    std::optional<std::uint64_t> read_first = std::nullopt) const;
 
 private:
 	UniqueFd fd_;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <csignal>
 #include <numeric>
 #include <array>
@@ -286,6 +287,8 @@ void TestDevice::run_probes(const Queue &q, const std::vector<Segment> &chain)
 			       iova_->probe(s.addr, A::read_then_write));
 			break;
 		}
+	} else if (run_fault_around_probes(chain)) {
+		// one set per chain: the next probes wait for the next chain
 	} else if (!after_completion_done_ && !completed_chain_.empty() &&
 		   !overlaps(completed_chain_.front().addr)) {
 		// The driver only saw that completion after its pages were revoked.
@@ -293,6 +296,39 @@ void TestDevice::run_probes(const Queue &q, const std::vector<Segment> &chain)
 		report("after-completion-read", O::sigbus,
 		       iova_->probe(completed_chain_.front().addr, A::read));
 	}
+}
+
+// The kernel maps the pages after a faulting one that the device may
+// reach, each with its own rights: reading a to-device page must not make
+// the next to-device page writable, and the next from-device page stays
+// writable. Looks for two IOVA-adjacent pages of one direction in |chain|
+// (one multi-page buffer, or two buffers); true if it probed.
+bool TestDevice::run_fault_around_probes(const std::vector<Segment> &chain)
+{
+	using A = IovaSpace::Access;
+	using O = IovaSpace::Outcome;
+	constexpr std::uint64_t kPage = 4096;
+	std::map<std::uint64_t, bool> pages;  // page IOVA -> writable
+	for (const Segment &s : chain)
+		for (std::uint64_t p = s.addr & ~(kPage - 1); s.len && p < s.addr + s.len; p += kPage)
+			pages.emplace(p, s.writable);
+	for (const auto &[page, writable] : pages) {
+		const auto next = pages.find(page + kPage);
+		if (next == pages.end() || next->second != writable)
+			continue;
+		bool &done = writable ? around_from_device_done_ : around_to_device_done_;
+		if (done)
+			continue;
+		done = true;
+		if (writable)
+			report("around-from-device-write", O::ok,
+			       iova_->probe(page + kPage, A::write, page));
+		else
+			report("around-to-device-write", O::sigbus,
+			       iova_->probe(page + kPage, A::write, page));
+		return true;
+	}
+	return false;
 }
 
 // A buffer shorter than a page was bounced: the rest of the page the

@@ -90,6 +90,7 @@ private:
 	// blk: doubles the disk and tells the driver (config change).
 	void grow();
 	void run_probes(const Queue &q, const std::vector<Segment> &chain);
+	bool run_fault_around_probes(const std::vector<Segment> &chain);
 	void check_subpage(const Segment &s);
 
 	Options opts_;
@@ -101,6 +102,8 @@ private:
 	bool stalled_ = false;  // SIGUSR2: take requests, answer none from now on
 	bool first_probes_done_ = false;
 	bool after_completion_done_ = false;
+	bool around_to_device_done_ = false;
+	bool around_from_device_done_ = false;
 	std::vector<Segment> completed_chain_;  // a chain the kernel has revoked
 };
 
