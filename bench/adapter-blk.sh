@@ -25,6 +25,9 @@ while [ $# -gt 0 ]; do
 	esac
 done
 build=${1:-$src/build/default}
+# The test harness boots with slub_debug for catching bugs; a benchmark
+# measures the kernel as shipped, where it would tax every allocation.
+vm_append="slub_debug=-"
 [ -x "$build/adapter/vlb-adapter" ] || {
 	echo "adapter-blk: build first (cmake --build --preset default)" >&2
 	exit 2
@@ -36,7 +39,7 @@ if [ "${VLB_BENCH_TABLE_ONLY:-0}" != 1 ]; then
 	VLB_BENCH_VDUSE_DIR=$("$src/bench/vduse-modules.sh" "$build/bench-vduse/modules")
 	export VLB_BENCH_VDUSE_DIR
 	export VLB_BENCH_RUNTIME=$runtime
-	"$src/tests/vm/vlb-vm" --out "$out" --build "$build" --case-timeout 3600 \
+	"$src/tests/vm/vlb-vm" --out "$out" --build "$build" --append "$vm_append" --case-timeout 3600 \
 		"$src/bench/guest/adapter_blk.sh" >&2
 fi
 
