@@ -12,6 +12,8 @@
 
 #include <array>
 #include <cstring>
+#include <functional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -96,70 +98,64 @@ UserDriver::Options two_queues(bool inflight = false)
 	return opt;
 }
 
-TEST(RingMemory, RefusedRegionLeavesRunningRingsOnTheOldTable)
+// Runs |request| from the driver while one request per queue is held by
+// the device: the back-end must refuse it, close with |reason|, and still
+// complete both held requests into the driver's rings.
+void expect_refused_and_drained(const std::function<void(UserDriver &)> &request,
+				const std::string &reason, bool inflight = false)
 {
 	auto [fe, be] = socket_pair();
 	DeferringDevice dev;
 	ServedBackend served(dev, std::move(be));
-	UserDriver d(std::move(fe), two_queues());
+	UserDriver d(std::move(fe), two_queues(inflight));
+	ASSERT_TRUE(!inflight || (d.protocol_features() & bit(pf::kInflightShmfd)));
 	const auto bufs = hold_one_per_queue(d, dev);
 
+	EXPECT_ANY_THROW(request(d));
+	served.stop();
+
+	EXPECT_NE(served.backend().close_reason().find(reason), std::string::npos)
+		<< served.backend().close_reason();
+	expect_completed(d, bufs);
+}
+
+TEST(RingMemory, RefusedRegionLeavesRunningRingsOnTheOldTable)
+{
 	// Two regions at the same addresses: the second is refused.
 	const auto a = memory_fd(1 << 16);
 	const auto b = memory_fd(1 << 16);
-	const MemRegion regions[] = {{0, 1 << 16, 0, 0}, {0, 1 << 16, 0, 0}};
-	const int fds[] = {a.get(), b.get()};
-	EXPECT_ANY_THROW(d.frontend().set_mem_table(regions, fds));
-	served.stop();
-
-	EXPECT_NE(served.backend().close_reason().find("overlaps"), std::string::npos)
-		<< served.backend().close_reason();
-	expect_completed(d, bufs);
+	expect_refused_and_drained(
+		[&](UserDriver &d) {
+			const MemRegion regions[] = {{0, 1 << 16, 0, 0}, {0, 1 << 16, 0, 0}};
+			const int fds[] = {a.get(), b.get()};
+			d.frontend().set_mem_table(regions, fds);
+		},
+		"overlaps");
 }
 
 TEST(RingMemory, TableWithoutTheRingsStopsEveryQueue)
 {
-	auto [fe, be] = socket_pair();
-	DeferringDevice dev;
-	ServedBackend served(dev, std::move(be));
-	UserDriver d(std::move(fe), two_queues());
-	const auto bufs = hold_one_per_queue(d, dev);
-
 	// A valid table far from the rings: queue 0 cannot restart, and
 	// queue 1 must not be left on the old mappings either.
 	const auto a = memory_fd(1 << 16);
-	const MemRegion regions[] = {{1ULL << 40, 1 << 16, 1ULL << 40, 0}};
-	const int fds[] = {a.get()};
-	EXPECT_ANY_THROW(d.frontend().set_mem_table(regions, fds));
-	served.stop();
-
-	EXPECT_NE(served.backend().close_reason().find("outside the memory table"),
-		  std::string::npos)
-		<< served.backend().close_reason();
-	expect_completed(d, bufs);
+	expect_refused_and_drained(
+		[&](UserDriver &d) {
+			const MemRegion regions[] = {{1ULL << 40, 1 << 16, 1ULL << 40, 0}};
+			const int fds[] = {a.get()};
+			d.frontend().set_mem_table(regions, fds);
+		},
+		"outside the memory table");
 }
 
 TEST(RingMemory, InflightRegionIsNotReplacedUnderRunningRings)
 {
-	auto [fe, be] = socket_pair();
-	DeferringDevice dev;
-	ServedBackend served(dev, std::move(be));
-	UserDriver d(std::move(fe), two_queues(true));
-	ASSERT_TRUE(d.protocol_features() & bit(pf::kInflightShmfd));
-	const auto bufs = hold_one_per_queue(d, dev);
-
 	Frontend::Inflight other;
 	other.mmap_size = inflight_queue_bytes(16) * 2;
 	other.fd = memory_fd(other.mmap_size);
 	other.num_queues = 2;
 	other.queue_size = 16;
-	EXPECT_ANY_THROW(d.frontend().set_inflight_fd(other));
-	served.stop();
-
-	EXPECT_NE(served.backend().close_reason().find("SET_INFLIGHT_FD while a queue runs"),
-		  std::string::npos)
-		<< served.backend().close_reason();
-	expect_completed(d, bufs);
+	expect_refused_and_drained([&](UserDriver &d) { d.frontend().set_inflight_fd(other); },
+				   "SET_INFLIGHT_FD while a queue runs", true);
 }
 
 } // namespace
