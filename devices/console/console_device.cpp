@@ -101,6 +101,15 @@ void ConsoleDevice::control_message(const vu::Chain &chain)
 
 void ConsoleDevice::send_control(std::uint16_t event, std::uint16_t value, std::span<const std::uint8_t> extra)
 {
+	if (control_out_.size() >= kControlBacklog) {
+		// Once per full backlog: the driver decides how often this happens.
+		if (!control_drops_logged_)
+			log_.warn("console: the driver takes no control messages; event %u and "
+				  "later ones dropped until it does",
+				  event);
+		control_drops_logged_ = true;
+		return;
+	}
 	virtio_console_control m{};
 	m.id = htole32(kPort);
 	m.event = htole16(event);
@@ -108,10 +117,6 @@ void ConsoleDevice::send_control(std::uint16_t event, std::uint16_t value, std::
 	std::vector<std::uint8_t> bytes(sizeof(m) + extra.size());
 	std::memcpy(bytes.data(), &m, sizeof(m));
 	std::copy(extra.begin(), extra.end(), bytes.begin() + sizeof(m));
-	if (control_out_.size() >= kControlBacklog) {
-		log_.warn("console: the driver takes no control messages; event %u dropped", event);
-		return;
-	}
 	control_out_.push_back(std::move(bytes));
 	flush_control();
 }
@@ -128,6 +133,7 @@ void ConsoleDevice::flush_control()
 			log_.warn("console: control buffer too small, message cut to %zu bytes", n);
 		control_in_->complete(chain.head, static_cast<std::uint32_t>(n));
 		control_out_.pop_front();
+		control_drops_logged_ = false;
 		any = true;
 	}
 	if (any)
@@ -313,6 +319,7 @@ void ConsoleDevice::reset()
 	txq_ = nullptr;
 	control_in_ = nullptr;
 	control_out_.clear();
+	control_drops_logged_ = false;
 	port_ready_ = false;
 	guest_open_ = false;
 	update_watch();

@@ -92,6 +92,7 @@ private:
 	bool guest_open_ = false;         // the guest has port 0 open
 	vu::VirtQueue *control_in_ = nullptr;
 	std::deque<std::vector<std::uint8_t>> control_out_;  // waiting for driver buffers
+	bool control_drops_logged_ = false;  // since the backlog last moved
 };
 
 } // namespace vlb::devices

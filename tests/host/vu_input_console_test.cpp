@@ -353,7 +353,8 @@ TEST(ConsoleDevice, SlowPortPeerHoldsOutputNotTheDevice)
 // a bounded backlog of answers, not an ever-growing one.
 TEST(ConsoleDevice, ControlBacklogIsBounded)
 {
-	DeviceProcess dev({VLB_DEV_CONSOLE, "--stdio", "--port-name", "org.vlb.backlog"});
+	const auto log = write_temp("console-backlog.log", "");
+	DeviceProcess dev({VLB_DEV_CONSOLE, "--stdio", "--port-name", "org.vlb.backlog"}, log);
 	UserDriver::Options o;
 	o.queues = 4;
 	o.queue_size = 64;
@@ -365,6 +366,13 @@ TEST(ConsoleDevice, ControlBacklogIsBounded)
 	EXPECT_EQ(c.size(), 16U) << "answers kept for a driver that posted no buffers";
 	for (const auto &m : c)
 		EXPECT_EQ(m.event, VIRTIO_CONSOLE_PORT_ADD);
+	// The driver chose how many were dropped (24): the log says so once.
+	const std::string text = read_file(log);
+	std::size_t drops = 0;
+	for (auto at = text.find("dropped"); at != std::string::npos; at = text.find("dropped", at + 1))
+		drops++;
+	EXPECT_EQ(drops, 1U) << text;
+	::unlink(log.c_str());
 }
 
 TEST(ConsoleDevice, PortNameIsChecked)
