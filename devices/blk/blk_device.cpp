@@ -22,6 +22,7 @@ constexpr std::uint64_t kSector = 512;
 constexpr std::uint32_t kMaxSegments = 254;      // advertised seg_max
 constexpr std::uint32_t kMaxDiscardSegments = 32;
 constexpr std::uint32_t kMaxDiscardSectors = 1U << 22;  // 2 GiB per segment
+constexpr std::uint64_t kEagerBytes = std::uint64_t{64} * 1024;  // see handle()
 
 std::uint64_t feature(unsigned b) { return std::uint64_t{1} << b; }
 
@@ -219,6 +220,14 @@ void BlkDevice::handle(vu::VirtQueue &q, const vu::Chain &chain)
 		}
 		in_flight_++;
 		engine_->submit(std::move(op));
+		if (len >= kEagerBytes) {
+			// A large transfer is pushed, and completed if the page
+			// cache served it inline, before the next one is copied:
+			// the driver completes it on another CPU meanwhile.
+			engine_->kick();
+			engine_->poll();
+			flush_notifications();
+		}
 		return;
 	}
 	case VIRTIO_BLK_T_FLUSH:

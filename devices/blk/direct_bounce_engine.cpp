@@ -39,6 +39,7 @@ public:
 	}
 
 	void kick() override { inner_->kick(); }
+	void poll() override { inner_->poll(); }
 	void drain() override { inner_->drain(); }
 	[[nodiscard]] const char *name() const override { return inner_->name(); }
 

@@ -43,6 +43,8 @@ public:
 	virtual void submit(IoOp op) = 0;
 	// Pushes queued operations to the kernel (end of a batch).
 	virtual void kick() {}
+	// Delivers the completions that are already in, without waiting.
+	virtual void poll() {}
 	// Waits until every submitted operation has completed (callbacks run).
 	virtual void drain() {}
 	[[nodiscard]] virtual const char *name() const = 0;

@@ -98,6 +98,12 @@ public:
 			throw std::system_error(-r, std::generic_category(), "io_uring_submit");
 	}
 
+	void poll() override
+	{
+		if (in_flight_ > 0)
+			reap();
+	}
+
 	void drain() override
 	{
 		kick();

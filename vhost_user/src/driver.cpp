@@ -178,9 +178,22 @@ std::optional<std::uint16_t> UserDriver::submit(std::uint16_t queue, std::span<c
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	const std::uint16_t used_flags = __atomic_load_n(reinterpret_cast<std::uint16_t *>(at(q.used_off)),
 							 __ATOMIC_RELAXED);
-	if (!(used_flags & kUsedFNoNotify))
+	if (!q.hold_kicks && !(used_flags & kUsedFNoNotify))
 		signal_eventfd(q.kick.get());
 	return head;
+}
+
+void UserDriver::kick(std::uint16_t queue)
+{
+	signal_eventfd(queues_.at(queue).kick.get());
+}
+
+std::uint64_t UserDriver::take_calls(std::uint16_t queue)
+{
+	eventfd_t n = 0;
+	if (::eventfd_read(queues_.at(queue).call.get(), &n) != 0 && errno != EAGAIN)
+		throw_errno("read call eventfd");
+	return n;
 }
 
 std::vector<Completion> UserDriver::poll(std::uint16_t queue)

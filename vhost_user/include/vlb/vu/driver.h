@@ -56,6 +56,13 @@ public:
 	std::vector<Completion> wait(std::uint16_t queue, std::chrono::milliseconds timeout);
 	// Returns completions already in the used ring, without waiting.
 	std::vector<Completion> poll(std::uint16_t queue);
+	// With kicks held, submit() only publishes chains; kick() then hands
+	// them all to the device at once, as one batch.
+	void hold_kicks(std::uint16_t queue, bool hold) { queues_.at(queue).hold_kicks = hold; }
+	void kick(std::uint16_t queue);
+	// How often the device signalled |queue|'s call eventfd since the last
+	// wait() or take_calls() (which resets the count).
+	std::uint64_t take_calls(std::uint16_t queue);
 
 	// Driver memory: [offset, offset + len) as host bytes.
 	[[nodiscard]] std::span<std::uint8_t> memory(std::uint64_t offset, std::uint64_t len) const;
@@ -85,6 +92,7 @@ private:
 		std::uint16_t avail_idx = 0;
 		std::uint16_t last_used = 0;
 		std::uint16_t outstanding = 0;
+		bool hold_kicks = false;
 	};
 
 	void negotiate();
