@@ -61,6 +61,9 @@ constexpr std::array kBackendOnly = {"memfd_create"sv, "ftruncate"sv};
 
 constexpr std::array kBlk = {
 	"memfd_create"sv, "ftruncate"sv,
+	// --read-threads: worker threads (clone is limited to CLONE_THREAD by
+	// the filter, see seccomp_filter.cpp)
+	"clone"sv,
 	"io_uring_setup"sv, "io_uring_enter"sv, "io_uring_register"sv,
 	"preadv"sv, "pwritev"sv, "preadv2"sv, "pwritev2"sv, "pwrite64"sv,
 	"fsync"sv, "fdatasync"sv, "fallocate"sv,

@@ -6,8 +6,9 @@
 //             exec, and nothing after it (the fd is close-on-exec)
 //   ioctl     only the request types the profile names
 //   socket    only AF_UNIX
-//   clone     only without CLONE_NEW* flags; clone3 fails with ENOSYS so
-//             libc falls back to clone, whose flags the filter can see
+//   clone     only to start a thread (CLONE_THREAD, no CLONE_NEW* flags):
+//             never a new process; clone3 fails with ENOSYS so libc falls
+//             back to clone, whose flags the filter can see
 #include <fcntl.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -98,7 +99,8 @@ std::string apply_seccomp(const SeccompRules &rules, int binary_fd)
 			check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 1, arg(0, SCMP_CMP_EQ, AF_UNIX)), name);
 		} else if (name == "clone") {
 			check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 1,
-					       arg(0, SCMP_CMP_MASKED_EQ, kCloneNamespaceFlags, 0)),
+					       arg(0, SCMP_CMP_MASKED_EQ, kCloneNamespaceFlags | CLONE_THREAD,
+						   CLONE_THREAD)),
 			      name);
 			check(seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), resolve("clone3"), 0), "clone3");
 		} else {

@@ -149,6 +149,8 @@ const Row kDeviceMatrix[] = {
 	{"setuid", "", "SIGSYS", "identity changes are forbidden"},
 	{"capabilities", "", "SIGSYS", "no capability in any set; capset is forbidden"},
 	{"proc", "", "refused ENOENT", "no /proc in the minimal root"},
+	{"thread", "", "SIGSYS", "no clone in a single-threaded device's profile"},
+	{"fork", "", "SIGSYS", "no new processes"},
 };
 
 TEST(EscapeMatrix, DeviceRoleIsConfined)
@@ -180,6 +182,14 @@ TEST(EscapeMatrix, BlkProfileAllowsIoUringOnly)
 	Scratch s;
 	EXPECT_EQ(run_probe(device_spec(s, "device-blk"), s, {"io_uring"}).text, "escaped");
 	EXPECT_EQ(run_probe(device_spec(s, "device-blk"), s, {"socket-inet"}).text, "SIGSYS");
+}
+
+// vlb-dev-blk's --read-threads: clone may start a thread, never a process.
+TEST(EscapeMatrix, BlkProfileStartsThreadsButNoProcesses)
+{
+	Scratch s;
+	EXPECT_EQ(run_probe(device_spec(s, "device-blk"), s, {"thread"}).text, "escaped");
+	EXPECT_EQ(run_probe(device_spec(s, "device-blk"), s, {"fork"}).text, "SIGSYS");
 }
 
 TEST(EscapeMatrix, AdapterMayOnlyCreateUnixSockets)

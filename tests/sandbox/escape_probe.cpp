@@ -8,6 +8,7 @@
 #include <linux/io_uring.h>
 #include <linux/perf_event.h>
 #include <linux/userfaultfd.h>
+#include <pthread.h>
 #include <sched.h>
 #include <linux/capability.h>
 #include <sys/mount.h>
@@ -15,6 +16,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -78,6 +80,31 @@ int try_capabilities()
 	// And try to raise one: capset with everything.
 	data[0].effective = data[0].permitted = ~0U;
 	return report(::syscall(SYS_capset, &hdr, data));
+}
+
+void *thread_body(void * /*unused*/) { return nullptr; }
+
+// A thread of this process: glibc tries clone3, then clone.
+int try_thread()
+{
+	pthread_t t{};
+	if (const int rc = ::pthread_create(&t, nullptr, thread_body, nullptr); rc != 0) {
+		errno = rc;
+		return report(-1);
+	}
+	::pthread_join(t, nullptr);
+	return report(0);
+}
+
+// A new process: clone without CLONE_THREAD.
+int try_fork()
+{
+	const pid_t pid = ::fork();
+	if (pid == 0)
+		::_exit(0);
+	if (pid > 0)
+		::waitpid(pid, nullptr, 0);
+	return report(pid);
 }
 
 } // namespace
@@ -149,6 +176,10 @@ int main(int argc, char **argv)
 		return try_capabilities();
 	if (what == "fd")
 		return report(::fcntl(number(arg), F_GETFD));
+	if (what == "thread")
+		return try_thread();
+	if (what == "fork")
+		return try_fork();
 	if (what == "proc")
 		return try_open("/proc/1/environ", O_RDONLY);
 	std::fprintf(stderr, "vlb-escape-probe: unknown attempt %s\n", what.c_str());
