@@ -69,7 +69,7 @@ bench_adapter() {
 
 start_vlb_blk() {
 	"$VLB_BUILD/devices/vlb-dev-blk" --socket-path "$run/blk.sock" --backing "$img" \
-		--queues 2 --serial bench 2>"$VLB_CASE_OUT/blk-$1.log" &
+		--queues 2 --serial bench --read-threads 2 2>"$VLB_CASE_OUT/blk-$1.log" &
 	blk=$!
 	fault_pid=$blk
 	wait_for 10 test -S "$run/blk.sock" || fail "vlb-dev-blk did not listen"

@@ -84,7 +84,7 @@ BlkDevice::BlkDevice(BlkOptions opt, vu::EventLoop &loop, const Logger &log)
 		throw std::invalid_argument("--block-size must be a power of two from 512 to 65536");
 	refresh_capacity();
 	auto done = [this](void *tag, long res) { on_done(tag, res); };
-	const IoEngine::MakeInner make = [this, &loop](IoEngine::Done d) {
+	const IoEngine::MakeInner make_single = [this, &loop](IoEngine::Done d) {
 		std::unique_ptr<IoEngine> e;
 		if (opt_.use_uring) {
 			std::string why;
@@ -93,6 +93,12 @@ BlkDevice::BlkDevice(BlkOptions opt, vu::EventLoop &loop, const Logger &log)
 				log_.warn("%s; using preadv/pwritev", why.c_str());
 		}
 		return e ? std::move(e) : make_sync_engine(opt_.backing.get(), std::move(d));
+	};
+	const IoEngine::MakeInner make = [this, &loop, &make_single](IoEngine::Done d) {
+		if (opt_.read_threads == 0)
+			return make_single(std::move(d));
+		return make_threaded_engine(opt_.backing.get(), opt_.read_threads, kEagerBytes, loop, make_single,
+					    std::move(d));
 	};
 	const int fl = ::fcntl(opt_.backing.get(), F_GETFL);
 	if (fl >= 0 && (fl & O_DIRECT) != 0)

@@ -28,6 +28,7 @@ struct BlkOptions {
 	std::uint32_t block_size = 0;  // 0: the backing device's logical block size, or 512
 	std::string serial = "vlb-blk";
 	bool use_uring = true;
+	unsigned read_threads = 0;  // workers for large reads; 0: all on the loop thread
 };
 
 class BlkDevice final : public vu::Device {

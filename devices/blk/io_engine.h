@@ -50,7 +50,19 @@ public:
 	[[nodiscard]] virtual const char *name() const = 0;
 };
 
+// Runs |op| to the end with preadv/pwritev/fdatasync on the calling
+// thread (short transfers retried); bytes transferred or -errno. |op|'s
+// iovecs are consumed.
+long transfer_inline(int fd, IoOp &op);
+
 std::unique_ptr<IoEngine> make_sync_engine(int fd, IoEngine::Done done);
+// Reads of at least |min_bytes| go to |threads| worker threads that run
+// them with preadv, so the copies of several large reads proceed on
+// several CPUs at once; everything else goes to the engine |make_inner|
+// builds. Completions still arrive on |loop|'s thread.
+std::unique_ptr<IoEngine> make_threaded_engine(int fd, unsigned threads, std::uint64_t min_bytes,
+					       vu::EventLoop &loop, const IoEngine::MakeInner &make_inner,
+					       IoEngine::Done done);
 // For an O_DIRECT backing fd: the engine |make_inner| builds, until an
 // operation fails with EFAULT (driver memory that cannot be pinned, as
 // under the virtio-loopback transport); from then on reads and writes go

@@ -28,6 +28,8 @@ const char *const kUsage =
 	"  --block-size N         logical block size (default: the backing device's, 512 for files)\n"
 	"  --serial STR           GET_ID answer, up to 20 bytes (default vlb-blk)\n"
 	"  --engine uring|sync    I/O engine (default uring, falls back to sync)\n"
+	"  --read-threads N       worker threads for reads of 64 KiB and more, so that\n"
+	"                         large copies run on several CPUs (default 0: none)\n"
 	"The backing size is re-read every second; a change is announced to the\n"
 	"driver as a config change.\n";
 
@@ -43,6 +45,7 @@ enum : int {
 	kOptBlockSize,
 	kOptSerial,
 	kOptEngine,
+	kOptReadThreads,
 };
 
 // Parses argv into |so| and |bo|; returns 0, or 2 after printing usage.
@@ -61,6 +64,7 @@ int parse_options(int argc, char **argv, vlb::devices::ServerOptions &so, vlb::d
 		{"block-size", required_argument, nullptr, kOptBlockSize},
 		{"serial", required_argument, nullptr, kOptSerial},
 		{"engine", required_argument, nullptr, kOptEngine},
+		{"read-threads", required_argument, nullptr, kOptReadThreads},
 	}, kUsage, so, [&](int c, const char *arg) {
 		switch (c) {
 		case kOptBacking:
@@ -104,6 +108,13 @@ int parse_options(int argc, char **argv, vlb::devices::ServerOptions &so, vlb::d
 			else if (std::string(arg) != "uring")
 				throw std::invalid_argument("--engine must be uring or sync");
 			return true;
+		case kOptReadThreads: {
+			const auto v = parse_u64(arg, "--read-threads");
+			if (v > 64)
+				throw std::invalid_argument("--read-threads must be 0..64");
+			bo.read_threads = static_cast<unsigned>(v);
+			return true;
+		}
 		default:
 			return false;
 		}

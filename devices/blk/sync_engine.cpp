@@ -14,48 +14,48 @@ class SyncEngine final : public IoEngine {
 public:
 	SyncEngine(int fd, Done done) : fd_(fd), done_(std::move(done)) {}
 
-	void submit(IoOp op) override { done_(op.tag, run(op)); }
+	void submit(IoOp op) override { done_(op.tag, transfer_inline(fd_, op)); }
 	[[nodiscard]] const char *name() const override { return "sync"; }
 
 private:
-	long run(IoOp &op) const
-	{
-		if (op.kind == IoOp::Kind::kFlush)
-			return ::fdatasync(fd_) == 0 ? 0 : -errno;
-		long total = 0;
-		auto off = static_cast<off_t>(op.offset);
-		std::size_t first = 0;
-		// Loop over short transfers; at most IOV_MAX vectors per call.
-		while (first < op.iov.size()) {
-			const int cnt = static_cast<int>(std::min<std::size_t>(op.iov.size() - first, IOV_MAX));
-			const ssize_t n = op.kind == IoOp::Kind::kRead
-						  ? ::preadv(fd_, &op.iov[first], cnt, off)
-						  : ::pwritev(fd_, &op.iov[first], cnt, off);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				return -errno;
-			}
-			if (n == 0)
-				return -EIO; // past the end: the device checked bounds, so the file shrank
-			total += n;
-			off += n;
-			auto left = static_cast<std::size_t>(n);
-			while (first < op.iov.size() && left >= op.iov[first].iov_len)
-				left -= op.iov[first++].iov_len;
-			if (left > 0) {
-				op.iov[first].iov_base = static_cast<char *>(op.iov[first].iov_base) + left;
-				op.iov[first].iov_len -= left;
-			}
-		}
-		return total;
-	}
-
 	int fd_;
 	Done done_;
 };
 
 } // namespace
+
+long transfer_inline(int fd, IoOp &op)
+{
+	if (op.kind == IoOp::Kind::kFlush)
+		return ::fdatasync(fd) == 0 ? 0 : -errno;
+	long total = 0;
+	auto off = static_cast<off_t>(op.offset);
+	std::size_t first = 0;
+	// Loop over short transfers; at most IOV_MAX vectors per call.
+	while (first < op.iov.size()) {
+		const int cnt = static_cast<int>(std::min<std::size_t>(op.iov.size() - first, IOV_MAX));
+		const ssize_t n = op.kind == IoOp::Kind::kRead
+					  ? ::preadv(fd, &op.iov[first], cnt, off)
+					  : ::pwritev(fd, &op.iov[first], cnt, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO; // past the end: the device checked bounds, so the file shrank
+		total += n;
+		off += n;
+		auto left = static_cast<std::size_t>(n);
+		while (first < op.iov.size() && left >= op.iov[first].iov_len)
+			left -= op.iov[first++].iov_len;
+		if (left > 0) {
+			op.iov[first].iov_base = static_cast<char *>(op.iov[first].iov_base) + left;
+			op.iov[first].iov_len -= left;
+		}
+	}
+	return total;
+}
 
 std::unique_ptr<IoEngine> make_sync_engine(int fd, IoEngine::Done done)
 {

@@ -256,15 +256,22 @@ TEST_F(BlkTest, MultiQueueWithBothEngines)
 	}
 }
 
-// Several 256 KiB writes, then reads, in flight at once on each engine
-// land intact, in the file and back in the driver's buffers.
+// Several 256 KiB writes, then reads, in flight at once on each engine,
+// with and without read threads, land intact, in the file and back in the
+// driver's buffers.
 TEST_F(BlkTest, LargeTransfersInFlightTogether)
 {
 	constexpr std::uint32_t kLen = 256 * 1024;
 	constexpr std::size_t kRequests = 4;
-	for (const char *engine : {"uring", "sync"}) {
-		SCOPED_TRACE(engine);
-		auto dev = start({"--engine", engine});
+	const std::vector<std::vector<std::string>> configs{
+		{"--engine", "uring"},
+		{"--engine", "sync"},
+		{"--engine", "uring", "--read-threads", "2"},
+		{"--engine", "sync", "--read-threads", "3"},
+	};
+	for (const auto &config : configs) {
+		SCOPED_TRACE(config[1] + (config.size() > 2 ? " + read threads" : ""));
+		auto dev = start(config);
 		UserDriver d(dev->take_socket(), {});
 		const auto submit = [&](std::uint32_t type, std::size_t i, const std::vector<std::uint8_t> *out) {
 			auto hdr = d.alloc(16, 16);
@@ -399,6 +406,57 @@ TEST_F(BlkTest, MemoryTableReplacedUnderLoad)
 	}
 	EXPECT_EQ(file_bytes(0, kSpan),
 		  std::vector<std::uint8_t>(expect.begin(), expect.begin() + static_cast<std::ptrdiff_t>(kSpan)));
+}
+
+// The same with large reads on read threads: SET_MEM_TABLE arrives while
+// the workers copy into the driver's buffers. The device must wait for
+// them before it unmaps the old table, or reads fail (EFAULT) or land in
+// the wrong place.
+TEST_F(BlkTest, ReadThreadsFinishBeforeTheMemoryTableChanges)
+{
+	auto dev = start({"--queues", "2", "--read-threads", "2"});
+	UserDriver::Options o;
+	o.queues = 2;
+	UserDriver d(dev->take_socket(), o);
+	constexpr int kRounds = 10;
+	constexpr int kPerQueue = 4;
+	constexpr std::uint32_t kLen = 128 * 1024;
+	for (int round = 0; round < kRounds; round++) {
+		d.free_all_buffers();
+		struct Read {
+			DriverBuffer data, status;
+			std::size_t at;
+		};
+		std::vector<Read> reads;
+		for (std::uint16_t q = 0; q < 2; q++) {
+			for (int i = 0; i < kPerQueue; i++) {
+				const std::size_t at = (static_cast<std::size_t>(round + q * kPerQueue + i) * kLen) %
+						       (kDiskBytes - kLen + 1);
+				auto hdr = d.alloc(16, 16);
+				const virtio_blk_outhdr h{VIRTIO_BLK_T_IN, 0, at / 512};
+				std::memcpy(d.memory(hdr.offset, 16).data(), &h, 16);
+				Read r{d.alloc(kLen), d.alloc(1, 1), at};
+				d.memory(r.status.offset, 1)[0] = 0xff;
+				const DriverBuffer rd[] = {hdr};
+				const DriverBuffer wr[] = {r.data, r.status};
+				ASSERT_TRUE(d.submit(q, rd, wr).has_value());
+				reads.push_back(r);
+			}
+		}
+		d.send_memory_table();
+		for (std::uint16_t q = 0; q < 2; q++) {
+			std::size_t got = 0;
+			for (int tries = 0; got < kPerQueue && tries < 100; tries++)
+				got += d.wait(q, std::chrono::seconds(1)).size();
+			ASSERT_EQ(got, static_cast<std::size_t>(kPerQueue)) << "round " << round << " queue " << q;
+		}
+		for (const Read &r : reads) {
+			ASSERT_EQ(d.memory(r.status.offset, 1)[0], VIRTIO_BLK_S_OK) << "round " << round;
+			const auto m = d.memory(r.data.offset, kLen);
+			const auto want = contents_.begin() + static_cast<std::ptrdiff_t>(r.at);
+			ASSERT_TRUE(std::equal(m.begin(), m.end(), want)) << "round " << round << " at " << r.at;
+		}
+	}
 }
 
 TEST_F(BlkTest, ResizeIsAnnouncedInConfig)

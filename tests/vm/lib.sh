@@ -215,7 +215,8 @@ ext4_on_brd() {
 }
 
 # blk_policy NAME SERIAL IMAGE: a supervisor policy (TOML, on stdout) for a
-# two-queue vlb-dev-blk disk on IMAGE that restarts quickly and often.
+# two-queue vlb-dev-blk disk with two read threads (clone under seccomp) on
+# IMAGE that restarts quickly and often.
 blk_policy() {
 	cat <<TOML
 [device]
@@ -224,7 +225,7 @@ type = "blk"
 queues = 2
 [backend]
 binary = "vlb-dev-blk"
-args = ["--queues", "2", "--serial", "$2"]
+args = ["--queues", "2", "--serial", "$2", "--read-threads", "2"]
 [[backend.files]]
 path = "$3"
 access = "read-write"

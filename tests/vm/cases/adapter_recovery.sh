@@ -1,10 +1,10 @@
 # shellcheck shell=bash source=tests/vm/lib.sh
 # A back-end that crashes mid-I/O loses nothing: vlb-dev-blk is SIGKILLed
-# every 2 s and restarted while fio writes and verifies through vlb-adapter
-# and the kernel transport. The adapter waits for each new back-end,
-# replays the set-up with the inflight region it kept, and the requests
-# the dead one had taken complete exactly once: zero I/O errors, zero
-# verify errors, a clean kernel log.
+# every 2 s (its read threads mid-copy too) and restarted while fio writes
+# and verifies through vlb-adapter and the kernel transport. The adapter
+# waits for each new back-end, replays the set-up with the inflight region
+# it kept, and the requests the dead one had taken complete exactly once:
+# zero I/O errors, zero verify errors, a clean kernel log.
 . "$VLB_SRC/tests/vm/lib.sh"
 vlb_load grace_period_ms=2000
 vlb_load_drivers
@@ -14,7 +14,7 @@ truncate -s 64M "$run/disk.img"
 
 start_backend() {
 	"$VLB_BUILD/devices/vlb-dev-blk" --socket-path "$run/blk.sock" --backing "$run/disk.img" \
-		--queues 2 --serial recovery 2>>"$VLB_CASE_OUT/blk.log" &
+		--queues 2 --read-threads 2 --serial recovery 2>>"$VLB_CASE_OUT/blk.log" &
 	blk_pid=$!
 	wait_for 10 test -S "$run/blk.sock" || fail "vlb-dev-blk did not listen"
 }
