@@ -92,6 +92,15 @@ std::vector<std::uint8_t> pattern(std::size_t n, unsigned seed)
 	return v;
 }
 
+// Waits up to about 100 s for |want| completions on |queue|; how many came.
+std::size_t completions(UserDriver &d, std::uint16_t queue, std::size_t want)
+{
+	std::size_t got = 0;
+	for (int tries = 0; got < want && tries < 100; tries++)
+		got += d.wait(queue, std::chrono::seconds(1)).size();
+	return got;
+}
+
 class BlkTest : public ::testing::Test {
 protected:
 	void SetUp() override
@@ -395,12 +404,9 @@ TEST_F(BlkTest, MemoryTableReplacedUnderLoad)
 			}
 		}
 		d.send_memory_table();
-		for (std::uint16_t q = 0; q < 2; q++) {
-			std::size_t got = 0;
-			for (int tries = 0; got < kPerQueue && tries < 100; tries++)
-				got += d.wait(q, std::chrono::seconds(1)).size();
-			ASSERT_EQ(got, static_cast<std::size_t>(kPerQueue)) << "round " << round << " queue " << q;
-		}
+		for (std::uint16_t q = 0; q < 2; q++)
+			ASSERT_EQ(completions(d, q, kPerQueue), static_cast<std::size_t>(kPerQueue))
+				<< "round " << round << " queue " << q;
 		const auto ok = [&d](const DriverBuffer &st) { return d.memory(st.offset, 1)[0] == VIRTIO_BLK_S_OK; };
 		ASSERT_TRUE(std::all_of(statuses.begin(), statuses.end(), ok)) << "round " << round;
 	}
@@ -444,12 +450,9 @@ TEST_F(BlkTest, ReadThreadsFinishBeforeTheMemoryTableChanges)
 			}
 		}
 		d.send_memory_table();
-		for (std::uint16_t q = 0; q < 2; q++) {
-			std::size_t got = 0;
-			for (int tries = 0; got < kPerQueue && tries < 100; tries++)
-				got += d.wait(q, std::chrono::seconds(1)).size();
-			ASSERT_EQ(got, static_cast<std::size_t>(kPerQueue)) << "round " << round << " queue " << q;
-		}
+		for (std::uint16_t q = 0; q < 2; q++)
+			ASSERT_EQ(completions(d, q, kPerQueue), static_cast<std::size_t>(kPerQueue))
+				<< "round " << round << " queue " << q;
 		for (const Read &r : reads) {
 			ASSERT_EQ(d.memory(r.status.offset, 1)[0], VIRTIO_BLK_S_OK) << "round " << round;
 			const auto m = d.memory(r.data.offset, kLen);
