@@ -156,9 +156,10 @@ int main(int argc, char **argv)
 
 		vu::EventLoop loop;
 		const auto sig = watch_termination(loop, log);
+		const unsigned read_threads = bo.read_threads;
 		BlkDevice dev(std::move(bo), loop, log);
-		log.info("%llu bytes, engine %s", static_cast<unsigned long long>(dev.capacity_bytes()),
-			 dev.engine_name());
+		log.info("%llu bytes, engine %s, %u read thread(s)",
+			 static_cast<unsigned long long>(dev.capacity_bytes()), dev.engine_name(), read_threads);
 
 		// Resize detection: one fstat a second is cheaper than any watch
 		// and works for inherited fds without a path.
