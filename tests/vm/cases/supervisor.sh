@@ -51,10 +51,19 @@ step "fio verifies while the supervisor restarts the killed back-end every 2 s"
 kill_disk_backend() {
 	local pid
 	pid=$(field disk0 backend_pid)
-	[ -n "$pid" ] && [ "$pid" != null ] && kill -KILL "$pid"
+	[ -n "$pid" ] && [ "$pid" != null ] && kill -KILL "$pid" && last_killed=$pid
+}
+# The last kill may land as fio ends: its restart must be over before the
+# pids are compared across SIGHUP.
+disk0_back_after_last_kill() {
+	local pid
+	pid=$(field disk0 backend_pid)
+	[ -n "$pid" ] && [ "$pid" != null ] && [ "$pid" != "$last_killed" ] &&
+		vlbctl status | grep -q '^disk0 .*running'
 }
 fio_verify_while_killing "$dev" 16M kill_disk_backend "$VLB_CASE_OUT/supervisor.log"
 grep -c 'back-end reconnected' "$VLB_CASE_OUT/supervisor.log"
+wait_for 30 disk0_back_after_last_kill || fail "disk0 did not come back after the last kill"
 
 step "SIGHUP: unchanged devices are not touched, a changed one restarts"
 disk_pids="$(field disk0 backend_pid) $(field disk0 adapter_pid)"
