@@ -28,7 +28,7 @@ const char *const kUsage =
 	"  --block-size N         logical block size (default: the backing device's, 512 for files)\n"
 	"  --serial STR           GET_ID answer, up to 20 bytes (default vlb-blk)\n"
 	"  --engine uring|sync    I/O engine (default uring, falls back to sync)\n"
-	"  --read-threads N       worker threads for reads of 64 KiB and more, so that\n"
+	"  --read-threads N       worker threads for reads of 256 KiB and more, so that\n"
 	"                         large copies run on several CPUs (default 0: none)\n"
 	"The backing size is re-read every second; a change is announced to the\n"
 	"driver as a config change.\n";

@@ -426,7 +426,7 @@ TEST_F(BlkTest, ReadThreadsFinishBeforeTheMemoryTableChanges)
 	UserDriver d(dev->take_socket(), o);
 	constexpr int kRounds = 10;
 	constexpr int kPerQueue = 4;
-	constexpr std::uint32_t kLen = 128 * 1024;
+	constexpr std::uint32_t kLen = 256 * 1024;  // large enough for the workers
 	for (int round = 0; round < kRounds; round++) {
 		d.free_all_buffers();
 		struct Read {
@@ -436,8 +436,8 @@ TEST_F(BlkTest, ReadThreadsFinishBeforeTheMemoryTableChanges)
 		std::vector<Read> reads;
 		for (std::uint16_t q = 0; q < 2; q++) {
 			for (int i = 0; i < kPerQueue; i++) {
-				const std::size_t at = (static_cast<std::size_t>(round + q * kPerQueue + i) * kLen) %
-						       (kDiskBytes - kLen + 1);
+				const std::size_t at =
+					(static_cast<std::size_t>(round + q * kPerQueue + i) * kLen) % kDiskBytes;
 				auto hdr = d.alloc(16, 16);
 				const virtio_blk_outhdr h{VIRTIO_BLK_T_IN, 0, at / 512};
 				std::memcpy(d.memory(hdr.offset, 16).data(), &h, 16);
