@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 #include "vlb/mapping.h"
@@ -38,6 +39,25 @@ std::string hex(std::uint64_t v)
 }
 
 } // namespace
+
+std::string Bridge::counters() const
+{
+	if (!dev_)
+		return {};
+	try {
+		const vlb_stats s = dev_->stats();
+		const auto u = [](__u64 v) { return static_cast<unsigned long long>(v); };
+		char line[512];
+		std::snprintf(line, sizeof line,
+			      "grants %llu, bounces %llu, revocations %llu, faults refused %llu, map failures %llu, "
+			      "used entries rejected %llu, broken %llu, kicks %llu, calls %llu, message timeouts %llu",
+			      u(s.grants), u(s.bounces), u(s.revocations), u(s.faults_refused), u(s.map_failures),
+			      u(s.used_rejected), u(s.broken), u(s.kicks), u(s.calls), u(s.msg_timeouts));
+		return line;
+	} catch (const std::system_error &e) {
+		return std::string("unreadable: ") + e.what();
+	}
+}
 
 DeviceType device_type(const std::string &name)
 {

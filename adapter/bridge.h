@@ -78,6 +78,9 @@ public:
 
 	// Non-empty once the bridge cannot go on (back-end gone, protocol error).
 	[[nodiscard]] const std::string &failure() const { return failure_; }
+	// The kernel device's counters as one log line ("grants 12, ..."), or
+	// why they cannot be read; empty before the device exists.
+	[[nodiscard]] std::string counters() const;
 
 private:
 	struct QueueSetup {

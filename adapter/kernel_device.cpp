@@ -84,6 +84,14 @@ vlb_dev_state KernelDevice::state() const
 	return st;
 }
 
+vlb_stats KernelDevice::stats() const
+{
+	vlb_stats s{};
+	if (::ioctl(dev_.get(), VLB_DEV_GET_STATS, &s) != 0)
+		throw_errno("VLB_DEV_GET_STATS");
+	return s;
+}
+
 std::optional<QueueState> KernelDevice::queue_state(std::uint16_t q) const
 {
 	// 4 KiB: on the heap, not the stack.

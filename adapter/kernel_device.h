@@ -59,6 +59,8 @@ public:
 	// What the kernel remembers: the driver's status and features, and
 	// the device as created (VLB_DEV_GET_STATE).
 	[[nodiscard]] vlb_dev_state state() const;
+	// The device's counters since it was created (VLB_DEV_GET_STATS).
+	[[nodiscard]] vlb_stats stats() const;
 	// Queue |q|'s rings and requests in flight; nullopt if the driver has
 	// not set it up. Meaningful only while no back-end serves it.
 	[[nodiscard]] std::optional<QueueState> queue_state(std::uint16_t q) const;

@@ -43,6 +43,8 @@ const char *const kUsage =
 	"                           passes the connection to a restarted back-end\n"
 	"  -v, --verbose            log every control message\n"
 	"  -h, --help               this text\n"
+	"SIGUSR1 logs the kernel device's counters (grants, revocations, refused\n"
+	"faults, rejected used entries...); they are logged at exit too.\n"
 	"Exit status: 0 after SIGTERM/SIGINT, 1 when the back-end or kernel\n"
 	"device fails, 2 for usage errors.\n";
 
@@ -144,6 +146,7 @@ int main(int argc, char **argv)
 		sigemptyset(&set);
 		sigaddset(&set, SIGTERM);
 		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGUSR1);
 		// Before any thread exists: this is the process's mask.
 		if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) // NOLINT(concurrency-mt-unsafe)
 			throw_errno("sigprocmask");
@@ -151,12 +154,20 @@ int main(int argc, char **argv)
 		if (!sigfd)
 			throw_errno("signalfd");
 		bool signalled = false;
-		loop.watch(sigfd.get(), [&] {
-			log.info("signal: detaching (the kernel keeps the device for its grace period)");
-			signalled = true;
-			loop.stop();
-		});
 		std::unique_ptr<adapter::Bridge> bridge;
+		loop.watch(sigfd.get(), [&] {
+			signalfd_siginfo si{};
+			while (::read(sigfd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+				if (si.ssi_signo == SIGUSR1) {
+					if (bridge)
+						log.info("kernel counters: %s", bridge->counters().c_str());
+					continue;
+				}
+				log.info("signal: detaching (the kernel keeps the device for its grace period)");
+				signalled = true;
+				loop.stop();
+			}
+		});
 		try {
 			bridge = std::make_unique<adapter::Bridge>(opt, std::move(backend), loop, log);
 		} catch (const vu::ProtocolError &e) {
@@ -165,6 +176,8 @@ int main(int argc, char **argv)
 		}
 		loop.run();
 		loop.unwatch(sigfd.get());
+		if (const std::string counters = bridge->counters(); !counters.empty())
+			log.info("kernel counters at exit: %s", counters.c_str());
 		return signalled && bridge->failure().empty() ? 0 : kExitFailure;
 	});
 }

@@ -4,7 +4,8 @@
 # which reach the driver's buffers only through the IOVA grants. blk:
 # fio --verify=crc32c on two queues, then ext4 made, written, remounted and
 # checked; rng: /dev/hwrng; input: key events on /dev/input/eventN;
-# console: bytes both ways through /dev/hvcN; qemu-storage-daemon's vhost-user-blk export,
+# console: bytes both ways through /dev/hvcN; the blk adapter logs the
+# kernel's counters on SIGUSR1 and at exit; qemu-storage-daemon's vhost-user-blk export,
 # a third-party back-end, unchanged: fio verify. Stopping the adapters
 # detaches the devices and the grace period removes them cleanly.
 . "$VLB_SRC/tests/vm/lib.sh"
@@ -45,6 +46,12 @@ mount "$dev" "$run/mnt"
 umount "$run/mnt"
 fsck.ext4 -n "$dev" >/dev/null || fail "fsck found errors"
 echo "ext4: written, remounted, verified, fsck clean"
+kill -USR1 "$ad_blk_pid"
+wait_for 10 grep -q 'kernel counters: grants [1-9]' "$VLB_CASE_OUT/adapter-blk.log" ||
+	fail "SIGUSR1: no counters with grants logged"
+grep 'kernel counters:' "$VLB_CASE_OUT/adapter-blk.log" |
+	grep -q 'faults refused 0, .*used entries rejected 0, broken 0' ||
+	fail "the kernel refused something of a well-behaved back-end"
 
 step "vlb-dev-rng behind vlb-adapter"
 "$VLB_BUILD/devices/vlb-dev-rng" --socket-path "$run/rng.sock" 2>"$VLB_CASE_OUT/rng.log" &
@@ -123,6 +130,8 @@ wait "$ad_rng_pid" || fail "vlb-adapter (rng) exited $?"
 wait "$ad_input_pid" || fail "vlb-adapter (input) exited $?"
 wait "$ad_console_pid" || fail "vlb-adapter (console) exited $?"
 wait_for 30 sh -c '! ls -d /sys/block/vd* 2>/dev/null' || fail "disk not removed"
+grep -q 'kernel counters at exit: grants [1-9]' "$VLB_CASE_OUT/adapter-blk.log" ||
+	fail "no counters logged at exit"
 kill -TERM "$blk_pid" "$rng_pid" "$qsd_pid" "$input_pid" "$console_pid"
 wait "$blk_pid" "$rng_pid" "$qsd_pid" "$input_pid" "$console_pid" || true
 sed 's/^/  /' "$VLB_CASE_OUT/adapter-blk.log"
