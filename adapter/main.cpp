@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <sys/socket.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <climits>
 #include <csignal>
@@ -47,6 +48,42 @@ const char *const kUsage =
 	"faults, rejected used entries...); they are logged at exit too.\n"
 	"Exit status: 0 after SIGTERM/SIGINT, 1 when the back-end or kernel\n"
 	"device fails, 2 for usage errors.\n";
+
+// Blocks SIGTERM, SIGINT and SIGUSR1 and returns a signalfd for them.
+// Called before any thread exists, so the mask is the whole process's.
+vlb::UniqueFd block_signals()
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) // NOLINT(concurrency-mt-unsafe)
+		vlb::throw_errno("sigprocmask");
+	vlb::UniqueFd sigfd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+	if (!sigfd)
+		vlb::throw_errno("signalfd");
+	return sigfd;
+}
+
+// The signals pending on |sigfd|: SIGUSR1 logs the kernel device's
+// counters; SIGTERM and SIGINT stop |loop| (returns true: detach).
+bool on_signals(int sigfd, vlb::vu::EventLoop &loop, const vlb::Logger &log, const vlb::adapter::Bridge *bridge)
+{
+	bool detach = false;
+	signalfd_siginfo si{};
+	while (::read(sigfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+		if (si.ssi_signo == SIGUSR1) {
+			if (bridge)
+				log.info("kernel counters: %s", bridge->counters().c_str());
+			continue;
+		}
+		log.info("signal: detaching (the kernel keeps the device for its grace period)");
+		detach = true;
+		loop.stop();
+	}
+	return detach;
+}
 
 enum : int { kType = 0x100, kName, kSocket, kFd, kPeerUid, kReconnect, kMaxGranted, kBounce, kIova, kQueueSize, kDevice, kControlFd, kSupervisorFd };
 
@@ -142,31 +179,12 @@ int main(int argc, char **argv)
 		UniqueFd backend = socket_path.empty() ? UniqueFd(static_cast<int>(backend_fd))
 						       : connect_unix(socket_path);
 		vu::EventLoop loop;
-		sigset_t set;
-		sigemptyset(&set);
-		sigaddset(&set, SIGTERM);
-		sigaddset(&set, SIGINT);
-		sigaddset(&set, SIGUSR1);
-		// Before any thread exists: this is the process's mask.
-		if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) // NOLINT(concurrency-mt-unsafe)
-			throw_errno("sigprocmask");
-		const UniqueFd sigfd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-		if (!sigfd)
-			throw_errno("signalfd");
+		const UniqueFd sigfd = block_signals();
 		bool signalled = false;
 		std::unique_ptr<adapter::Bridge> bridge;
 		loop.watch(sigfd.get(), [&] {
-			signalfd_siginfo si{};
-			while (::read(sigfd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-				if (si.ssi_signo == SIGUSR1) {
-					if (bridge)
-						log.info("kernel counters: %s", bridge->counters().c_str());
-					continue;
-				}
-				log.info("signal: detaching (the kernel keeps the device for its grace period)");
+			if (on_signals(sigfd.get(), loop, log, bridge.get()))
 				signalled = true;
-				loop.stop();
-			}
 		});
 		try {
 			bridge = std::make_unique<adapter::Bridge>(opt, std::move(backend), loop, log);
