@@ -75,6 +75,12 @@ struct vlb_vq {
 	poll_table call_pt;
 	wait_queue_head_t *call_wqh;
 	struct work_struct call_work;
+	/*
+	 * The same work, queued on the signalling task's CPU. A work item
+	 * must stay on one workqueue: flush and cancel find a running
+	 * instance only there. Both run under used_mutex.
+	 */
+	struct work_struct call_work_local;
 };
 
 enum vlb_attach_state {

@@ -460,6 +460,28 @@ static void vlb_call_work(struct work_struct *work)
 	vlb_vq_process_used(q);
 }
 
+static void vlb_call_work_local(struct work_struct *work)
+{
+	struct vlb_vq *q = container_of(work, struct vlb_vq, call_work_local);
+
+	atomic64_inc(&q->vd->stats.calls);
+	vlb_vq_process_used(q);
+}
+
+/* Waits for every call work of @q queued so far. */
+static void vlb_flush_calls(struct vlb_vq *q)
+{
+	flush_work(&q->call_work);
+	flush_work(&q->call_work_local);
+}
+
+/* Cancels @q's pending call work and waits for a running one. */
+static void vlb_cancel_calls(struct vlb_vq *q)
+{
+	cancel_work_sync(&q->call_work);
+	cancel_work_sync(&q->call_work_local);
+}
+
 void vlb_vq_interrupt(struct vlb_vq *q)
 {
 	vlb_queue_call_work(q);
@@ -473,7 +495,7 @@ void vlb_fail_inflight(struct vlb_device *vd)
 	for (i = 0; i < vd->params.num_queues; i++) {
 		struct vlb_vq *q = &vd->vqs[i];
 
-		flush_work(&q->call_work);
+		vlb_flush_calls(q);
 		mutex_lock(&q->used_mutex);
 		if (q->ready)
 			vlb_vq_fail_inflight(q);
@@ -494,7 +516,7 @@ void vlb_vq_get_state(struct vlb_vq *q, struct vlb_vq_state *s)
 	unsigned int head, n = 0;
 
 	vlb_queue_call_work(q);
-	flush_work(&q->call_work);
+	vlb_flush_calls(q);
 	mutex_lock(&q->used_mutex);
 	spin_lock_irq(&q->avail_lock);
 	if (q->ready) {
@@ -541,7 +563,7 @@ static int vlb_call_wakeup(wait_queue_entry_t *wait, unsigned int mode,
 		 */
 		if (in_task())
 			queue_work_on(raw_smp_processor_id(), vlb_call_wq,
-				      &q->call_work);
+				      &q->call_work_local);
 		else
 			vlb_queue_call_work(q);
 	}
@@ -564,7 +586,7 @@ static void vlb_detach_call(struct vlb_vq *q)
 	if (!q->call)
 		return;
 	eventfd_ctx_remove_wait_queue(q->call, &q->call_wait, &cnt);
-	cancel_work_sync(&q->call_work);
+	vlb_cancel_calls(q);
 	eventfd_ctx_put(q->call);
 	q->call = NULL;
 }
@@ -634,6 +656,7 @@ void vlb_vq_init(struct vlb_device *vd, struct vlb_vq *q, unsigned int index)
 	spin_lock_init(&q->avail_lock);
 	mutex_init(&q->used_mutex);
 	INIT_WORK(&q->call_work, vlb_call_work);
+	INIT_WORK(&q->call_work_local, vlb_call_work_local);
 }
 
 static unsigned int vlb_pages(size_t bytes)
@@ -703,7 +726,7 @@ static void vlb_teardown_vq(struct vlb_vq *q)
 	q->ready = false;
 	spin_unlock_irq(&q->avail_lock);
 	mutex_unlock(&q->used_mutex);
-	cancel_work_sync(&q->call_work);
+	vlb_cancel_calls(q);
 
 	if (q->desc_len)
 		vlb_iova_set_ring_perm(vd->iova, q->desc_iova, q->desc_len, 0);
@@ -831,7 +854,7 @@ static void vlb_synchronize_cbs(struct virtio_device *vdev)
 	unsigned int i;
 
 	for (i = 0; i < vd->params.num_queues; i++)
-		flush_work(&vd->vqs[i].call_work);
+		vlb_flush_calls(&vd->vqs[i]);
 }
 
 static const char *vlb_bus_name(struct virtio_device *vdev)
