@@ -18,6 +18,7 @@
 
 #include "bridge.h"
 #include "vlb/program.h"
+#include "vlb/signals.h"
 #include "vlb/sys_error.h"
 #include "vlb/unix_socket.h"
 
@@ -48,23 +49,6 @@ const char *const kUsage =
 	"faults, rejected used entries...); they are logged at exit too.\n"
 	"Exit status: 0 after SIGTERM/SIGINT, 1 when the back-end or kernel\n"
 	"device fails, 2 for usage errors.\n";
-
-// Blocks SIGTERM, SIGINT and SIGUSR1 and returns a signalfd for them.
-// Called before any thread exists, so the mask is the whole process's.
-vlb::UniqueFd block_signals()
-{
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR1);
-	if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) // NOLINT(concurrency-mt-unsafe)
-		vlb::throw_errno("sigprocmask");
-	vlb::UniqueFd sigfd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-	if (!sigfd)
-		vlb::throw_errno("signalfd");
-	return sigfd;
-}
 
 // The signals pending on |sigfd|: SIGUSR1 logs the kernel device's
 // counters; SIGTERM and SIGINT stop |loop| (returns true: detach).
@@ -179,7 +163,8 @@ int main(int argc, char **argv)
 		UniqueFd backend = socket_path.empty() ? UniqueFd(static_cast<int>(backend_fd))
 						       : connect_unix(socket_path);
 		vu::EventLoop loop;
-		const UniqueFd sigfd = block_signals();
+		// Before any thread exists.
+		const UniqueFd sigfd = blocked_signalfd({SIGTERM, SIGINT, SIGUSR1});
 		bool signalled = false;
 		std::unique_ptr<adapter::Bridge> bridge;
 		loop.watch(sigfd.get(), [&] {

@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "vlb/program.h"
+#include "vlb/signals.h"
 #include "vlb/sys_error.h"
 #include "vlb/unix_socket.h"
 
@@ -134,17 +135,7 @@ std::size_t scatter(std::span<const vu::Segment> segs, std::span<const std::uint
 
 UniqueFd watch_termination(vu::EventLoop &loop, const Logger &log)
 {
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	// Called before any thread exists; sigprocmask is then the whole process's mask.
-	if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) // NOLINT(concurrency-mt-unsafe)
-		throw_errno("sigprocmask");
-	UniqueFd fd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-	if (!fd)
-		throw_errno("signalfd");
+	UniqueFd fd = blocked_signalfd({SIGTERM, SIGINT, SIGHUP});
 	// A peer that goes away must show up as EPIPE, not kill us.
 	struct sigaction ign{};
 	ign.sa_handler = SIG_IGN;
