@@ -687,7 +687,8 @@ static struct page *vlb_iova_lookup(struct vlb_iova_domain *d,
 {
 	struct page *page = __vlb_iova_lookup(d, pgoff, write, writable);
 
-	if (!page)
+	lockdep_assert_held(&d->revoke_rwsem);
+	if (!page && d->stats)
 		atomic64_inc(&d->stats->faults_refused);
 	return page;
 }
@@ -866,6 +867,8 @@ void vlb_iova_destroy(struct vlb_iova_domain *d)
 	spin_lock_irqsave(&d->lock, flags);
 	d->dead = true;
 	spin_unlock_irqrestore(&d->lock, flags);
+	/* The device's counters go with the device; see @stats. */
+	d->stats = NULL;
 	vlb_iova_zap(d, 0, d->npages);
 	up_write(&d->revoke_rwsem);
 	vlb_iova_put(d);

@@ -79,6 +79,12 @@ struct vlb_iova_domain {
 	unsigned int bounce_total, bounce_nfree;
 
 	bool dead;			/* device gone: every fault is SIGBUS */
+	/*
+	 * The device's counters. IOVA files, hence the domain, may outlive
+	 * the device, so vlb_iova_destroy() clears @stats under revoke_rwsem
+	 * held for write: the fault path reads it under the read side, every
+	 * other user runs while the device lives.
+	 */
 	struct vlb_stats_counters *stats;
 };
 

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cerrno>
+#include <csetjmp>
 #include <csignal>
 #include <chrono>
 #include <cstring>
@@ -369,6 +370,74 @@ TEST_F(DeviceFd, IovaFdMapsSharedNonExecutableWithinTheDomainOnly)
 	int status = 0;
 	ASSERT_EQ(::waitpid(pid, &status, 0), pid);
 	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV) << "status " << status;
+}
+
+// Touches every page of a fresh MAP_SHARED mapping of |iova_fd| |rounds|
+// times; returns how many touches got SIGBUS. Runs in a forked child (the
+// mapping is VM_DONTCOPY, so the child maps the fd itself).
+sigjmp_buf touch_env;  // NOLINT: a signal handler's only way back
+
+void on_touch_sigbus(int /*sig*/) { siglongjmp(touch_env, 1); }
+
+int sigbus_touches(int iova_fd, std::size_t bytes, int rounds)
+{
+	void *p = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, iova_fd, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	struct sigaction sa{};
+	sa.sa_handler = on_touch_sigbus;
+	::sigaction(SIGBUS, &sa, nullptr);
+	int faults = 0;
+	// Nothing changes between sigsetjmp() and the fault but the fault
+	// itself, so the counters need not be volatile.
+	for (int r = 0; r < rounds; ++r) {
+		for (std::size_t off = 0; off < bytes; off += 4096) {
+			if (sigsetjmp(touch_env, 1) == 0)
+				(void)static_cast<volatile const unsigned char *>(p)[off];
+			else
+				++faults;
+		}
+	}
+	return faults;
+}
+
+// The IOVA domain outlives its device while a device process keeps the fd
+// (a hostile one keeps it on purpose). Every refused fault is counted; the
+// counters live in the device, so once it is freed a fault must count
+// nothing. Under slub_debug=FZPU a write to the freed device is caught as
+// "Poison overwritten" when the next devices reuse its memory, and the
+// harness fails the case on that splat.
+TEST(IovaFd, FaultsAfterRemovalTouchNothingOfTheFreedDevice)
+{
+	const vlb::KernelNode node;
+	constexpr std::size_t kBytes = 1U << 20;
+	vlb::UniqueFd iova;
+	{
+		const vlb::UniqueFd dev(create(node, rng_request("after-removal")));
+		ASSERT_TRUE(dev.valid()) << std::generic_category().message(errno);
+		iova.reset(::ioctl(dev.get(), VLB_DEV_GET_IOVA_FD));
+		ASSERT_TRUE(iova.valid()) << std::generic_category().message(errno);
+	}
+	std::this_thread::sleep_for(4 * kGracePeriod);
+	vlb_reattach r = reattach_request("after-removal");
+	ASSERT_EQ(expect_errno(::ioctl(node.fd(), VLB_IOC_REATTACH, &r)), ENOENT) << "the device is not gone";
+
+	constexpr int kRounds = 16;
+	const pid_t pid = ::fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0)
+		::_exit(sigbus_touches(iova.get(), kBytes, kRounds) == kRounds * 256 ? 0 : 1);
+	int status = 0;
+	ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		<< "every touch of a removed device's IOVA space must be SIGBUS (status " << status << ")";
+
+	// Devices allocated now may take the freed device's memory: SLUB
+	// checks its poison then.
+	for (int i = 0; i < 8; ++i) {
+		const vlb::UniqueFd dev(create(node, rng_request("reuse-" + std::to_string(i))));
+		ASSERT_TRUE(dev.valid()) << std::generic_category().message(errno);
+	}
 }
 
 } // namespace
