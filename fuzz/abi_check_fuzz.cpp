@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <vector>
 
 #include "vlb_abi_check.h"
 
@@ -57,6 +58,44 @@ void check_create(Bytes in)
 	require(nul_terminated(c.name));
 }
 
+// A VLB_IOVA_COPY: the fixed part, then up to VLB_IOVA_COPY_SEGS_MAX
+// segments. Accepted segments lie in the space and within the byte limit,
+// and the bio_vec count the kernel allocates covers every page they span.
+void check_iova_copy(Bytes in)
+{
+	const char *why = nullptr;
+	const auto c = from_bytes<vlb_iova_copy>(in);
+	if (vlb_check_iova_copy(&c, &why) != 0) {
+		require(why != nullptr);
+		return;
+	}
+	require(c.nr_segs >= 1 && c.nr_segs <= VLB_IOVA_COPY_SEGS_MAX);
+	require(c.flags == VLB_IOVA_COPY_TO_FILE || c.flags == VLB_IOVA_COPY_FROM_FILE);
+	// After the fixed part: a byte choosing the IOVA space (any size a
+	// create can produce), then the segments.
+	const Bytes rest = in.size() > sizeof(c) ? in.subspan(sizeof(c)) : Bytes{};
+	const std::uint64_t space = VLB_IOVA_SIZE_MIN << ((rest.empty() ? 0U : rest[0]) % 13U);
+	const Bytes seg_bytes = rest.empty() ? rest : rest.subspan(1);
+	std::vector<vlb_iova_seg> segs(c.nr_segs);
+	std::memcpy(segs.data(), seg_bytes.data(), std::min(seg_bytes.size(), segs.size() * sizeof(vlb_iova_seg)));
+	__u64 bytes = 0;
+	__u32 pages = 0;
+	if (vlb_check_iova_segs(segs.data(), c.nr_segs, space, c.offset, &bytes, &pages, &why) != 0) {
+		require(why != nullptr);
+		return;
+	}
+	require(bytes <= VLB_IOVA_COPY_BYTES_MAX && c.offset + bytes >= c.offset);
+	std::uint64_t sum = 0;
+	std::uint64_t spanned = 0;
+	for (const auto &s : segs) {
+		require(s.len >= 1 && s.iova < space && s.len <= space - s.iova);
+		sum += s.len;
+		spanned += (s.iova + s.len - 1) / VLB_PAGE_SIZE - s.iova / VLB_PAGE_SIZE + 1;
+	}
+	require(sum == bytes && spanned == pages);
+	require(pages <= VLB_IOVA_COPY_BYTES_MAX / VLB_PAGE_SIZE + 2 * VLB_IOVA_COPY_SEGS_MAX);
+}
+
 void check_small(std::uint8_t which, Bytes in)
 {
 	const char *why = nullptr;
@@ -64,7 +103,7 @@ void check_small(std::uint8_t which, Bytes in)
 	// from the input, clamped to what a create can produce.
 	const std::uint32_t num_queues = in.empty() ? 1U : 1U + in[0] % VLB_MAX_QUEUES;
 	const std::uint32_t config_size = in.size() < 2 ? 0U : in[1] % (VLB_CONFIG_MAX + 1U);
-	switch (which % 5) {
+	switch (which % 6) {
 	case 0: {
 		const auto r = from_bytes<vlb_reattach>(in);
 		if (vlb_check_reattach(&r, &why) == 0)
@@ -89,6 +128,9 @@ void check_small(std::uint8_t which, Bytes in)
 			require(u.len >= 1 && std::uint64_t{u.offset} + u.len <= config_size);
 		break;
 	}
+	case 4:
+		check_iova_copy(in);
+		break;
 	default: {
 		const auto v = from_bytes<vlb_vq_index>(in);
 		if (vlb_check_vq_index(&v, num_queues, &why) == 0)

@@ -188,3 +188,57 @@ int vlb_check_vq_index(const struct vlb_vq_index *v, __u32 num_queues,
 		return vlb_fail(why, "index: no such queue", -EINVAL);
 	return 0;
 }
+
+int vlb_check_iova_copy(const struct vlb_iova_copy *c, const char **why)
+{
+	if (c->reserved0 || !vlb_all_zero(c->reserved, sizeof(c->reserved)))
+		return vlb_fail(why, "reserved: must be zero", -EINVAL);
+	if (c->flags != VLB_IOVA_COPY_TO_FILE &&
+	    c->flags != VLB_IOVA_COPY_FROM_FILE)
+		return vlb_fail(why, "flags: exactly one of TO_FILE, FROM_FILE",
+				-EINVAL);
+	if (c->nr_segs == 0 || c->nr_segs > VLB_IOVA_COPY_SEGS_MAX)
+		return vlb_fail(why, "nr_segs: 1 to VLB_IOVA_COPY_SEGS_MAX",
+				-EINVAL);
+	if (c->fd < 0)
+		return vlb_fail(why, "fd: not an fd", -EBADF);
+	/* The file position is a signed 64-bit loff_t. */
+	if (c->offset > 0x7fffffffffffffffULL)
+		return vlb_fail(why, "offset: beyond what a file can have",
+				-EINVAL);
+	if (!c->segs)
+		return vlb_fail(why, "segs: NULL", -EFAULT);
+	return 0;
+}
+
+int vlb_check_iova_segs(const struct vlb_iova_seg *segs, __u32 nr_segs,
+			__u64 iova_size, __u64 offset, __u64 *bytes,
+			__u32 *pages, const char **why)
+{
+	__u64 total = 0;
+	__u32 n = 0, i;
+
+	for (i = 0; i < nr_segs; i++) {
+		const struct vlb_iova_seg *s = &segs[i];
+
+		if (s->len == 0)
+			return vlb_fail(why, "segs: a segment of length 0",
+					-EINVAL);
+		if (s->iova >= iova_size || s->len > iova_size - s->iova)
+			return vlb_fail(why, "segs: outside the IOVA space",
+					-EFAULT);
+		/* Both bounded by iova_size (at most VLB_IOVA_SIZE_MAX). */
+		if (s->len > VLB_IOVA_COPY_BYTES_MAX - total)
+			return vlb_fail(why, "segs: more than VLB_IOVA_COPY_BYTES_MAX bytes",
+					-EINVAL);
+		total += s->len;
+		n += (__u32)((s->iova + s->len - 1) / VLB_PAGE_SIZE -
+			     s->iova / VLB_PAGE_SIZE + 1);
+	}
+	if (total > 0x7fffffffffffffffULL - offset)
+		return vlb_fail(why, "offset: the copy would run past the largest file position",
+				-EINVAL);
+	*bytes = total;
+	*pages = n;
+	return 0;
+}

@@ -50,6 +50,16 @@ int vlb_check_config_update(const struct vlb_config_update *u,
 			    __u32 config_size, const char **why);
 int vlb_check_vq_index(const struct vlb_vq_index *v, __u32 num_queues,
 		       const char **why);
+/* The fixed part of a VLB_IOVA_COPY. */
+int vlb_check_iova_copy(const struct vlb_iova_copy *c, const char **why);
+/*
+ * Its segments, inside an IOVA space of @iova_size bytes; on success
+ * *@bytes is their sum and *@pages the IOVA pages they span, counted per
+ * segment (one bio_vec each).
+ */
+int vlb_check_iova_segs(const struct vlb_iova_seg *segs, __u32 nr_segs,
+			__u64 iova_size, __u64 offset, __u64 *bytes,
+			__u32 *pages, const char **why);
 
 #ifdef __cplusplus
 }

@@ -658,6 +658,39 @@ int vlb_iova_poke(struct vlb_iova_domain *d, u64 iova, u8 byte)
 	return ret;
 }
 
+int vlb_iova_seg_bvecs(struct vlb_iova_domain *d, u64 iova, u64 len,
+		       bool write, struct bio_vec *bv)
+{
+	unsigned long pfn, n, i;
+	unsigned int off = offset_in_page(iova);
+	u64 left = len;
+
+	lockdep_assert_held(&d->revoke_rwsem);
+	if (!vlb_iova_range(d, iova, len, &pfn, &n))
+		return -EFAULT;
+	spin_lock_irq(&d->lock);
+	for (i = 0; i < n; i++) {
+		struct vlb_iova_entry *e = &d->entries[pfn + i];
+		unsigned int chunk = min_t(u64, PAGE_SIZE - off, left);
+
+		/* The rights the device's mapping would have; no rings. */
+		if (d->dead || !e->page || (e->flags & VLB_IOVA_RING) ||
+		    !(e->flags & VLB_IOVA_ACTIVE) ||
+		    !(e->flags & (VLB_IOVA_READ | VLB_IOVA_WRITE)) ||
+		    (write && !(e->flags & VLB_IOVA_WRITE))) {
+			spin_unlock_irq(&d->lock);
+			if (d->stats)
+				atomic64_inc(&d->stats->faults_refused);
+			return -EFAULT;
+		}
+		bvec_set_page(&bv[i], e->page, chunk, off);
+		left -= chunk;
+		off = 0;
+	}
+	spin_unlock_irq(&d->lock);
+	return n;
+}
+
 /* ------------------------------------------------ the device's mapping */
 
 /* The entry at @pgoff if the device may reach it now, with @write. */
@@ -800,9 +833,22 @@ static int vlb_iova_file_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+static long vlb_iova_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg)
+{
+	switch (cmd) {
+	case VLB_IOVA_COPY:
+		return vlb_iova_copy(file->private_data, (void __user *)arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
 static const struct file_operations vlb_iova_fops = {
 	.owner		= THIS_MODULE,
 	.mmap		= vlb_iova_mmap,
+	.unlocked_ioctl	= vlb_iova_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
 	.release	= vlb_iova_file_release,
 	.llseek		= noop_llseek,
 };

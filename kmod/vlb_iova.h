@@ -14,6 +14,7 @@
 #ifndef VLB_IOVA_H
 #define VLB_IOVA_H
 
+#include <linux/bvec.h>
 #include <linux/dma-map-ops.h>
 #include <linux/kref.h>
 #include <linux/mm_types.h>
@@ -139,6 +140,17 @@ void vlb_iova_unmap_ring(struct vlb_iova_domain *d, u64 iova,
 /* Grants (or, with perm 0, withdraws) device access to ring pages. */
 int vlb_iova_set_ring_perm(struct vlb_iova_domain *d, u64 iova, u64 len,
 			   u8 perm);
+
+/*
+ * Copies on the device's behalf (VLB_IOVA_COPY, vlb_iova_copy.c): appends
+ * to @bv one bio_vec per page of [iova, iova + len) if the device may
+ * reach every page of it now as a data buffer, for writing if @write;
+ * returns the bio_vecs added or -EFAULT. Call with revoke_rwsem held for
+ * read: the pages stay reachable, hence valid, until it is released.
+ */
+int vlb_iova_seg_bvecs(struct vlb_iova_domain *d, u64 iova, u64 len,
+		       bool write, struct bio_vec *bv);
+long vlb_iova_copy(struct vlb_iova_domain *d, void __user *argp);
 
 /* Writes @byte at @iova as the device would (fail-in-flight path). */
 int vlb_iova_poke(struct vlb_iova_domain *d, u64 iova, u8 byte);

@@ -20,6 +20,8 @@ struct vlb_stats_counters {
 	atomic64_t kicks;
 	atomic64_t calls;
 	atomic64_t msg_timeouts;
+	atomic64_t copies;
+	atomic64_t copied_bytes;
 };
 
 static inline void vlb_stats_read(const struct vlb_stats_counters *c,
@@ -36,6 +38,8 @@ static inline void vlb_stats_read(const struct vlb_stats_counters *c,
 	out->kicks = atomic64_read(&c->kicks);
 	out->calls = atomic64_read(&c->calls);
 	out->msg_timeouts = atomic64_read(&c->msg_timeouts);
+	out->copies = atomic64_read(&c->copies);
+	out->copied_bytes = atomic64_read(&c->copied_bytes);
 }
 
 #endif /* VLB_STATS_H */

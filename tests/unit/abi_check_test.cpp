@@ -2,6 +2,7 @@
 // The kernel's ABI validation (kmod/vlb_abi_check.c), built for user space.
 #include "vlb_abi_check.h"
 
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -180,6 +181,78 @@ TEST(AbiCheckReattach, NameAndReserved)
 	EXPECT_EQ(vlb_check_reattach(&r, &why), 0);
 	r.reserved[0] = 1;
 	EXPECT_EQ(vlb_check_reattach(&r, &why), -EINVAL);
+}
+
+vlb_iova_copy good_copy()
+{
+	vlb_iova_copy c{};
+	c.segs = 0x1000;  // only checked for NULL here; the kernel copies from it
+	c.nr_segs = 1;
+	c.fd = 3;
+	c.flags = VLB_IOVA_COPY_TO_FILE;
+	return c;
+}
+
+TEST(AbiCheckIovaCopy, FlagsCountFdOffsetAndReserved)
+{
+	const char *why = nullptr;
+	vlb_iova_copy c = good_copy();
+	EXPECT_EQ(vlb_check_iova_copy(&c, &why), 0);
+	c.flags = VLB_IOVA_COPY_FROM_FILE;
+	EXPECT_EQ(vlb_check_iova_copy(&c, &why), 0);
+	c.flags = VLB_IOVA_COPY_TO_FILE | VLB_IOVA_COPY_FROM_FILE;
+	EXPECT_EQ(vlb_check_iova_copy(&c, &why), -EINVAL);
+	EXPECT_NE(std::string(why).find("flags"), std::string::npos);
+	c.flags = 0;
+	EXPECT_EQ(vlb_check_iova_copy(&c, &why), -EINVAL);
+	c = good_copy();
+	c.nr_segs = 0;
+	EXPECT_EQ(vlb_check_iova_copy(&c, &why), -EINVAL);
+	c.nr_segs = VLB_IOVA_COPY_SEGS_MAX + 1;
+	EXPECT_EQ(vlb_check_iova_copy(&c, &why), -EINVAL);
+	c = good_copy();
+	c.fd = -1;
+	EXPECT_EQ(vlb_check_iova_copy(&c, &why), -EBADF);
+	c = good_copy();
+	c.offset = 1ULL << 63;  // not a loff_t
+	EXPECT_EQ(vlb_check_iova_copy(&c, &why), -EINVAL);
+	c = good_copy();
+	c.segs = 0;
+	EXPECT_EQ(vlb_check_iova_copy(&c, &why), -EFAULT);
+	c = good_copy();
+	c.reserved0 = 1;
+	EXPECT_EQ(vlb_check_iova_copy(&c, &why), -EINVAL);
+	c = good_copy();
+	c.reserved[1] = 1;
+	EXPECT_EQ(vlb_check_iova_copy(&c, &why), -EINVAL);
+}
+
+TEST(AbiCheckIovaSegs, InsideTheSpaceBoundedAndCountedInPages)
+{
+	const char *why = nullptr;
+	constexpr std::uint64_t kSpace = 1ULL << 20;
+	__u64 bytes = 0;
+	__u32 pages = 0;
+	// 8 bytes across a page boundary, then a whole page.
+	const std::array<vlb_iova_seg, 2> two{{{4092, 8}, {8192, 4096}}};
+	EXPECT_EQ(vlb_check_iova_segs(two.data(), 2, kSpace, 0, &bytes, &pages, &why), 0);
+	EXPECT_EQ(bytes, 4104U);
+	EXPECT_EQ(pages, 3U);
+	const std::array<vlb_iova_seg, 1> empty{{{4096, 0}}};
+	EXPECT_EQ(vlb_check_iova_segs(empty.data(), 1, kSpace, 0, &bytes, &pages, &why), -EINVAL);
+	const std::array<vlb_iova_seg, 1> past_end{{{kSpace - 4096, 4097}}};
+	EXPECT_EQ(vlb_check_iova_segs(past_end.data(), 1, kSpace, 0, &bytes, &pages, &why), -EFAULT);
+	const std::array<vlb_iova_seg, 1> wraps{{{~0ULL - 10, 20}}};
+	EXPECT_EQ(vlb_check_iova_segs(wraps.data(), 1, kSpace, 0, &bytes, &pages, &why), -EFAULT);
+	// The byte limit holds over the sum, not per segment.
+	constexpr std::uint64_t kHalf = VLB_IOVA_COPY_BYTES_MAX / 2;
+	const std::array<vlb_iova_seg, 3> too_much{{{0, kHalf}, {kHalf, kHalf}, {2 * kHalf, 1}}};
+	EXPECT_EQ(vlb_check_iova_segs(too_much.data(), 2, 1ULL << 30, 0, &bytes, &pages, &why), 0);
+	EXPECT_EQ(vlb_check_iova_segs(too_much.data(), 3, 1ULL << 30, 0, &bytes, &pages, &why), -EINVAL);
+	// The end of the copy is a file position too (a signed 64-bit loff_t).
+	const std::array<vlb_iova_seg, 1> one{{{0, 512}}};
+	EXPECT_EQ(vlb_check_iova_segs(one.data(), 1, kSpace, (1ULL << 63) - 513, &bytes, &pages, &why), 0);
+	EXPECT_EQ(vlb_check_iova_segs(one.data(), 1, kSpace, (1ULL << 63) - 512, &bytes, &pages, &why), -EINVAL);
 }
 
 } // namespace

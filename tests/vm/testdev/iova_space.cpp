@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "iova_space.h"
 
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 
 #include <utility>
+
+#include <linux/virtio_loopback.h>
 
 #include "vlb/sys_error.h"
 
@@ -71,6 +75,19 @@ std::span<std::byte> IovaSpace::bytes(std::uint64_t iova, std::uint64_t len) con
 	if (iova > map_.size() || len > map_.size() - iova)
 		throw std::out_of_range("IOVA range outside the domain");
 	return map_.bytes().subspan(iova, len);
+}
+
+long IovaSpace::copy(std::uint64_t iova, std::uint64_t len, int file, std::uint64_t offset, bool to_file) const
+{
+	vlb_iova_seg seg{.iova = iova, .len = len};
+	vlb_iova_copy c{};
+	c.segs = reinterpret_cast<std::uintptr_t>(&seg); // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast): the uapi carries pointers as u64
+	c.nr_segs = 1;
+	c.fd = file;
+	c.offset = offset;
+	c.flags = to_file ? VLB_IOVA_COPY_TO_FILE : VLB_IOVA_COPY_FROM_FILE;
+	const long r = ::ioctl(fd_.get(), VLB_IOVA_COPY, &c);
+	return r < 0 ? -errno : r;
 }
 
 } // namespace vlb::testdev

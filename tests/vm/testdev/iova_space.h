@@ -48,6 +48,11 @@ public:
 	[[nodiscard]] Outcome probe(std::uint64_t iova, Access access,
 				    std::optional<std::uint64_t> read_first = std::nullopt) const;
 
+	// VLB_IOVA_COPY of [iova, iova + len) into |file| (|to_file|) or out
+	// of it, at |offset|: bytes transferred, or -errno.
+	[[nodiscard]] long copy(std::uint64_t iova, std::uint64_t len, int file, std::uint64_t offset,
+				bool to_file) const;
+
 private:
 	UniqueFd fd_;
 	Mapping map_;

@@ -31,6 +31,9 @@ void usage(std::FILE *to)
 		     "  --device PATH           control node (default /dev/virtio-loopback)\n"
 		     "  --probes                check what the kernel lets the device reach\n"
 		     "                          (forked children; prints 'probe NAME want=.. got=..')\n"
+		     "  --loop-probe PATH       with --probes: VLB_IOVA_COPY must refuse PATH (a disk of\n"
+		     "                          this transport, or a file on one) with ELOOP; tried once\n"
+		     "                          it can be opened (repeatable)\n"
 		     "  --suppress-kicks        set VRING_USED_F_NO_NOTIFY while draining queues\n"
 		     "  --interrupt-ioctl       complete through VLB_DEV_VQ_INTERRUPT, not the call eventfd\n"
 		     "  -v                      log control messages\n");
@@ -114,6 +117,8 @@ int main(int argc, char **argv)
 				o.hostile = hostile(v);
 			} else if (a == "--device") {
 				o.control_node = v;
+			} else if (a == "--loop-probe") {
+				o.loop_probes.emplace_back(v);
 			} else {
 				throw std::invalid_argument("unknown option " + std::string(a) + " (see --help)");
 			}

@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -107,6 +108,12 @@ TestDevice::TestDevice(Options opts) : opts_(std::move(opts))
 {
 	if (opts_.type == DeviceType::blk)
 		disk_.resize(opts_.capacity_mb << 20);
+	if (opts_.probes) {
+		scratch_ = UniqueFd(::memfd_create("vlb-copy-probes", MFD_CLOEXEC));
+		if (!scratch_)
+			throw_errno("memfd_create");
+		loop_probes_done_.assign(opts_.loop_probes.size(), false);
+	}
 	create();
 }
 
@@ -251,6 +258,22 @@ void report(const char *probe, IovaSpace::Outcome want, IovaSpace::Outcome got)
 	(void)std::fflush(stdout);
 }
 
+// A VLB_IOVA_COPY probe: |want| and |got| are 0 (it copied) or an errno.
+void report_copy(const std::string &probe, int want, int got)
+{
+	const auto name = [](int e) { return e == 0 ? "ok" : strerrorname_np(e); };
+	std::printf("probe %s want=%s got=%s\n", probe.c_str(), name(want), name(got));
+	(void)std::fflush(stdout);
+}
+
+// 0 if |r| is |len| bytes, the errno of a failure, or EIO for a short copy.
+int copy_errno(long r, std::uint64_t len)
+{
+	if (r < 0)
+		return static_cast<int>(-r);
+	return static_cast<std::uint64_t>(r) == len ? 0 : EIO;
+}
+
 } // namespace
 
 void TestDevice::run_probes(const Queue &q, const std::vector<Segment> &chain)
@@ -287,14 +310,103 @@ void TestDevice::run_probes(const Queue &q, const std::vector<Segment> &chain)
 			       iova_->probe(s.addr, A::read_then_write));
 			break;
 		}
+		run_copy_probes(q, chain);
 	} else if (run_fault_around_probes(chain)) {
 		// one set per chain: the next probes wait for the next chain
 	} else if (!after_completion_done_ && !completed_chain_.empty() &&
 		   !overlaps(completed_chain_.front().addr)) {
 		// The driver only saw that completion after its pages were revoked.
 		after_completion_done_ = true;
-		report("after-completion-read", O::sigbus,
-		       iova_->probe(completed_chain_.front().addr, A::read));
+		const Segment &done = completed_chain_.front();
+		report("after-completion-read", O::sigbus, iova_->probe(done.addr, A::read));
+		report_copy("after-completion-copy", EFAULT,
+			    copy_errno(iova_->copy(done.addr, done.len, scratch_.get(), 0, true), done.len));
+	}
+	run_loop_probes(chain);
+}
+
+// VLB_IOVA_COPY gives the rights the mapping gives, on data buffers only,
+// and moves the very bytes the mapping shows.
+void TestDevice::run_copy_probes(const Queue &q, const std::vector<Segment> &chain)
+{
+	const int file = scratch_.get();
+	report_copy("copy-ungranted", EFAULT,
+		    copy_errno(iova_->copy(iova_->size() - 4096, 4096, file, 0, true), 4096));
+	report_copy("copy-desc", EFAULT, copy_errno(iova_->copy(q.desc, 16, file, 0, true), 16));
+	report_copy("copy-avail", EFAULT, copy_errno(iova_->copy(q.avail, 4, file, 0, true), 4));
+	for (const Segment &s : chain) {
+		if (s.writable || s.len == 0)
+			continue;
+		int got = copy_errno(iova_->copy(s.addr, s.len, file, 0, true), s.len);
+		std::vector<std::byte> back(s.len);
+		if (got == 0 && (::pread(file, back.data(), back.size(), 0) != static_cast<ssize_t>(s.len) ||
+				 std::memcmp(back.data(), iova_->bytes(s.addr, s.len).data(), s.len) != 0))
+			got = EBADMSG;  // copied something else than the buffer holds
+		report_copy("copy-to-device-to-file", 0, got);
+		report_copy("copy-to-device-from-file", EFAULT,
+			    copy_errno(iova_->copy(s.addr, s.len, file, 0, false), s.len));
+		break;
+	}
+	for (const Segment &s : chain) {
+		if (!s.writable || s.len == 0)
+			continue;
+		// The device serves the request after the probes: this data is
+		// overwritten before the driver sees it.
+		std::vector<std::byte> pattern(s.len);
+		for (std::size_t i = 0; i < pattern.size(); ++i)
+			pattern[i] = static_cast<std::byte>(i * 7 + 1);
+		if (::pwrite(file, pattern.data(), pattern.size(), 0) != static_cast<ssize_t>(pattern.size()))
+			throw_errno("pwrite scratch");
+		int got = copy_errno(iova_->copy(s.addr, s.len, file, 0, false), s.len);
+		if (got == 0 && std::memcmp(pattern.data(), iova_->bytes(s.addr, s.len).data(), s.len) != 0)
+			got = EBADMSG;
+		report_copy("copy-from-device-from-file", 0, got);
+		break;
+	}
+	std::array<int, 2> pipe_fds{};
+	if (::pipe2(pipe_fds.data(), O_CLOEXEC) != 0)
+		throw_errno("pipe2");
+	const UniqueFd rd(pipe_fds[0]), wr(pipe_fds[1]);
+	const Segment &first = chain.front();
+	report_copy("copy-pipe", EINVAL, copy_errno(iova_->copy(first.addr, first.len, wr.get(), 0, true), first.len));
+}
+
+// Files whose I/O comes back to this transport are refused before
+// anything is looked up: a copy waits for them while holding up revocation.
+// Opening such a path needs I/O this device must serve (a partition scan,
+// a directory lookup), so a child opens it, copies and reports, and
+// nobody waits for it.
+void TestDevice::run_loop_probes(const std::vector<Segment> &chain)
+{
+	for (std::size_t i = 0; i < opts_.loop_probes.size(); ++i) {
+		if (loop_probes_done_[i])
+			continue;
+		loop_probes_done_[i] = true;
+		const std::string &path = opts_.loop_probes[i];
+		const Segment s = chain.front();
+		const pid_t pid = ::fork();
+		if (pid < 0)
+			throw_errno("fork");
+		if (pid > 0)
+			continue;  // reaped at exit
+		// Only the IOVA fd is needed: the device must not stay attached
+		// through this child.
+		dev_.reset();
+		for (Queue &q : queues_) {
+			q.kick.reset();
+			q.call.reset();
+		}
+		// Waits until the path exists: the case creates it later.
+		for (int tries = 0; tries < 600; ++tries) {
+			const UniqueFd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+			if (f) {
+				report_copy("loop:" + path, ELOOP,
+					    copy_errno(iova_->copy(s.addr, s.len, f.get(), 0, false), s.len));
+				::_exit(0);
+			}
+			::usleep(100000);
+		}
+		::_exit(1);
 	}
 }
 
@@ -581,7 +693,8 @@ int TestDevice::run()
 				const vlb_stats s = kernel_stats();
 				std::printf("stats served=%llu grants=%llu bounces=%llu revocations=%llu "
 					    "faults_refused=%llu map_failures=%llu used_rejected=%llu "
-					    "broken=%llu kicks=%llu calls=%llu msg_timeouts=%llu\n",
+					    "broken=%llu kicks=%llu calls=%llu msg_timeouts=%llu copies=%llu "
+					    "copied_bytes=%llu\n",
 					    static_cast<unsigned long long>(served_),
 					    static_cast<unsigned long long>(s.grants),
 					    static_cast<unsigned long long>(s.bounces),
@@ -592,7 +705,9 @@ int TestDevice::run()
 					    static_cast<unsigned long long>(s.broken),
 					    static_cast<unsigned long long>(s.kicks),
 					    static_cast<unsigned long long>(s.calls),
-					    static_cast<unsigned long long>(s.msg_timeouts));
+					    static_cast<unsigned long long>(s.msg_timeouts),
+					    static_cast<unsigned long long>(s.copies),
+					    static_cast<unsigned long long>(s.copied_bytes));
 				(void)std::fflush(stdout);
 				return 0;
 			}

@@ -45,6 +45,9 @@ struct Options {
 	bool suppress_kicks = false;
 	// Complete through VLB_DEV_VQ_INTERRUPT instead of the call eventfd.
 	bool interrupt_ioctl = false;
+	// With probes: files VLB_IOVA_COPY must refuse (ELOOP) as being on a
+	// virtio-loopback device; each is tried once, when it can be opened.
+	std::vector<std::string> loop_probes;
 	bool verbose = false;
 };
 
@@ -92,6 +95,8 @@ private:
 	void run_probes(const Queue &q, const std::vector<Segment> &chain);
 	bool run_fault_around_probes(const std::vector<Segment> &chain);
 	void check_subpage(const Segment &s);
+	void run_copy_probes(const Queue &q, const std::vector<Segment> &chain);
+	void run_loop_probes(const std::vector<Segment> &chain);
 
 	Options opts_;
 	UniqueFd dev_;
@@ -105,6 +110,8 @@ private:
 	bool around_to_device_done_ = false;
 	bool around_from_device_done_ = false;
 	std::vector<Segment> completed_chain_;  // a chain the kernel has revoked
+	UniqueFd scratch_;  // probes: a memfd that VLB_IOVA_COPY copies to and from
+	std::vector<bool> loop_probes_done_;
 };
 
 } // namespace vlb::testdev

@@ -7,6 +7,7 @@
  * reserved fields that must be zero, so the ABI can grow by giving meaning
  * to reserved fields or adding ioctls, and bumping VLB_ABI_MINOR.
  * Minor 2 added VLB_DEV_GET_STATE and VLB_DEV_GET_VQ_STATE (reattach).
+ * Minor 3 added VLB_IOVA_COPY and the copies/copied_bytes counters.
  *
  * Incompatible changes bump VLB_ABI_MAJOR; user space must refuse a kernel
  * whose major differs from the one it was built against.
@@ -21,7 +22,7 @@
 #define VLB_MISC_NAME		"virtio-loopback"
 
 #define VLB_ABI_MAJOR		0
-#define VLB_ABI_MINOR		2
+#define VLB_ABI_MINOR		3
 
 /* Unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst (6.1). */
 #define VLB_IOCTL_MAGIC		0xBE
@@ -249,13 +250,16 @@ struct vlb_vq_index {
  * @grants: buffer pages granted zero-copy
  * @bounces: buffer pages copied through the bounce pool
  * @revocations: pages whose access was revoked before completion
- * @faults_refused: device accesses that got SIGBUS
+ * @faults_refused: device accesses refused: SIGBUS on the mapping, EFAULT
+ *	from VLB_IOVA_COPY
  * @map_failures: driver mappings refused (limits, pool or IOVA exhausted)
  * @used_rejected: used entries refused (bad id, not in flight, bad length)
  * @broken: times the device was marked broken
  * @kicks: driver notifications forwarded to the kick eventfd
  * @calls: call eventfd signals processed
  * @msg_timeouts: control messages that got no reply in time
+ * @copies: VLB_IOVA_COPY calls that reached the file
+ * @copied_bytes: bytes those calls transferred
  * @reserved: zero
  */
 struct vlb_stats {
@@ -269,7 +273,9 @@ struct vlb_stats {
 	__u64 kicks;
 	__u64 calls;
 	__u64 msg_timeouts;
-	__u64 reserved[6];
+	__u64 copies;
+	__u64 copied_bytes;
+	__u64 reserved[4];
 };
 
 /**
@@ -344,12 +350,70 @@ struct vlb_vq_state {
 
 #define VLB_DEV_SET_VQ_KICK	_IOW(VLB_IOCTL_MAGIC, 0x40, struct vlb_vq_eventfd)
 #define VLB_DEV_SET_VQ_CALL	_IOW(VLB_IOCTL_MAGIC, 0x41, struct vlb_vq_eventfd)
-/* Returns an fd whose only use is mmap() of the IOVA space (MAP_SHARED). */
+/* Returns an fd for mmap() of the IOVA space (MAP_SHARED) and VLB_IOVA_COPY. */
 #define VLB_DEV_GET_IOVA_FD	_IO(VLB_IOCTL_MAGIC, 0x42)
 #define VLB_DEV_CONFIG_UPDATE	_IOW(VLB_IOCTL_MAGIC, 0x43, struct vlb_config_update)
 #define VLB_DEV_VQ_INTERRUPT	_IOW(VLB_IOCTL_MAGIC, 0x44, struct vlb_vq_index)
 #define VLB_DEV_GET_STATS	_IOR(VLB_IOCTL_MAGIC, 0x45, struct vlb_stats)
 #define VLB_DEV_GET_STATE	_IOR(VLB_IOCTL_MAGIC, 0x46, struct vlb_dev_state)
 #define VLB_DEV_GET_VQ_STATE	_IOWR(VLB_IOCTL_MAGIC, 0x47, struct vlb_vq_state)
+
+/* ---------------------------------------------------------------------
+ * IOVA fd ioctls (on the fd VLB_DEV_GET_IOVA_FD returns)
+ */
+
+#define VLB_IOVA_COPY_SEGS_MAX	256
+#define VLB_IOVA_COPY_BYTES_MAX	_BITULL(22)	/* 4 MiB */
+
+/* Direction of a VLB_IOVA_COPY, seen from the file. */
+#define VLB_IOVA_COPY_TO_FILE	_BITUL(0)	/* buffers -> file: a write */
+#define VLB_IOVA_COPY_FROM_FILE	_BITUL(1)	/* file -> buffers: a read */
+
+/**
+ * struct vlb_iova_seg - one buffer of a VLB_IOVA_COPY
+ * @iova: its address in the IOVA space (the mmap() offset)
+ * @len: bytes, at least 1
+ */
+struct vlb_iova_seg {
+	__u64 iova;
+	__u64 len;
+};
+
+/**
+ * struct vlb_iova_copy - VLB_IOVA_COPY: the kernel moves data between
+ *	request buffers and a file, as preadv()/pwritev() on the device's
+ *	mapping would, without mapping a page into the device process
+ * @segs: user address of @nr_segs struct vlb_iova_seg, in file order
+ * @nr_segs: 1..VLB_IOVA_COPY_SEGS_MAX
+ * @fd: the caller's fd of a regular file or block device, open for the
+ *	direction; not one on a virtio-loopback device
+ * @offset: file position (for O_DIRECT, as aligned as the file needs)
+ * @flags: exactly one of VLB_IOVA_COPY_TO_FILE, VLB_IOVA_COPY_FROM_FILE
+ * @reserved0: zero
+ * @reserved: zero
+ *
+ * Every page of every segment must be reachable by the device now, with
+ * the access its mapping would have: TO_FILE reads the buffers, FROM_FILE
+ * writes them (from-device buffers only). Ring memory is never copied.
+ * At most VLB_IOVA_COPY_BYTES_MAX bytes in all.
+ *
+ * Returns the bytes transferred (short only where pread()/pwrite() would
+ * be), or -1 with errno: EFAULT a page is not reachable so, EINVAL a bad
+ * argument or file kind, ELOOP a file on a virtio-loopback device, EBADF
+ * @fd not open (for the direction), or the error of the file's read or
+ * write. Revocation waits for a copy in progress: a completion never
+ * overtakes a copy into its buffers.
+ */
+struct vlb_iova_copy {
+	__u64 segs;
+	__u32 nr_segs;
+	__s32 fd;
+	__u64 offset;
+	__u32 flags;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
+#define VLB_IOVA_COPY		_IOW(VLB_IOCTL_MAGIC, 0x80, struct vlb_iova_copy)
 
 #endif /* _UAPI_LINUX_VIRTIO_LOOPBACK_H */
