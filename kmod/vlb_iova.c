@@ -477,6 +477,120 @@ void vlb_iova_attach_dma_dev(struct vlb_iova_domain *d, struct device *dev)
 	set_dma_ops(dev, &vlb_dma_ops);
 }
 
+/* ------------------------------------------- copies for the device */
+
+/* Takes (@hold) or drops a copy's hold on every page of @segs (checked). */
+static void vlb_iova_hold_locked(struct vlb_iova_domain *d,
+				 const struct vlb_iova_seg *segs, u32 nr_segs,
+				 bool hold)
+{
+	unsigned long pfn, n, i;
+	u32 s;
+
+	lockdep_assert_held(&d->lock);
+	for (s = 0; s < nr_segs; s++) {
+		if (!vlb_iova_range(d, segs[s].iova, segs[s].len, &pfn, &n))
+			continue;
+		for (i = 0; i < n; i++) {
+			if (hold)
+				d->entries[pfn + i].copying++;
+			else
+				d->entries[pfn + i].copying--;
+		}
+		if (hold)
+			d->copying += n;
+		else
+			d->copying -= n;
+	}
+}
+
+int vlb_iova_copy_get(struct vlb_iova_domain *d,
+		      const struct vlb_iova_seg *segs, u32 nr_segs, bool write,
+		      struct bio_vec *bv)
+{
+	unsigned long pfn, n, i, flags;
+	unsigned int nbv = 0;
+	u32 s;
+
+	spin_lock_irqsave(&d->lock, flags);
+	for (s = 0; s < nr_segs; s++) {
+		unsigned int off = offset_in_page(segs[s].iova);
+		u64 left = segs[s].len;
+
+		if (!vlb_iova_range(d, segs[s].iova, segs[s].len, &pfn, &n))
+			goto refused;
+		for (i = 0; i < n; i++) {
+			struct vlb_iova_entry *e = &d->entries[pfn + i];
+			unsigned int chunk = min_t(u64, PAGE_SIZE - off, left);
+
+			/* The rights the device's mapping would have; no rings. */
+			if (d->dead || !e->page || (e->flags & VLB_IOVA_RING) ||
+			    !(e->flags & VLB_IOVA_ACTIVE) ||
+			    !(e->flags & (VLB_IOVA_READ | VLB_IOVA_WRITE)) ||
+			    (write && !(e->flags & VLB_IOVA_WRITE)) ||
+			    e->copying == U16_MAX)
+				goto refused;
+			bvec_set_page(&bv[nbv++], e->page, chunk, off);
+			left -= chunk;
+			off = 0;
+		}
+	}
+	vlb_iova_hold_locked(d, segs, nr_segs, true);
+	spin_unlock_irqrestore(&d->lock, flags);
+	return nbv;
+
+refused:
+	if (d->stats)
+		atomic64_inc(&d->stats->faults_refused);
+	spin_unlock_irqrestore(&d->lock, flags);
+	return -EFAULT;
+}
+
+void vlb_iova_copy_put(struct vlb_iova_domain *d,
+		       const struct vlb_iova_seg *segs, u32 nr_segs,
+		       ssize_t copied)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&d->lock, flags);
+	vlb_iova_hold_locked(d, segs, nr_segs, false);
+	if (copied >= 0 && d->stats) {
+		atomic64_inc(&d->stats->copies);
+		atomic64_add(copied, &d->stats->copied_bytes);
+	}
+	spin_unlock_irqrestore(&d->lock, flags);
+	wake_up_all(&d->copy_wq);
+}
+
+/* True if no copy holds a page of [first, last]. */
+static bool vlb_iova_copies_done(struct vlb_iova_domain *d,
+				 unsigned long first, unsigned long last)
+{
+	unsigned long p, flags;
+	bool done = true;
+
+	spin_lock_irqsave(&d->lock, flags);
+	for (p = first; d->copying && p <= last; p++) {
+		if (d->entries[p].copying) {
+			done = false;
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&d->lock, flags);
+	return done;
+}
+
+/*
+ * After ACTIVE was cleared on [first, last]: waits for the copies that
+ * took those pages before. Bounded by the copies' file I/O.
+ */
+static void vlb_iova_wait_copies(struct vlb_iova_domain *d,
+				 unsigned long first, unsigned long last)
+{
+	might_sleep();
+	wait_event(d->copy_wq, vlb_iova_copies_done(d, first, last));
+}
+
 /* ------------------------------------------------- grants for the ring */
 
 int vlb_iova_activate(struct vlb_iova_domain *d, u64 iova, u64 len)
@@ -529,6 +643,8 @@ void vlb_revoke_batch_flush(struct vlb_iova_domain *d, struct vlb_revoke_batch *
 	for (i = 0; i < b->n; i++)
 		vlb_iova_zap(d, b->r[i].first, b->r[i].last - b->r[i].first + 1);
 	up_write(&d->revoke_rwsem);
+	for (i = 0; i < b->n; i++)
+		vlb_iova_wait_copies(d, b->r[i].first, b->r[i].last);
 	atomic64_add(pages, &d->stats->revocations);
 	b->n = 0;
 }
@@ -574,6 +690,7 @@ void vlb_iova_revoke_all(struct vlb_iova_domain *d)
 	spin_unlock_irqrestore(&d->lock, flags);
 	vlb_iova_zap(d, 0, d->npages);
 	up_write(&d->revoke_rwsem);
+	vlb_iova_wait_copies(d, 0, d->npages - 1);
 	atomic64_add(n, &d->stats->revocations);
 }
 
@@ -656,39 +773,6 @@ int vlb_iova_poke(struct vlb_iova_domain *d, u64 iova, u8 byte)
 	}
 	spin_unlock_irqrestore(&d->lock, flags);
 	return ret;
-}
-
-int vlb_iova_seg_bvecs(struct vlb_iova_domain *d, u64 iova, u64 len,
-		       bool write, struct bio_vec *bv)
-{
-	unsigned long pfn, n, i;
-	unsigned int off = offset_in_page(iova);
-	u64 left = len;
-
-	lockdep_assert_held(&d->revoke_rwsem);
-	if (!vlb_iova_range(d, iova, len, &pfn, &n))
-		return -EFAULT;
-	spin_lock_irq(&d->lock);
-	for (i = 0; i < n; i++) {
-		struct vlb_iova_entry *e = &d->entries[pfn + i];
-		unsigned int chunk = min_t(u64, PAGE_SIZE - off, left);
-
-		/* The rights the device's mapping would have; no rings. */
-		if (d->dead || !e->page || (e->flags & VLB_IOVA_RING) ||
-		    !(e->flags & VLB_IOVA_ACTIVE) ||
-		    !(e->flags & (VLB_IOVA_READ | VLB_IOVA_WRITE)) ||
-		    (write && !(e->flags & VLB_IOVA_WRITE))) {
-			spin_unlock_irq(&d->lock);
-			if (d->stats)
-				atomic64_inc(&d->stats->faults_refused);
-			return -EFAULT;
-		}
-		bvec_set_page(&bv[i], e->page, chunk, off);
-		left -= chunk;
-		off = 0;
-	}
-	spin_unlock_irq(&d->lock);
-	return n;
 }
 
 /* ------------------------------------------------ the device's mapping */
@@ -869,6 +953,7 @@ struct vlb_iova_domain *vlb_iova_create(u64 size, u32 max_granted,
 	kref_init(&d->ref);
 	spin_lock_init(&d->lock);
 	init_rwsem(&d->revoke_rwsem);
+	init_waitqueue_head(&d->copy_wq);
 	d->npages = size >> PAGE_SHIFT;
 	d->next_hint = 1;
 	d->max_granted = max_granted;
@@ -909,12 +994,16 @@ void vlb_iova_destroy(struct vlb_iova_domain *d)
 {
 	unsigned long flags;
 
-	down_write(&d->revoke_rwsem);
 	spin_lock_irqsave(&d->lock, flags);
 	d->dead = true;
 	spin_unlock_irqrestore(&d->lock, flags);
+	/* No copy can start now; those under way still count. */
+	vlb_iova_wait_copies(d, 0, d->npages - 1);
+	down_write(&d->revoke_rwsem);
+	spin_lock_irqsave(&d->lock, flags);
 	/* The device's counters go with the device; see @stats. */
 	d->stats = NULL;
+	spin_unlock_irqrestore(&d->lock, flags);
 	vlb_iova_zap(d, 0, d->npages);
 	up_write(&d->revoke_rwsem);
 	vlb_iova_put(d);

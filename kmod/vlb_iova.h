@@ -21,6 +21,8 @@
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/virtio_loopback.h>
+#include <linux/wait.h>
 
 struct vlb_stats_counters;
 
@@ -41,6 +43,7 @@ struct vlb_iova_entry {
 	struct page *orig;	/* bounce only: the driver's page */
 	u16 start, end;		/* bounce only: bytes of the buffer in page */
 	u8 flags;
+	u16 copying;		/* VLB_IOVA_COPY calls holding the page */
 };
 
 struct vlb_iova_domain {
@@ -54,10 +57,20 @@ struct vlb_iova_domain {
 
 	/*
 	 * @lock (irq-safe; the DMA API is called in atomic context) guards
-	 * @entries, @bitmap, @granted, @active, the bounce free list and
-	 * @dead.
+	 * @entries, @bitmap, @granted, @active, @copying, the bounce free
+	 * list and @dead.
 	 */
 	spinlock_t lock;
+	/*
+	 * Copies (VLB_IOVA_COPY) take their pages under @lock while they are
+	 * reachable, and hold them (entry->copying) for the file I/O without
+	 * any lock. Revocation clears ACTIVE first, so no copy can take the
+	 * pages again, then waits on @copy_wq until none holds them: a copy
+	 * never overtakes the completion of its request, and copies of other
+	 * requests go on meanwhile.
+	 */
+	wait_queue_head_t copy_wq;
+	unsigned long copying;		/* pages held by copies */
 	/*
 	 * @revoke_rwsem orders page insertion against revocation: the fault
 	 * handler checks an entry and inserts its PTE under the read side;
@@ -83,8 +96,9 @@ struct vlb_iova_domain {
 	/*
 	 * The device's counters. IOVA files, hence the domain, may outlive
 	 * the device, so vlb_iova_destroy() clears @stats under revoke_rwsem
-	 * held for write: the fault path reads it under the read side, every
-	 * other user runs while the device lives.
+	 * held for write and @lock: the fault path reads it under the read
+	 * side, copies under @lock, every other user runs while the device
+	 * lives.
 	 */
 	struct vlb_stats_counters *stats;
 };
@@ -142,14 +156,19 @@ int vlb_iova_set_ring_perm(struct vlb_iova_domain *d, u64 iova, u64 len,
 			   u8 perm);
 
 /*
- * Copies on the device's behalf (VLB_IOVA_COPY, vlb_iova_copy.c): appends
- * to @bv one bio_vec per page of [iova, iova + len) if the device may
- * reach every page of it now as a data buffer, for writing if @write;
- * returns the bio_vecs added or -EFAULT. Call with revoke_rwsem held for
- * read: the pages stay reachable, hence valid, until it is released.
+ * Copies on the device's behalf (VLB_IOVA_COPY, vlb_iova_copy.c). Get:
+ * if the device may reach every page of @segs now as a data buffer (for
+ * writing if @write), holds them and fills @bv with one bio_vec per page;
+ * returns their number or -EFAULT (nothing held). The pages stay valid
+ * until put: their revocation waits for it. Put counts @copied (bytes, or
+ * a negative errno) and lets revocation go on.
  */
-int vlb_iova_seg_bvecs(struct vlb_iova_domain *d, u64 iova, u64 len,
-		       bool write, struct bio_vec *bv);
+int vlb_iova_copy_get(struct vlb_iova_domain *d,
+		      const struct vlb_iova_seg *segs, u32 nr_segs, bool write,
+		      struct bio_vec *bv);
+void vlb_iova_copy_put(struct vlb_iova_domain *d,
+		       const struct vlb_iova_seg *segs, u32 nr_segs,
+		       ssize_t copied);
 long vlb_iova_copy(struct vlb_iova_domain *d, void __user *argp);
 
 /* Writes @byte at @iova as the device would (fail-in-flight path). */

@@ -12,11 +12,13 @@
  * mapped, so nothing is revoked, and an O_DIRECT file transfers straight
  * from the driver's pages.
  *
- * revoke_rwsem is held for read across the transfer, so revocation (and
- * with it the driver's completion) waits for a copy into the request's
- * buffers to end. That wait is bounded by the file's I/O, which must not
- * depend on this transport: files on a virtio-loopback device are refused
- * (as loop refuses to recurse), and allocations in the transfer do no I/O.
+ * The pages are held for the transfer (vlb_iova_copy_get), so revocation
+ * of a request (and with it the driver's completion) waits for a copy
+ * into its buffers to end; copies of other requests are not waited for.
+ * That wait, and the one of a reset for every copy, is bounded by the
+ * file's I/O, which must not depend on this transport: files on a
+ * virtio-loopback device are refused (as loop refuses to recurse), and
+ * allocations in the transfer do no I/O.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -62,38 +64,27 @@ static int vlb_copy_file_ok(struct file *file)
 	return -EINVAL;
 }
 
-/* The transfer itself, revoke_rwsem held for read. */
-static ssize_t vlb_copy_locked(struct vlb_iova_domain *d, struct file *file,
-			       const struct vlb_iova_copy *c,
-			       const struct vlb_iova_seg *segs,
-			       struct bio_vec *bv, u64 bytes)
+/* The transfer itself, its pages held. */
+static ssize_t vlb_copy_held(struct file *file, const struct vlb_iova_copy *c,
+			     struct bio_vec *bv, unsigned int nbv, u64 bytes)
 {
 	bool to_file = c->flags == VLB_IOVA_COPY_TO_FILE;
 	struct iov_iter iter;
-	unsigned int nbv = 0, noio, i;
 	loff_t pos = c->offset;
+	unsigned int noio;
 	ssize_t ret;
 
-	for (i = 0; i < c->nr_segs; i++) {
-		int n = vlb_iova_seg_bvecs(d, segs[i].iova, segs[i].len,
-					   !to_file, bv + nbv);
-
-		if (n < 0)
-			return n;
-		nbv += n;
-	}
 	iov_iter_bvec(&iter, to_file ? ITER_SOURCE : ITER_DEST, bv, nbv, bytes);
 	/* Reclaim must not wait for I/O that may need this device. */
 	noio = memalloc_noio_save();
-	if (to_file)
+	if (to_file) {
+		file_start_write(file);
 		ret = vfs_iter_write(file, &iter, &pos, 0);
-	else
+		file_end_write(file);
+	} else {
 		ret = vfs_iter_read(file, &iter, &pos, 0);
-	memalloc_noio_restore(noio);
-	if (ret >= 0 && d->stats) {
-		atomic64_inc(&d->stats->copies);
-		atomic64_add(ret, &d->stats->copied_bytes);
 	}
+	memalloc_noio_restore(noio);
 	return ret;
 }
 
@@ -138,17 +129,12 @@ long vlb_iova_copy(struct vlb_iova_domain *d, void __user *argp)
 	ret = vlb_copy_file_ok(f.file);
 	if (ret)
 		goto out_fd;
-	/*
-	 * Freeze protection first: a frozen filesystem must make the caller
-	 * wait without holding up revocation.
-	 */
-	if (c.flags == VLB_IOVA_COPY_TO_FILE)
-		file_start_write(f.file);
-	down_read(&d->revoke_rwsem);
-	ret = vlb_copy_locked(d, f.file, &c, segs, bv, bytes);
-	up_read(&d->revoke_rwsem);
-	if (c.flags == VLB_IOVA_COPY_TO_FILE)
-		file_end_write(f.file);
+	ret = vlb_iova_copy_get(d, segs, c.nr_segs,
+				c.flags == VLB_IOVA_COPY_FROM_FILE, bv);
+	if (ret < 0)
+		goto out_fd;
+	ret = vlb_copy_held(f.file, &c, bv, ret, bytes);
+	vlb_iova_copy_put(d, segs, c.nr_segs, ret);
 out_fd:
 	fdput(f);
 out_bv:
