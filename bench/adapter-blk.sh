@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # adapter-blk.sh: fio in the Debian kernel under QEMU on one backing file
-# served five ways, in one guest run, printed as a table with ratios
+# served eight ways, in one guest run, printed as a table with ratios
 # against VDUSE: vlb-dev-blk behind vlb-adapter and the transport
-# (zero-copy, and bounce-only), qemu-storage-daemon's vhost-user-blk export
+# (kernel copies as by default, the device's own mapping only, the backing
+# O_DIRECT, and bounce-only), qemu-storage-daemon's vhost-user-blk export
 # behind the same, qemu-storage-daemon's vduse-blk export (VDUSE built out
-# of tree by bench/vduse-modules.sh), and the file itself with O_DIRECT.
+# of tree by bench/vduse-modules.sh) buffered and O_DIRECT, and the file
+# itself with O_DIRECT.
 # Under TCG only ratios within one run mean anything.
 #
 # Usage: bench/adapter-blk.sh [--runtime SEC] [--ways LIST] [--jobs REGEX] [BUILD_DIR]
 #   --runtime SEC  seconds per fio job (default 4; 10 or more to decide)
-#   --ways LIST    which of "vlb-zc vlb-bounce qsd-vlb vduse file" to run
+#   --ways LIST    which of "vlb-zc vlb-map vlb-direct vlb-bounce qsd-vlb vduse
+#                  vduse-direct file" to run (default: all)
 #   --jobs REGEX   only the jobs whose name matches (e.g. '^1m-|128k-.*-j4')
 set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,7 +27,7 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
-build=${1:-$src/build/default}
+build=$(cd "${1:-$src/build/default}" && pwd)  # the guest sees absolute paths only
 # The test harness boots with slub_debug for catching bugs; a benchmark
 # measures the kernel as shipped, where it would tax every allocation.
 vm_append="slub_debug=-"
@@ -44,44 +47,56 @@ if [ "${VLB_BENCH_TABLE_ONLY:-0}" != 1 ]; then
 fi
 
 echo
-echo "virtio-blk on one file (ext4 on brd; back-ends buffered, io_uring), 2 queues of"
-echo "128, fio libaio O_DIRECT over 48 MiB, ${runtime}s per job, one TCG guest run ($(date -u +%F))."
-echo "Each cell: IOPS  MiB/s  p50/p99 us  guest CPU %; the last columns divide"
-echo "MiB/s by VDUSE's (x) and p50 latency by VDUSE's (lat)."
+echo "virtio-blk on one file (ext4 on brd; back-ends on io_uring, buffered unless *-direct),"
+echo "2 queues of 128, fio libaio O_DIRECT over 48 MiB, ${runtime}s per job, one TCG guest run ($(date -u +%F))."
+echo "Each cell: IOPS  MiB/s  p50/p99 us  guest CPU %. Ratios divide MiB/s (x) and p50"
+echo "latency (lat) by VDUSE's: buffered ways by vduse's, vlb-direct by vduse-direct's."
 echo
+# The ways in the order they ran; a way that did not run has no column.
 awk '
-{ k = $1 SUBSEP $2; iops[k] = $3; bw[k] = $4; p50[k] = $5; p99[k] = $6; cpu[k] = $7; flt[k] = $8
-  if (!seen[$2]++) order[++n] = $2 }
+{ k = $1 SUBSEP $2; iops[k] = $3; bw[k] = $4; p50[k] = $5; p99[k] = $6; cpu[k] = $7
+  if (!seen[$2]++) order[++n] = $2
+  if (!way_seen[$1]++) way[++nw] = $1 }
 END {
-	split("vlb-zc vlb-bounce qsd-vlb vduse file", cfg, " ")
 	printf "%-20s", "job"
-	for (c = 1; c <= 5; c++) printf " | %-29s", cfg[c]
-	printf " | %s\n", "zc/vduse  bounce/vduse  qsd-vlb/vduse"
+	for (c = 1; c <= nw; c++) printf " | %-29s", way[c]
+	printf " |"
+	for (c = 1; c <= nw; c++)
+		if (way[c] != "vduse" && way[c] != "vduse-direct" && way[c] != "file")
+			printf " %s", way[c] "/" (way[c] == "vlb-direct" ? "vduse-direct" : "vduse")
+	printf "\n"
 	for (i = 1; i <= n; i++) {
 		j = order[i]
 		printf "%-20s", j
-		for (c = 1; c <= 5; c++) {
-			k = cfg[c] SUBSEP j
+		for (c = 1; c <= nw; c++) {
+			k = way[c] SUBSEP j
 			printf " | %6d %6.1f %5s/%-6s %3d%%", iops[k], bw[k], p50[k], p99[k], cpu[k]
 		}
-		v = bw["vduse", j]; l = p50["vduse", j]
-		printf " | %4.2fx %4.2flat  %4.2fx %4.2flat  %4.2fx %4.2flat\n",
-			(v > 0 ? bw["vlb-zc", j] / v : 0), (l > 0 ? p50["vlb-zc", j] / l : 0),
-			(v > 0 ? bw["vlb-bounce", j] / v : 0), (l > 0 ? p50["vlb-bounce", j] / l : 0),
-			(v > 0 ? bw["qsd-vlb", j] / v : 0), (l > 0 ? p50["qsd-vlb", j] / l : 0)
+		printf " |"
+		for (c = 1; c <= nw; c++) {
+			w = way[c]
+			if (w == "vduse" || w == "vduse-direct" || w == "file")
+				continue
+			peer = (w == "vlb-direct" ? "vduse-direct" : "vduse")
+			v = bw[peer, j]; l = p50[peer, j]
+			printf "  %4.2fx %4.2flat", (v > 0 ? bw[w, j] / v : 0), (l > 0 ? p50[w, j] / l : 0)
+		}
+		printf "\n"
 	}
 }' "$res"
 echo
 echo "Page faults taken by the back-end process (minflt of the process) per request:"
 awk '
-NF >= 8 && ($1 == "vlb-zc" || $1 == "vlb-bounce" || $1 == "qsd-vlb" || $1 == "vduse") {
-	f[$1, $2] = $8; if (!seen[$2]++) order[++n] = $2 }
+NF >= 8 && $1 != "file" {
+	f[$1, $2] = $8; if (!seen[$2]++) order[++n] = $2; if (!way_seen[$1]++) way[++nw] = $1 }
 END {
-	printf "  %-20s %8s %10s %8s %8s\n", "job", "vlb-zc", "vlb-bounce", "qsd-vlb", "vduse"
+	printf "  %-20s", "job"
+	for (c = 1; c <= nw; c++) printf " %12s", way[c]
+	printf "\n"
 	for (i = 1; i <= n; i++) {
-		j = order[i]
-		printf "  %-20s %8.1f %10.1f %8.1f %8.1f\n", j, f["vlb-zc", j], f["vlb-bounce", j],
-			f["qsd-vlb", j], f["vduse", j]
+		printf "  %-20s", order[i]
+		for (c = 1; c <= nw; c++) printf " %12.1f", f[way[c], order[i]]
+		printf "\n"
 	}
 }' "$res"
 echo

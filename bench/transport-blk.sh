@@ -13,7 +13,7 @@ if [ "${1:-}" = --runtime ]; then
 	runtime=$2
 	shift 2
 fi
-build=${1:-$src/build/default}
+build=$(cd "${1:-$src/build/default}" && pwd)  # the guest sees absolute paths only
 # The test harness boots with slub_debug for catching bugs; a benchmark
 # measures the kernel as shipped, where it would tax every allocation.
 vm_append="slub_debug=-"

@@ -1,12 +1,16 @@
 # shellcheck shell=bash source=tests/vm/lib.sh
 # Guest half of bench/adapter-blk.sh: fio on /dev/vdX for each way of
 # serving one backing file on ext4 over a brd RAM disk, all with 2 queues
-# of 128 entries and every back-end on io_uring, buffered (the transport's
-# memory cannot be pinned for O_DIRECT, and VDUSE bounces anyway):
+# of 128 entries and every back-end on io_uring, buffered but for the
+# *-direct ways, which compare O_DIRECT with O_DIRECT:
 #   vlb-zc       vlb-dev-blk behind vlb-adapter and the transport, zero-copy
+#                (kernel copies, VLB_IOVA_COPY, from 64 KiB: vlb-dev-blk's default)
+#   vlb-map      the same, the back-end copying through its mapping only
+#   vlb-direct   vlb-zc on the backing file opened O_DIRECT
 #   vlb-bounce   the same, every buffer copied (bounce-only)
 #   qsd-vlb      qemu-storage-daemon's vhost-user-blk export behind the same
 #   vduse        qemu-storage-daemon's vduse-blk export, `vdpa dev add`
+#   vduse-direct the same on the backing file opened O_DIRECT
 #   file         the backing file itself, O_DIRECT (what the storage under
 #                it can do)
 # VLB_BENCH_VDUSE_DIR holds vdpa.ko, vduse.ko and virtio_vdpa.ko
@@ -17,7 +21,7 @@
 . "$VLB_SRC/bench/guest/fio_jobs.sh"
 runtime=${VLB_BENCH_RUNTIME:-4}
 vduse_dir=${VLB_BENCH_VDUSE_DIR:?VDUSE modules (bench/vduse-modules.sh)}
-ways=" ${VLB_BENCH_WAYS:-vlb-zc vlb-bounce qsd-vlb vduse file} "
+ways=" ${VLB_BENCH_WAYS:-vlb-zc vlb-map vlb-direct vlb-bounce qsd-vlb vduse vduse-direct file} "
 out=$VLB_CASE_OUT/results.txt
 : >"$out"
 jobs=()
@@ -67,9 +71,12 @@ bench_adapter() {
 	wait_for 30 no_disks || fail "$config: the disk stayed"
 }
 
+# start_vlb_blk CONFIG [VLB-DEV-BLK ARGS...]
 start_vlb_blk() {
+	local config=$1
+	shift
 	"$VLB_BUILD/devices/vlb-dev-blk" --socket-path "$run/blk.sock" --backing "$img" \
-		--queues 2 --serial bench --read-threads 2 2>"$VLB_CASE_OUT/blk-$1.log" &
+		--queues 2 --serial bench --read-threads 2 "$@" 2>"$VLB_CASE_OUT/blk-$config.log" &
 	blk=$!
 	fault_pid=$blk
 	wait_for 10 test -S "$run/blk.sock" || fail "vlb-dev-blk did not listen"
@@ -88,6 +95,20 @@ if wanted vlb-zc; then
 	stop_vlb_blk
 fi
 
+if wanted vlb-map; then
+	step "vlb-map: the same, the back-end copying through its mapping of the IOVA space"
+	start_vlb_blk map --kernel-copy-min 0
+	bench_adapter vlb-map "$run/blk.sock"
+	stop_vlb_blk
+fi
+
+if wanted vlb-direct; then
+	step "vlb-direct: the same, backing file O_DIRECT (kernel copies straight to the storage)"
+	start_vlb_blk direct --direct
+	bench_adapter vlb-direct "$run/blk.sock"
+	stop_vlb_blk
+fi
+
 if wanted vlb-bounce; then
 	step "vlb-bounce: the same, bounce-only"
 	start_vlb_blk bounce
@@ -95,13 +116,17 @@ if wanted vlb-bounce; then
 	stop_vlb_blk
 fi
 
-# shellcheck disable=SC2054 # commas separate QEMU sub-options, not elements
-qsd_blockdevs=(--blockdev "driver=file,node-name=file0,filename=$img,cache.direct=off,aio=io_uring"
-	--blockdev driver=raw,node-name=disk0,file=file0)
+# qsd_blockdevs on|off: the blockdev options of the backing file, O_DIRECT or not.
+qsd_blockdevs() {
+	# shellcheck disable=SC2054 # commas separate QEMU sub-options, not elements
+	qsd_args=(--blockdev "driver=file,node-name=file0,filename=$img,cache.direct=$1,aio=io_uring"
+		--blockdev driver=raw,node-name=disk0,file=file0)
+}
+qsd_blockdevs off
 
 if wanted qsd-vlb; then
 	step "qsd-vlb: qemu-storage-daemon's vhost-user-blk export behind vlb-adapter"
-	qemu-storage-daemon "${qsd_blockdevs[@]}" \
+	qemu-storage-daemon "${qsd_args[@]}" \
 		--export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$run/qsd.sock,writable=on,num-queues=2" \
 		2>"$VLB_CASE_OUT/qsd.log" &
 	qsd=$!
@@ -111,20 +136,33 @@ if wanted qsd-vlb; then
 	wait "$qsd" || true
 fi
 
-if wanted vduse; then
-	step "vduse: qemu-storage-daemon's vduse-blk export"
-	qemu-storage-daemon "${qsd_blockdevs[@]}" \
+# bench_vduse CONFIG: qemu-storage-daemon's vduse-blk export of qsd_args.
+bench_vduse() {
+	local config=$1
+	qemu-storage-daemon "${qsd_args[@]}" \
 		--export "type=vduse-blk,id=vd0,node-name=disk0,name=vduse0,num-queues=2,queue-size=128,writable=on" \
-		2>"$VLB_CASE_OUT/qsd-vduse.log" &
+		2>"$VLB_CASE_OUT/qsd-$config.log" &
 	qsd=$!
-	wait_for 20 test -e /dev/vduse/vduse0 || { cat "$VLB_CASE_OUT/qsd-vduse.log"; fail "no VDUSE device"; }
+	wait_for 20 test -e /dev/vduse/vduse0 || { cat "$VLB_CASE_OUT/qsd-$config.log"; fail "no VDUSE device"; }
 	vdpa dev add name vduse0 mgmtdev vduse
-	wait_for 60 first_vd >/dev/null || fail "vduse: no disk"
-	FAULT_PID=$qsd run_fio_jobs vduse "$(first_vd)" "$out" "$runtime" "${jobs[@]}"
+	wait_for 60 first_vd >/dev/null || fail "$config: no disk"
+	FAULT_PID=$qsd run_fio_jobs "$config" "$(first_vd)" "$out" "$runtime" "${jobs[@]}"
 	vdpa dev del vduse0
-	wait_for 30 no_disks || fail "vduse: the disk stayed"
+	wait_for 30 no_disks || fail "$config: the disk stayed"
 	kill -TERM "$qsd"
 	wait "$qsd" || true
+}
+
+if wanted vduse; then
+	step "vduse: qemu-storage-daemon's vduse-blk export"
+	bench_vduse vduse
+fi
+
+if wanted vduse-direct; then
+	step "vduse-direct: the same, backing file O_DIRECT"
+	qsd_blockdevs on
+	bench_vduse vduse-direct
+	qsd_blockdevs off
 fi
 
 if wanted file; then

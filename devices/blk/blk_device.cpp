@@ -218,9 +218,10 @@ void BlkDevice::handle(vu::VirtQueue &q, const vu::Chain &chain)
 			finish(r, VIRTIO_BLK_S_IOERR, 1);
 			return;
 		}
-		IoOp op{read ? IoOp::Kind::kRead : IoOp::Kind::kWrite, hdr.sector * kSector,
-			read ? data_iov(chain.writable, 0, len) : data_iov(chain.readable, sizeof(hdr), len),
-			r};
+		IoOp op{.kind = read ? IoOp::Kind::kRead : IoOp::Kind::kWrite,
+			.offset = hdr.sector * kSector,
+			.iov = read ? data_iov(chain.writable, 0, len) : data_iov(chain.readable, sizeof(hdr), len),
+			.tag = r};
 		if (op.iov.size() > IOV_MAX) {
 			finish(r, VIRTIO_BLK_S_IOERR, 1);
 			return;
@@ -231,6 +232,8 @@ void BlkDevice::handle(vu::VirtQueue &q, const vu::Chain &chain)
 			finish(r, VIRTIO_BLK_S_OK, r->written);
 			return;
 		}
+		if (opt_.kernel_copy_min != 0 && len >= opt_.kernel_copy_min)
+			use_kernel_copy(q, op);
 		in_flight_++;
 		engine_->submit(std::move(op));
 		if (len >= kEagerBytes) {
@@ -251,7 +254,7 @@ void BlkDevice::handle(vu::VirtQueue &q, const vu::Chain &chain)
 		r->written = 1;
 		r->expect = 0;
 		in_flight_++;
-		engine_->submit(IoOp{IoOp::Kind::kFlush, 0, {}, r});
+		engine_->submit(IoOp{.kind = IoOp::Kind::kFlush, .tag = r});
 		return;
 	case VIRTIO_BLK_T_GET_ID: {
 		std::uint8_t id[VIRTIO_BLK_ID_BYTES] = {};
@@ -278,6 +281,16 @@ void BlkDevice::handle(vu::VirtQueue &q, const vu::Chain &chain)
 		finish(r, VIRTIO_BLK_S_UNSUPP, 1);
 		return;
 	}
+}
+
+void BlkDevice::use_kernel_copy(const vu::VirtQueue &q, IoOp &op)
+{
+	const vu::MemoryTable *mem = q.memory();
+	int fd = -1;
+	if (mem != nullptr && iov_to_mem(*mem, op.iov, fd, op.mem) && copy_fds_.supported(*mem, fd))
+		op.mem_fd = fd;
+	else
+		op.mem.clear();
 }
 
 std::uint8_t BlkDevice::discard_or_zero(std::uint32_t type, const vu::Chain &chain, std::uint64_t data_len)

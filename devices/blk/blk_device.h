@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "io_engine.h"
+#include "iova_copy.h"
 #include "vlb/log.h"
 #include "vlb/unique_fd.h"
 #include "vlb/vu/backend.h"
@@ -29,6 +30,9 @@ struct BlkOptions {
 	std::string serial = "vlb-blk";
 	bool use_uring = true;
 	unsigned read_threads = 0;  // workers for large reads; 0: all on the loop thread
+	// Reads and writes of at least this many bytes go through VLB_IOVA_COPY
+	// when the driver's memory is a virtio-loopback IOVA fd; 0: never.
+	std::uint64_t kernel_copy_min = std::uint64_t{64} * 1024;
 };
 
 class BlkDevice final : public vu::Device {
@@ -64,6 +68,8 @@ private:
 	};
 
 	void handle(vu::VirtQueue &q, const vu::Chain &chain);
+	// Lets the kernel copy |op| if its buffers are in an IOVA fd.
+	void use_kernel_copy(const vu::VirtQueue &q, IoOp &op);
 	std::uint8_t discard_or_zero(std::uint32_t type, const vu::Chain &chain, std::uint64_t data_len);
 	bool write_zeroes(off_t off, off_t len, bool unmap);
 	void finish(Request *r, std::uint8_t status, std::uint32_t written);
@@ -75,6 +81,7 @@ private:
 	const Logger &log_;
 	std::uint64_t capacity_ = 0;  // bytes, a multiple of 512
 	std::uint64_t acked_ = 0;
+	IovaCopyFds copy_fds_;
 	std::unique_ptr<IoEngine> engine_;
 	std::vector<std::unique_ptr<Request>> pool_;
 	std::vector<Request *> free_;

@@ -4,7 +4,9 @@
 // outlive revocation), so O_DIRECT reads and writes on it fail with
 // EFAULT. This engine passes operations through until the first EFAULT,
 // then copies every read and write through an aligned buffer of its own;
-// behind QEMU, whose guest memory pins fine, it never copies.
+// behind QEMU, whose guest memory pins fine, it never copies. Transfers
+// the kernel copies (VLB_IOVA_COPY) need no pin and pass through; only one
+// the file refuses as misaligned (EINVAL) goes through a buffer.
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -50,10 +52,12 @@ private:
 		std::size_t bytes = 0;
 	};
 
-	void issue(Pending &p)
+	void issue(Pending &p, bool through_buffer = false)
 	{
-		if (!copying_ || p.op.kind == IoOp::Kind::kFlush) {
-			IoOp direct{p.op.kind, p.op.offset, p.op.iov, &p};
+		const bool kernel_copy = p.op.mem_fd >= 0;
+		if (p.op.kind == IoOp::Kind::kFlush || (!through_buffer && (!copying_ || kernel_copy))) {
+			IoOp direct = p.op;
+			direct.tag = &p;
 			inner_->submit(std::move(direct));
 			return;
 		}
@@ -72,7 +76,7 @@ private:
 				dst += v.iov_len;
 			}
 		}
-		IoOp copied{p.op.kind, p.op.offset, {iovec{p.buffer.get(), p.bytes}}, &p};
+		IoOp copied{.kind = p.op.kind, .offset = p.op.offset, .iov = {iovec{p.buffer.get(), p.bytes}}, .tag = &p};
 		inner_->submit(std::move(copied));
 	}
 
@@ -88,13 +92,21 @@ private:
 			return;
 		}
 		auto &p = *static_cast<Pending *>(tag);
-		if (res == -EFAULT && !p.buffer && p.op.kind != IoOp::Kind::kFlush) {
-			if (!copying_ && on_first_copy_)
-				on_first_copy_();
-			copying_ = true;
-			reissued_ = true;
-			issue(p);
-			return;
+		const bool kernel_copy = p.op.mem_fd >= 0;
+		if (!p.buffer && p.op.kind != IoOp::Kind::kFlush) {
+			if (res == -EFAULT && !kernel_copy) {
+				if (!copying_ && on_first_copy_)
+					on_first_copy_();
+				copying_ = true;
+				reissued_ = true;
+				issue(p);
+				return;
+			}
+			if (res == -EINVAL && kernel_copy) {
+				reissued_ = true;
+				issue(p, true);
+				return;
+			}
 		}
 		if (p.buffer && p.op.kind == IoOp::Kind::kRead && res > 0) {
 			const auto *src = static_cast<const std::byte *>(p.buffer.get());

@@ -17,11 +17,22 @@
 
 namespace vlb::devices {
 
+// A piece of driver memory as an offset into the memory region's fd.
+struct MemSeg {
+	std::uint64_t offset;
+	std::uint64_t len;
+};
+
 struct IoOp {
 	enum class Kind { kRead, kWrite, kFlush } kind = Kind::kRead;
 	std::uint64_t offset = 0;
-	std::vector<iovec> iov;
+	std::vector<iovec> iov{};
 	void *tag = nullptr;  // handed back with the result
+	// Set when |iov| lies in a virtio-loopback IOVA fd that copies for us
+	// (iova_copy.h): then transfer_inline() has the kernel copy between
+	// |mem| and the backing file, and |iov| is not touched.
+	int mem_fd = -1;
+	std::vector<MemSeg> mem{};
 };
 
 class IoEngine {
@@ -50,16 +61,17 @@ public:
 	[[nodiscard]] virtual const char *name() const = 0;
 };
 
-// Runs |op| to the end with preadv/pwritev/fdatasync on the calling
-// thread (short transfers retried); bytes transferred or -errno. |op|'s
-// iovecs are consumed.
+// Runs |op| to the end with preadv/pwritev/fdatasync, or VLB_IOVA_COPY
+// when it has |mem_fd|, on the calling thread (short transfers retried);
+// bytes transferred or -errno. |op|'s iovecs and segments are consumed.
 long transfer_inline(int fd, IoOp &op);
 
 std::unique_ptr<IoEngine> make_sync_engine(int fd, IoEngine::Done done);
-// Reads of at least |min_bytes| go to |threads| worker threads that run
-// them with preadv, so the copies of several large reads proceed on
-// several CPUs at once; everything else goes to the engine |make_inner|
-// builds. Completions still arrive on |loop|'s thread.
+// Reads of at least |min_bytes|, and every operation the kernel copies
+// (|mem_fd|), go to |threads| worker threads that run transfer_inline(),
+// so the copies of several large requests proceed on several CPUs at
+// once; everything else goes to the engine |make_inner| builds.
+// Completions still arrive on |loop|'s thread.
 std::unique_ptr<IoEngine> make_threaded_engine(int fd, unsigned threads, std::uint64_t min_bytes,
 					       vu::EventLoop &loop, const IoEngine::MakeInner &make_inner,
 					       IoEngine::Done done);

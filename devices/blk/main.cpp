@@ -28,8 +28,13 @@ const char *const kUsage =
 	"  --block-size N         logical block size (default: the backing device's, 512 for files)\n"
 	"  --serial STR           GET_ID answer, up to 20 bytes (default vlb-blk)\n"
 	"  --engine uring|sync    I/O engine (default uring, falls back to sync)\n"
-	"  --read-threads N       worker threads for reads of 256 KiB and more, so that\n"
-	"                         large copies run on several CPUs (default 0: none)\n"
+	"  --read-threads N       worker threads for reads of 256 KiB and more, and for\n"
+	"                         every kernel copy, so that large copies run on several\n"
+	"                         CPUs (default 0: none)\n"
+	"  --kernel-copy-min N    behind the virtio-loopback transport, reads and writes of\n"
+	"                         N bytes and more are copied by the kernel (VLB_IOVA_COPY),\n"
+	"                         nothing is mapped into this process; 0: never\n"
+	"                         (default 65536)\n"
 	"The backing size is re-read every second; a change is announced to the\n"
 	"driver as a config change.\n";
 
@@ -46,6 +51,7 @@ enum : int {
 	kOptSerial,
 	kOptEngine,
 	kOptReadThreads,
+	kOptKernelCopyMin,
 };
 
 // Parses argv into |so| and |bo|; returns 0, or 2 after printing usage.
@@ -65,6 +71,7 @@ int parse_options(int argc, char **argv, vlb::devices::ServerOptions &so, vlb::d
 		{"serial", required_argument, nullptr, kOptSerial},
 		{"engine", required_argument, nullptr, kOptEngine},
 		{"read-threads", required_argument, nullptr, kOptReadThreads},
+		{"kernel-copy-min", required_argument, nullptr, kOptKernelCopyMin},
 	}, kUsage, so, [&](int c, const char *arg) {
 		switch (c) {
 		case kOptBacking:
@@ -115,6 +122,9 @@ int parse_options(int argc, char **argv, vlb::devices::ServerOptions &so, vlb::d
 			bo.read_threads = static_cast<unsigned>(v);
 			return true;
 		}
+		case kOptKernelCopyMin:
+			bo.kernel_copy_min = parse_u64(arg, "--kernel-copy-min");
+			return true;
 		default:
 			return false;
 		}
@@ -157,9 +167,11 @@ int main(int argc, char **argv)
 		vu::EventLoop loop;
 		const auto sig = watch_termination(loop, log);
 		const unsigned read_threads = bo.read_threads;
+		const std::uint64_t copy_min = bo.kernel_copy_min;
 		BlkDevice dev(std::move(bo), loop, log);
-		log.info("%llu bytes, engine %s, %u read thread(s)",
-			 static_cast<unsigned long long>(dev.capacity_bytes()), dev.engine_name(), read_threads);
+		log.info("%llu bytes, engine %s, %u read thread(s), kernel copies %s%llu bytes",
+			 static_cast<unsigned long long>(dev.capacity_bytes()), dev.engine_name(), read_threads,
+			 copy_min == 0 ? "off, " : "from ", static_cast<unsigned long long>(copy_min));
 
 		// Resize detection: one fstat a second is cheaper than any watch
 		// and works for inherited fds without a path.

@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "io_engine.h"
+#include "iova_copy.h"
 
 namespace vlb::devices {
 namespace {
@@ -28,6 +29,8 @@ long transfer_inline(int fd, IoOp &op)
 {
 	if (op.kind == IoOp::Kind::kFlush)
 		return ::fdatasync(fd) == 0 ? 0 : -errno;
+	if (op.mem_fd >= 0)
+		return transfer_iova_copy(fd, op);
 	long total = 0;
 	auto off = static_cast<off_t>(op.offset);
 	std::size_t first = 0;

@@ -3,11 +3,14 @@
 // the page cache serves is one long memcpy inside the syscall, and io_uring
 // runs it inline on the submitting thread, so a single-threaded device
 // copies one request at a time on one CPU. Here the workers copy several
-// requests at once. Writes stay with the inner engine: buffered writes to
-// one file take its inode lock in turn, so workers would only add hand-offs
-// (measured: docs/design.md). The event loop's thread keeps the rings; the
-// workers touch the driver's buffers only through the kernel (preadv), so
-// an unmapped buffer is EFAULT, never a fault in this process.
+// requests at once. Writes through this process's mapping stay with the
+// inner engine: buffered writes to one file take its inode lock in turn,
+// so workers would only add hand-offs (measured: docs/design.md). Reads
+// and writes the kernel copies (VLB_IOVA_COPY, a synchronous ioctl) all
+// go to the workers, which keeps them off the rings' thread. The event
+// loop's thread keeps the rings; the workers touch the driver's buffers
+// only through the kernel (preadv, VLB_IOVA_COPY), so an unmapped buffer
+// is EFAULT, never a fault in this process.
 #include <sys/eventfd.h>
 
 #include <condition_variable>
@@ -71,7 +74,8 @@ public:
 
 	void submit(IoOp op) override
 	{
-		if (op.kind != IoOp::Kind::kRead || op_bytes(op) < min_bytes_) {
+		const bool kernel_copy = op.mem_fd >= 0;
+		if (!kernel_copy && (op.kind != IoOp::Kind::kRead || op_bytes(op) < min_bytes_)) {
 			inner_->submit(std::move(op));
 			return;
 		}

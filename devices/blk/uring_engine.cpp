@@ -55,6 +55,13 @@ public:
 
 	void submit(IoOp op) override
 	{
+		if (op.mem_fd >= 0) {
+			// The kernel copies (a synchronous ioctl): no worker
+			// threads, so on this thread.
+			const long res = transfer_inline(fd_, op);
+			done_(op.tag, res);
+			return;
+		}
 		ops_.push_back(std::move(op));
 		IoOp &o = ops_.back();
 		io_uring_sqe *sqe = io_uring_get_sqe(&ring_);

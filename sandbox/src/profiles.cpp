@@ -18,6 +18,8 @@ using namespace std::string_view_literals;
 // Type byte of an ioctl request (_IOC_TYPE) sits in bits 8..15.
 constexpr std::uint32_t kIoctlTypeMask = 0xff00;
 constexpr std::uint32_t ioctl_type(unsigned char type) { return static_cast<std::uint32_t>(type) << 8; }
+// The whole request number: one ioctl of a type.
+constexpr std::uint32_t kIoctlRequestMask = 0xffffffff;
 
 constexpr std::array kBase = {
 	// dynamic loader and libc start-up
@@ -71,6 +73,8 @@ constexpr std::array kBlk = {
 constexpr std::array kBlkIoctls = {
 	// BLKGETSIZE64, BLKSSZGET: capacity and logical block size of a block device
 	IoctlRule{kIoctlTypeMask, ioctl_type(0x12), "block device geometry (BLK*)"},
+	// this request alone of the transport's: no control ioctl
+	IoctlRule{kIoctlRequestMask, VLB_IOVA_COPY, "kernel copies on the IOVA fd (VLB_IOVA_COPY)"},
 };
 
 constexpr std::array<IoctlRule, 0> kNoIoctls{};

@@ -227,6 +227,48 @@ TEST(MemoryTableTest, RejectsBadRegions)
 	EXPECT_EQ(m.size(), 1U);
 }
 
+// A back-end may hand memory to the kernel by fd: the fd and offset behind
+// a host range, inside one region only; the generation tells when what
+// was learned about the fds no longer holds.
+TEST(MemoryTableTest, HostRangesMapBackToTheirRegionFd)
+{
+	MemoryTable m;
+	UniqueFd a(::memfd_create("mt-a", MFD_CLOEXEC));
+	UniqueFd b(::memfd_create("mt-b", MFD_CLOEXEC));
+	ASSERT_EQ(::ftruncate(a.get(), 8192), 0);
+	ASSERT_EQ(::ftruncate(b.get(), 3 * 4096), 0);
+	const int a_fd = a.get();
+	const int b_fd = b.get();
+	const std::uint64_t g0 = m.generation();
+	m.add(MemRegion{0, 8192, 0x10000, 0}, std::move(a));
+	m.add(MemRegion{0x100000, 8192, 0x20000, 4096}, std::move(b));  // from page 1 of its file
+	EXPECT_NE(m.generation(), g0);
+	const std::uint64_t g1 = m.generation();
+
+	const std::uint8_t *pa = m.guest_to_host(100, 50);
+	ASSERT_NE(pa, nullptr);
+	auto r = m.host_to_fd(pa, 50);
+	ASSERT_TRUE(r.has_value());
+	EXPECT_EQ(r->fd, a_fd);
+	EXPECT_EQ(r->offset, 100U);
+	const std::uint8_t *pb = m.guest_to_host(0x100000 + 10, 4000);
+	ASSERT_NE(pb, nullptr);
+	r = m.host_to_fd(pb, 4000);
+	ASSERT_TRUE(r.has_value());
+	EXPECT_EQ(r->fd, b_fd);
+	EXPECT_EQ(r->offset, 4096U + 10U);  // the region's mmap_offset counts
+	EXPECT_FALSE(m.host_to_fd(pa, 8192).has_value()) << "runs past its region";
+	const std::uint8_t outside = 0;
+	EXPECT_FALSE(m.host_to_fd(&outside, 1).has_value());
+	EXPECT_EQ(m.generation(), g1) << "lookups change nothing";
+
+	m.remove(MemRegion{0x100000, 8192, 0, 0});
+	EXPECT_NE(m.generation(), g1);
+	const std::uint64_t g2 = m.generation();
+	m.clear();
+	EXPECT_NE(m.generation(), g2);
+}
+
 TEST(RangeInside, EdgeCases)
 {
 	EXPECT_TRUE(range_inside(10, 0, 10, 1));

@@ -49,7 +49,8 @@ void MemoryTable::add(const MemRegion &r, UniqueFd fd)
 	// owns the memory.
 	auto map = Mapping::map(r.mmap_offset + r.size, PROT_READ | PROT_WRITE,
 				MAP_SHARED | MAP_NORESERVE, fd.get(), 0, "vhost-user memory region");
-	regions_.push_back(Region{r, std::move(map)});
+	regions_.push_back(Region{r, std::move(fd), std::move(map)});
+	generation_++;
 }
 
 void MemoryTable::remove(const MemRegion &r)
@@ -60,6 +61,7 @@ void MemoryTable::remove(const MemRegion &r)
 	if (it == regions_.end())
 		throw ProtocolError("REM_MEM_REG for a region that is not mapped");
 	regions_.erase(it);
+	generation_++;
 }
 
 std::uint8_t *MemoryTable::guest_to_host(std::uint64_t addr, std::uint64_t len) const
@@ -76,6 +78,18 @@ std::uint8_t *MemoryTable::user_to_host(std::uint64_t addr, std::uint64_t len) c
 		return range_inside(addr, len, r.desc.user_addr, r.desc.size);
 	});
 	return it == regions_.end() ? nullptr : it->base() + (addr - it->desc.user_addr);
+}
+
+std::optional<FdRange> MemoryTable::host_to_fd(const std::uint8_t *p, std::uint64_t len) const
+{
+	// Compared as integers: |p| may point into none of the mappings.
+	const auto addr = reinterpret_cast<std::uintptr_t>(p); // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+	for (const Region &r : regions_) {
+		const auto base = reinterpret_cast<std::uintptr_t>(r.base()); // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+		if (range_inside(addr, len, base, r.desc.size))
+			return FdRange{r.fd.get(), r.desc.mmap_offset + (addr - base)};
+	}
+	return std::nullopt;
 }
 
 } // namespace vlb::vu

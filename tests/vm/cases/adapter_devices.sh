@@ -52,6 +52,9 @@ wait_for 10 grep -q 'kernel counters: grants [1-9]' "$VLB_CASE_OUT/adapter-blk.l
 grep 'kernel counters:' "$VLB_CASE_OUT/adapter-blk.log" |
 	grep -q 'faults refused 0, .*used entries rejected 0, broken 0' ||
 	fail "the kernel refused something of a well-behaved back-end"
+# fio's transfers of 64 KiB and more: vlb-dev-blk has the kernel copy them.
+grep 'kernel counters:' "$VLB_CASE_OUT/adapter-blk.log" | grep -q 'kernel copies [1-9]' ||
+	fail "vlb-dev-blk made no kernel copy (VLB_IOVA_COPY)"
 
 step "vlb-dev-rng behind vlb-adapter"
 "$VLB_BUILD/devices/vlb-dev-rng" --socket-path "$run/rng.sock" 2>"$VLB_CASE_OUT/rng.log" &

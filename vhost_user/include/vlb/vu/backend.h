@@ -42,6 +42,8 @@ public:
 	[[nodiscard]] bool running() const { return ring_.has_value() && enabled_ && !broken_; }
 	[[nodiscard]] bool broken() const { return broken_; }
 	[[nodiscard]] std::uint16_t size() const { return static_cast<std::uint16_t>(num_); }
+	// The memory table the ring's buffers live in (null until it runs).
+	[[nodiscard]] const MemoryTable *memory() const { return mem_; }
 
 private:
 	friend class Backend;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "vlb/mapping.h"
@@ -16,6 +17,12 @@
 #include "vlb/vu/protocol.h"
 
 namespace vlb::vu {
+
+// Where host memory of a region lives: an offset into the region's fd.
+struct FdRange {
+	int fd;
+	std::uint64_t offset;
+};
 
 class MemoryTable {
 public:
@@ -25,7 +32,11 @@ public:
 	void add(const MemRegion &region, UniqueFd fd);
 	// Unmaps the region with the same guest address and size.
 	void remove(const MemRegion &region);
-	void clear() { regions_.clear(); }
+	void clear()
+	{
+		regions_.clear();
+		generation_++;
+	}
 
 	// Host pointer for guest-physical [addr, addr + len), or nullptr.
 	[[nodiscard]] std::uint8_t *guest_to_host(std::uint64_t addr, std::uint64_t len) const;
@@ -33,11 +44,20 @@ public:
 	// addresses are given in the front-end's address space), or nullptr.
 	[[nodiscard]] std::uint8_t *user_to_host(std::uint64_t addr, std::uint64_t len) const;
 
+	// The fd and offset behind host [p, p + len) if it lies inside one
+	// region: a back-end may hand the range to the kernel by fd instead
+	// of by address. The fd stays open until the region goes.
+	[[nodiscard]] std::optional<FdRange> host_to_fd(const std::uint8_t *p, std::uint64_t len) const;
+	// Changes with every add, remove and clear: what was learned about the
+	// regions' fds holds while it stays the same.
+	[[nodiscard]] std::uint64_t generation() const { return generation_; }
+
 	[[nodiscard]] std::size_t size() const { return regions_.size(); }
 
 private:
 	struct Region {
 		MemRegion desc;
+		UniqueFd fd;
 		Mapping map;  // covers [0, mmap_offset + size) of the fd
 		[[nodiscard]] std::uint8_t *base() const
 		{
@@ -46,6 +66,7 @@ private:
 		}
 	};
 	std::vector<Region> regions_;
+	std::uint64_t generation_ = 0;
 };
 
 // True if [addr, addr + len) lies inside [start, start + size), with no
