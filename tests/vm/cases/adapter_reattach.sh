@@ -6,7 +6,7 @@
 # I/O and verify errors, the disk keeps its name (never removed and probed
 # again), and the kernel log stays clean.
 #   1. by hand: vlb-dev-blk on a socket path outlives each adapter, which
-#      is SIGKILLed every 2 s and started again;
+#      is SIGKILLed every 2 s for 60 s of fio and started again;
 #   2. under vlb-supervisord: the adapter is SIGKILLed every 2 s, the
 #      supervisor replaces adapter and back-end, and the requests the
 #      killed back-end held are handed to the new one in an inflight
@@ -46,7 +46,7 @@ replace_adapter() {
 	killed=$((killed + 1))
 	start_adapter
 }
-fio_verify_while_killing "$dev" 24M replace_adapter "$VLB_CASE_OUT/adapter.log" 30
+fio_verify_while_killing "$dev" 24M replace_adapter "$VLB_CASE_OUT/adapter.log" 60 20
 wait_for 30 all_taken_over "$VLB_CASE_OUT/adapter.log" reattach ||
 	fail "$killed kills but $(take_overs "$VLB_CASE_OUT/adapter.log" reattach) take-overs"
 echo "adapter took the device over $(take_overs "$VLB_CASE_OUT/adapter.log" reattach) times"

@@ -1,7 +1,8 @@
 # shellcheck shell=bash source=tests/vm/lib.sh
 # A back-end that crashes mid-I/O loses nothing: vlb-dev-blk is SIGKILLed
-# every 2 s (its read threads mid-copy too) and restarted while fio writes
-# and verifies through vlb-adapter and the kernel transport. The adapter
+# every 2 s for 60 s (its read threads mid-copy too, and kernel copies of
+# its 64 KiB requests under way) and restarted while fio writes and
+# verifies through vlb-adapter and the kernel transport. The adapter
 # waits for each new back-end, replays the set-up with the inflight region
 # it kept, and the requests the dead one had taken complete exactly once:
 # zero I/O errors, zero verify errors, a clean kernel log.
@@ -34,7 +35,7 @@ restart_backend() {
 	wait "$blk_pid" 2>/dev/null || true
 	start_backend
 }
-fio_verify_while_killing "$dev" 24M restart_backend "$VLB_CASE_OUT/adapter.log"
+fio_verify_while_killing "$dev" 24M restart_backend "$VLB_CASE_OUT/adapter.log" 60 20
 grep -c 'back-end reconnected' "$VLB_CASE_OUT/adapter.log"
 dmesg | grep -E 'virtio_loopback.*broken' && fail "the kernel device broke"
 

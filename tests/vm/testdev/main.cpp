@@ -27,7 +27,9 @@ void usage(std::FILE *to)
 		     "  --bounce-threshold N    bytes; 4294967295 bounces everything\n"
 		     "  --max-granted-pages N   grant budget\n"
 		     "  --iova-size BYTES       IOVA space\n"
-		     "  --hostile MODE          bad-used-id | long-len | never-complete | no-replies\n"
+		     "  --hostile MODE          bad-used-id | long-len | never-complete | no-replies |\n"
+		     "                          late-copy (a thread copies into each read of 64 KiB\n"
+		     "                          and more while it is completed)\n"
 		     "  --device PATH           control node (default /dev/virtio-loopback)\n"
 		     "  --probes                check what the kernel lets the device reach\n"
 		     "                          (forked children; prints 'probe NAME want=.. got=..')\n"
@@ -59,6 +61,8 @@ vlb::testdev::Hostile hostile(const std::string_view v)
 		return Hostile::never_complete;
 	if (v == "no-replies")
 		return Hostile::no_replies;
+	if (v == "late-copy")
+		return Hostile::late_copy;
 	throw std::invalid_argument("--hostile: unknown mode " + std::string(v));
 }
 

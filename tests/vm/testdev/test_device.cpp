@@ -156,6 +156,8 @@ void TestDevice::create()
 	if (!iova_fd)
 		throw_errno("VLB_DEV_GET_IOVA_FD");
 	iova_ = std::make_unique<IovaSpace>(std::move(iova_fd), c.iova_size);
+	if (opts_.hostile == Hostile::late_copy && opts_.type == DeviceType::blk)
+		late_ = std::make_unique<LateCopier>(*iova_);
 
 	queues_.resize(opts_.queues);
 	for (std::uint32_t i = 0; i < opts_.queues; ++i) {
@@ -366,7 +368,8 @@ void TestDevice::run_copy_probes(const Queue &q, const std::vector<Segment> &cha
 	std::array<int, 2> pipe_fds{};
 	if (::pipe2(pipe_fds.data(), O_CLOEXEC) != 0)
 		throw_errno("pipe2");
-	const UniqueFd rd(pipe_fds[0]), wr(pipe_fds[1]);
+	const UniqueFd rd(pipe_fds[0]);
+	const UniqueFd wr(pipe_fds[1]);
 	const Segment &first = chain.front();
 	report_copy("copy-pipe", EINVAL, copy_errno(iova_->copy(first.addr, first.len, wr.get(), 0, true), first.len));
 }
@@ -599,13 +602,41 @@ bool TestDevice::drain(Queue &q)
 				id = q.num + 7;
 			if (opts_.hostile == Hostile::long_len)
 				len += 4096;
+			const std::vector<LateCopier::Target> late = late_copy_targets(chain);
+			if (!late.empty())
+				late_->start(late);
 			complete(q, id, len);
+			if (!late.empty()) {
+				// The kernel revokes the request once told: only then
+				// is the copier refused.
+				notify_driver(q);
+				late_->wait_refused();
+			}
 			if (opts_.probes && completed_chain_.empty())
 				completed_chain_ = chain;
 			completed = true;
 			++served_;
 		}
 	}
+}
+
+// --hostile late-copy: the data buffers of a read of 64 KiB or more (every
+// writable segment but the status byte's), else nothing.
+std::vector<LateCopier::Target> TestDevice::late_copy_targets(const std::vector<Segment> &chain) const
+{
+	std::vector<LateCopier::Target> t;
+	if (!late_ || chain.size() < 3)
+		return t;
+	std::uint64_t total = 0;
+	for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
+		if (!chain[i].writable)
+			continue;
+		t.push_back({chain[i].addr, chain[i].len});
+		total += chain[i].len;
+	}
+	if (total < std::uint64_t{64} * 1024)
+		t.clear();
+	return t;
 }
 
 void TestDevice::notify_driver(Queue &q)
@@ -708,6 +739,13 @@ int TestDevice::run()
 					    static_cast<unsigned long long>(s.msg_timeouts),
 					    static_cast<unsigned long long>(s.copies),
 					    static_cast<unsigned long long>(s.copied_bytes));
+				if (late_) {
+					const LateCopier::Counts c = late_->counts();
+					std::printf("late-copy requests=%llu copies=%llu refused=%llu\n",
+						    static_cast<unsigned long long>(c.requests),
+						    static_cast<unsigned long long>(c.copies),
+						    static_cast<unsigned long long>(c.refused));
+				}
 				(void)std::fflush(stdout);
 				return 0;
 			}

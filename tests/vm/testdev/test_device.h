@@ -13,6 +13,7 @@
 #include <linux/virtio_loopback.h>
 
 #include "iova_space.h"
+#include "late_copier.h"
 #include "vlb/unique_fd.h"
 
 namespace vlb::testdev {
@@ -26,6 +27,7 @@ enum class Hostile {
 	long_len,        // claim more bytes written than the chain holds
 	never_complete,  // take requests, never answer them
 	no_replies,      // never answer control messages
+	late_copy,       // blk: copy into reads of 64 KiB+ while completing them
 };
 
 struct Options {
@@ -85,6 +87,7 @@ private:
 	// Serves what is available; true if anything completed.
 	bool drain(Queue &q);
 	void notify_driver(Queue &q);
+	[[nodiscard]] std::vector<LateCopier::Target> late_copy_targets(const std::vector<Segment> &chain) const;
 	[[nodiscard]] std::vector<Segment> walk_chain(const Queue &q, std::uint16_t head) const;
 	[[nodiscard]] std::uint32_t serve(std::span<const Segment> chain);
 	[[nodiscard]] std::uint32_t serve_rng(std::span<const Segment> chain);
@@ -101,6 +104,7 @@ private:
 	Options opts_;
 	UniqueFd dev_;
 	std::unique_ptr<IovaSpace> iova_;
+	std::unique_ptr<LateCopier> late_;  // --hostile late-copy
 	std::vector<Queue> queues_;
 	std::vector<std::byte> disk_;  // blk backing store
 	std::uint64_t served_ = 0;
