@@ -14,6 +14,9 @@ step() { echo "--- $*"; }
 vlb_cleanup() {
 	local rc=$?
 	[ $rc = 0 ] && return 0
+	# Best effort: nothing left to kill is the usual case, and errexit
+	# must not end the trap before the module is gone.
+	set +e
 	[ -n "${VLB_DEV_PID:-}" ] && kill -KILL "$VLB_DEV_PID" 2>/dev/null
 	pkill -KILL -f 'vlb-supervisord|vlb-adapter|vlb-dev-|vlb-test-device|qemu-storage-daemon' 2>/dev/null
 	sleep 0.2
