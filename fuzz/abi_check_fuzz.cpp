@@ -77,7 +77,8 @@ void check_iova_copy(Bytes in)
 	const std::uint64_t space = VLB_IOVA_SIZE_MIN << ((rest.empty() ? 0U : rest[0]) % 13U);
 	const Bytes seg_bytes = rest.empty() ? rest : rest.subspan(1);
 	std::vector<vlb_iova_seg> segs(c.nr_segs);
-	std::memcpy(segs.data(), seg_bytes.data(), std::min(seg_bytes.size(), segs.size() * sizeof(vlb_iova_seg)));
+	if (!seg_bytes.empty())  // an empty span's data() may be null, which memcpy must not see
+		std::memcpy(segs.data(), seg_bytes.data(), std::min(seg_bytes.size(), segs.size() * sizeof(vlb_iova_seg)));
 	__u64 bytes = 0;
 	__u32 pages = 0;
 	if (vlb_check_iova_segs(segs.data(), c.nr_segs, space, c.offset, &bytes, &pages, &why) != 0) {

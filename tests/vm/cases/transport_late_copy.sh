@@ -24,9 +24,11 @@ requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")
 copies=$(sed -n 's/.* copies=\([0-9]*\).*/\1/p' <<<"$line")
 refused=$(sed -n 's/.*refused=\([0-9]*\).*/\1/p' <<<"$line")
 [ "$requests" -ge 300 ] || fail "only $requests reads were copied into"
-# Each request ends in a refusal; copies let through show the race ran.
+# Each request ends in a refusal; copies let through (calls, one buffer
+# each, counted by the copier and by the kernel) show the race ran.
 [ "$refused" -eq "$requests" ] || fail "$refused refusals for $requests requests"
 [ "$copies" -ge 1 ] || fail "no copy ever got in before a completion: the race never ran"
+[ "$(vlb_stat "$log" copies)" = "$copies" ] || fail "the kernel counted $(vlb_stat "$log" copies) copies, the copier $copies"
 [ "$(vlb_stat "$log" broken)" = 0 ] || fail "the device was broken"
 
 wait_for 20 sh -c '! ls -d /sys/block/vd* 2>/dev/null' || fail "disk not removed"

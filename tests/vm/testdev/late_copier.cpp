@@ -93,6 +93,7 @@ void LateCopier::run(const std::stop_token &st)
 			}
 			const int file = garbage_.at(turn++ % 2).get();
 			std::uint64_t at = 0;
+			std::uint64_t through = 0;
 			for (const Target &t : targets) {
 				const long r = iova_.copy(t.iova, t.len, file, at % kGarbageBytes, false);
 				if (r == -EFAULT) {
@@ -102,13 +103,13 @@ void LateCopier::run(const std::stop_token &st)
 				if (r < 0)
 					throw std::system_error(static_cast<int>(-r), std::generic_category(),
 								"late copy");
+				through++;
 				at += t.len;
 			}
 			const std::lock_guard lock(mu_);
+			counts_.copies += through;
 			if (refused)
 				counts_.refused++;
-			else
-				counts_.copies++;
 		}
 		const std::lock_guard lock(mu_);
 		busy_ = false;

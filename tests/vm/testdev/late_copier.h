@@ -29,8 +29,8 @@ public:
 	};
 	struct Counts {
 		std::uint64_t requests = 0;  // requests copied into
-		std::uint64_t copies = 0;    // copies the kernel let through
-		std::uint64_t refused = 0;   // copies refused (the request was revoked)
+		std::uint64_t copies = 0;    // VLB_IOVA_COPY calls the kernel let through
+		std::uint64_t refused = 0;   // calls refused (the request was revoked)
 	};
 
 	explicit LateCopier(const IovaSpace &iova);
