@@ -8,7 +8,9 @@
 #     including members by a supplementary group only, and refuses others;
 #   - `vlbctl restart` of an unknown device and unknown commands fail;
 #   - SIGHUP reloads (a fixed policy is no longer reported), SIGTERM exits 0
-#     and removes the control socket.
+#     and removes the control socket;
+#   - `vlbctl profile show` names a single allowed ioctl as such: the blk
+#     back-end gets VLB_IOVA_COPY alone of the transport's requests.
 #
 # Usage: supervisor_cli_test.sh BUILD_DIR
 set -uo pipefail
@@ -31,6 +33,13 @@ check() { # NAME CONDITION-RESULT (0 ok) [FILE to show]
 		failures=$((failures + 1))
 	fi
 }
+
+"$vlbctl" profile show device-blk >"$work/profile" 2>&1
+grep -Eq '^ioctl 0x[0-9a-f]{8} only: .*VLB_IOVA_COPY' "$work/profile" && ! grep -q '^ioctl type 0xbe' "$work/profile"
+check "device-blk: VLB_IOVA_COPY only, not every transport ioctl" $? "$work/profile"
+"$vlbctl" profile show adapter >"$work/profile" 2>&1
+grep -q '^ioctl type 0xbe' "$work/profile"
+check "adapter: every transport ioctl" $? "$work/profile"
 
 "$sup" --help >"$work/help" 2>&1
 check "--help exits 0" $?

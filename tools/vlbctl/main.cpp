@@ -141,9 +141,13 @@ int cmd_profile(const std::vector<std::string_view> &args)
 	std::sort(calls.begin(), calls.end());
 	for (const auto c : calls)
 		std::printf("%.*s\n", static_cast<int>(c.size()), c.data());
-	for (const auto &rule : p->ioctls)
-		std::printf("ioctl type 0x%02x: %.*s\n", (rule.value >> 8) & 0xffU,
-			    static_cast<int>(rule.why.size()), rule.why.data());
+	for (const auto &rule : p->ioctls) {
+		const int why_len = static_cast<int>(rule.why.size());
+		if (rule.mask == 0xffffffffU)  // one request, not its whole type
+			std::printf("ioctl 0x%08x only: %.*s\n", rule.value, why_len, rule.why.data());
+		else
+			std::printf("ioctl type 0x%02x: %.*s\n", (rule.value >> 8) & 0xffU, why_len, rule.why.data());
+	}
 	return kExitOk;
 }
 
