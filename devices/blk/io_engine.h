@@ -61,6 +61,30 @@ public:
 	[[nodiscard]] virtual const char *name() const = 0;
 };
 
+// The bytes of a segment, and moving its start on by |n| of them.
+inline std::uint64_t seg_len(const iovec &v) { return v.iov_len; }
+inline void seg_advance(iovec &v, std::uint64_t n)
+{
+	v.iov_base = static_cast<char *>(v.iov_base) + n;
+	v.iov_len -= n;
+}
+inline std::uint64_t seg_len(const MemSeg &s) { return s.len; }
+inline void seg_advance(MemSeg &s, std::uint64_t n)
+{
+	s.offset += n;
+	s.len -= n;
+}
+
+// After a transfer of |n| bytes from |segs|[|first|] on: skips the
+// segments it finished and shortens the one it stopped in.
+template <typename Seg> void drop_transferred(std::vector<Seg> &segs, std::size_t &first, std::uint64_t n)
+{
+	while (first < segs.size() && n >= seg_len(segs[first]))
+		n -= seg_len(segs[first++]);
+	if (n > 0)
+		seg_advance(segs[first], n);
+}
+
 // Runs |op| to the end with preadv/pwritev/fdatasync, or VLB_IOVA_COPY
 // when it has |mem_fd|, on the calling thread (short transfers retried);
 // bytes transferred or -errno. |op|'s iovecs and segments are consumed.

@@ -78,13 +78,7 @@ long transfer_iova_copy(int backing, IoOp &op)
 			return -EIO; // past the end: the device checked bounds, so the file shrank
 		total += n;
 		pos += static_cast<std::uint64_t>(n);
-		auto left = static_cast<std::uint64_t>(n);
-		while (first < op.mem.size() && left >= op.mem[first].len)
-			left -= op.mem[first++].len;
-		if (left > 0) {
-			op.mem[first].offset += left;
-			op.mem[first].len -= left;
-		}
+		drop_transferred(op.mem, first, static_cast<std::uint64_t>(n));
 	}
 	return total;
 }

@@ -49,13 +49,7 @@ long transfer_inline(int fd, IoOp &op)
 			return -EIO; // past the end: the device checked bounds, so the file shrank
 		total += n;
 		off += n;
-		auto left = static_cast<std::size_t>(n);
-		while (first < op.iov.size() && left >= op.iov[first].iov_len)
-			left -= op.iov[first++].iov_len;
-		if (left > 0) {
-			op.iov[first].iov_base = static_cast<char *>(op.iov[first].iov_base) + left;
-			op.iov[first].iov_len -= left;
-		}
+		drop_transferred(op.iov, first, static_cast<std::uint64_t>(n));
 	}
 	return total;
 }
