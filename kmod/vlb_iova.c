@@ -559,7 +559,9 @@ void vlb_iova_copy_put(struct vlb_iova_domain *d,
 		atomic64_add(copied, &d->stats->copied_bytes);
 	}
 	spin_unlock_irqrestore(&d->lock, flags);
-	wake_up_all(&d->copy_wq);
+	/* A revocation waiting for these pages; none in the common case. */
+	if (wq_has_sleeper(&d->copy_wq))
+		wake_up_all(&d->copy_wq);
 }
 
 /*

@@ -7,7 +7,7 @@
  * from the TLB at revocation. For a request that only moves data between
  * its buffers and a file, the device can instead ask the kernel to do the
  * transfer: the buffers' pages are looked up with the rights the mapping
- * would give (vlb_iova_seg_bvecs) and handed to the file's read_iter or
+ * would give (vlb_iova_copy_get) and handed to the file's read_iter or
  * write_iter as a bio_vec iterator, as the loop driver does. Nothing is
  * mapped, so nothing is revoked, and an O_DIRECT file transfers straight
  * from the driver's pages.
