@@ -286,8 +286,16 @@ void BlkDevice::handle(vu::VirtQueue &q, const vu::Chain &chain)
 void BlkDevice::use_kernel_copy(const vu::VirtQueue &q, IoOp &op)
 {
 	const vu::MemoryTable *mem = q.memory();
+	if (mem == nullptr || op.iov.empty())
+		return;
+	// Behind QEMU no region copies: learn that from the first buffer
+	// before converting them all.
+	const auto first = mem->host_to_fd(static_cast<const std::uint8_t *>(op.iov.front().iov_base),
+					   op.iov.front().iov_len);
+	if (!first || !copy_fds_.supported(*mem, first->fd))
+		return;
 	int fd = -1;
-	if (mem != nullptr && iov_to_mem(*mem, op.iov, fd, op.mem) && copy_fds_.supported(*mem, fd))
+	if (iov_to_mem(*mem, op.iov, fd, op.mem))
 		op.mem_fd = fd;
 	else
 		op.mem.clear();
