@@ -53,7 +53,7 @@ check_probes "$log" ungranted-read desc-read desc-write desc-read-then-write \
 	avail-read avail-write to-device-read to-device-write to-device-read-then-write \
 	from-device-write from-device-read-then-write after-completion-read \
 	around-to-device-write around-from-device-write \
-	copy-ungranted copy-desc copy-avail copy-to-device-to-file copy-to-device-from-file \
+	copy-ungranted copy-desc copy-avail copy-used-from-file copy-to-device-to-file copy-to-device-from-file \
 	copy-from-device-from-file copy-pipe after-completion-copy \
 	loop:/dev/vda "loop:$mnt/on-the-disk"
 copies=$(vlb_stat "$log" copies)

@@ -336,6 +336,8 @@ void TestDevice::run_copy_probes(const Queue &q, const std::vector<Segment> &cha
 		    copy_errno(iova_->copy(iova_->size() - 4096, 4096, file, 0, true), 4096));
 	report_copy("copy-desc", EFAULT, copy_errno(iova_->copy(q.desc, 16, file, 0, true), 16));
 	report_copy("copy-avail", EFAULT, copy_errno(iova_->copy(q.avail, 4, file, 0, true), 4));
+	// The one ring the device may write through its mapping: never a copy's target.
+	report_copy("copy-used-from-file", EFAULT, copy_errno(iova_->copy(q.used, 8, file, 0, false), 8));
 	for (const Segment &s : chain) {
 		if (s.writable || s.len == 0)
 			continue;
