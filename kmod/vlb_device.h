@@ -81,6 +81,7 @@ struct vlb_vq {
 	 * instance only there. Both run under used_mutex.
 	 */
 	struct work_struct call_work_local;
+	bool call_on_signalling_cpu;	/* set once, see vlb_vq_init */
 };
 
 enum vlb_attach_state {

@@ -25,7 +25,7 @@
 #include "vlb_device.h"
 
 static struct workqueue_struct *vlb_wq;
-/* Per-CPU: call work queued from the device's write(), see vlb_call_wakeup. */
+/* Per-CPU: call work of drivers that sleep, see vlb_driver_waits_by_sleeping. */
 static struct workqueue_struct *vlb_call_wq;
 
 int vlb_transport_init(void)
@@ -553,15 +553,7 @@ static int vlb_call_wakeup(wait_queue_entry_t *wait, unsigned int mode,
 	if (events & EPOLLIN) {
 		/* Drain the counter so the device's write() never blocks. */
 		eventfd_ctx_do_read(q->call, &cnt);
-		/*
-		 * A task signalling runs on this CPU, so this CPU is not one
-		 * of those spinning for the device (see vlb_transport_init):
-		 * the work may stay here. It then runs when the device's
-		 * thread yields, without waking another, maybe idle, CPU
-		 * first: 4k reads at QD1 went from 11-12 to 16-17 MiB/s in
-		 * a TCG guest (docs/design.md).
-		 */
-		if (in_task())
+		if (in_task() && q->call_on_signalling_cpu)
 			queue_work_on(raw_smp_processor_id(), vlb_call_wq,
 				      &q->call_work_local);
 		else
@@ -649,6 +641,25 @@ void vlb_vq_release_eventfds(struct vlb_vq *q)
 
 /* -------------------------------------------------------------- queues */
 
+/*
+ * Whether completions may run on the CPU of the task that signalled them
+ * (vlb_call_wakeup). That CPU ran the device's thread a moment ago, so the
+ * work runs as soon as the thread yields, without waking another, maybe
+ * idle, CPU: 4k reads at QD1 went from 11-12 to 16-17 MiB/s in a TCG guest
+ * (docs/design.md). It is safe only for drivers that sleep while they
+ * wait for the device. virtio_console (control messages, hvc writes) and
+ * virtio_net (control queue, from ndo_set_rx_mode with BHs off) spin with
+ * preemption off instead: should one of them start spinning on that CPU
+ * before the work ran, the work never runs and the CPU locks up. Those
+ * completions stay on the unbound queue. virtio_blk and virtio_rng only
+ * ever sleep for the device.
+ */
+static bool vlb_driver_waits_by_sleeping(const struct vlb_device *vd)
+{
+	return vd->params.device_id == VIRTIO_ID_BLOCK ||
+	       vd->params.device_id == VIRTIO_ID_RNG;
+}
+
 void vlb_vq_init(struct vlb_device *vd, struct vlb_vq *q, unsigned int index)
 {
 	q->vd = vd;
@@ -657,6 +668,7 @@ void vlb_vq_init(struct vlb_device *vd, struct vlb_vq *q, unsigned int index)
 	mutex_init(&q->used_mutex);
 	INIT_WORK(&q->call_work, vlb_call_work);
 	INIT_WORK(&q->call_work_local, vlb_call_work_local);
+	q->call_on_signalling_cpu = vlb_driver_waits_by_sleeping(vd);
 }
 
 static unsigned int vlb_pages(size_t bytes)
