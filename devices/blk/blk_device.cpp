@@ -30,6 +30,9 @@ constexpr std::uint64_t kEagerBytes = std::uint64_t{1024} * 1024;
 // costs more than the second CPU gives: 128 KiB reads at QD16 ran at
 // 276-416 MiB/s with workers against 333-356 without (docs/design.md).
 constexpr std::uint64_t kThreadedReadBytes = std::uint64_t{256} * 1024;
+// Kernel copies from this size on go to the read threads; smaller ones
+// stay on the loop thread, where they cost no hand-off.
+constexpr std::uint64_t kThreadedCopyBytes = std::uint64_t{64} * 1024;
 
 std::uint64_t feature(unsigned b) { return std::uint64_t{1} << b; }
 
@@ -104,7 +107,8 @@ BlkDevice::BlkDevice(BlkOptions opt, vu::EventLoop &loop, const Logger &log)
 	const IoEngine::MakeInner make = [this, &loop, &make_single](IoEngine::Done d) {
 		if (opt_.read_threads == 0)
 			return make_single(std::move(d));
-		return make_threaded_engine(opt_.backing.get(), opt_.read_threads, kThreadedReadBytes, loop, make_single,
+		return make_threaded_engine(opt_.backing.get(), opt_.read_threads,
+					    {.mapped_read = kThreadedReadBytes, .kernel_copy = kThreadedCopyBytes}, loop, make_single,
 					    std::move(d));
 	};
 	const int fl = ::fcntl(opt_.backing.get(), F_GETFL);

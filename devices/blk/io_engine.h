@@ -91,12 +91,17 @@ template <typename Seg> void drop_transferred(std::vector<Seg> &segs, std::size_
 long transfer_inline(int fd, IoOp &op);
 
 std::unique_ptr<IoEngine> make_sync_engine(int fd, IoEngine::Done done);
-// Reads of at least |min_bytes|, and every operation the kernel copies
-// (|mem_fd|), go to |threads| worker threads that run transfer_inline(),
-// so the copies of several large requests proceed on several CPUs at
-// once; everything else goes to the engine |make_inner| builds.
-// Completions still arrive on |loop|'s thread.
-std::unique_ptr<IoEngine> make_threaded_engine(int fd, unsigned threads, std::uint64_t min_bytes,
+// Which operations a threaded engine hands to its workers, by size.
+struct ThreadedMinBytes {
+	std::uint64_t mapped_read;  // reads through this process's mapping
+	std::uint64_t kernel_copy;  // reads and writes with |mem_fd|
+};
+// Operations of at least |min_bytes| (see ThreadedMinBytes) go to
+// |threads| worker threads that run transfer_inline(), so the copies of
+// several large requests proceed on several CPUs at once; everything else
+// goes to the engine |make_inner| builds. Completions still arrive on
+// |loop|'s thread.
+std::unique_ptr<IoEngine> make_threaded_engine(int fd, unsigned threads, ThreadedMinBytes min_bytes,
 					       vu::EventLoop &loop, const IoEngine::MakeInner &make_inner,
 					       IoEngine::Done done);
 // For an O_DIRECT backing fd: the engine |make_inner| builds, until an

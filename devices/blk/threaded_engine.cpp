@@ -5,9 +5,10 @@
 // copies one request at a time on one CPU. Here the workers copy several
 // requests at once. Writes through this process's mapping stay with the
 // inner engine: buffered writes to one file take its inode lock in turn,
-// so workers would only add hand-offs (measured: docs/design.md). Reads
-// and writes the kernel copies (VLB_IOVA_COPY, a synchronous ioctl) all
-// go to the workers, which keeps them off the rings' thread. The event
+// so workers would only add hand-offs (measured: docs/design.md). Large
+// reads and writes the kernel copies (VLB_IOVA_COPY, a synchronous ioctl)
+// go to the workers too, which keeps them off the rings' thread; a small
+// copy costs less than the hand-off and stays with the inner engine. The event
 // loop's thread keeps the rings; the workers touch the driver's buffers
 // only through the kernel (preadv, VLB_IOVA_COPY), so an unmapped buffer
 // is EFAULT, never a fault in this process.
@@ -36,7 +37,7 @@ std::uint64_t op_bytes(const IoOp &op)
 
 class ThreadedEngine final : public IoEngine {
 public:
-	ThreadedEngine(int fd, std::uint64_t min_bytes, vu::EventLoop &loop, Done done)
+	ThreadedEngine(int fd, ThreadedMinBytes min_bytes, vu::EventLoop &loop, Done done)
 		: fd_(fd), min_bytes_(min_bytes), loop_(loop), done_(std::move(done)),
 		  efd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))
 	{
@@ -75,7 +76,10 @@ public:
 	void submit(IoOp op) override
 	{
 		const bool kernel_copy = op.mem_fd >= 0;
-		if (!kernel_copy && (op.kind != IoOp::Kind::kRead || op_bytes(op) < min_bytes_)) {
+		const std::uint64_t bytes = op_bytes(op);
+		const bool to_workers = kernel_copy ? bytes >= min_bytes_.kernel_copy
+						    : op.kind == IoOp::Kind::kRead && bytes >= min_bytes_.mapped_read;
+		if (!to_workers) {
 			inner_->submit(std::move(op));
 			return;
 		}
@@ -154,7 +158,7 @@ private:
 	}
 
 	int fd_;
-	std::uint64_t min_bytes_;
+	ThreadedMinBytes min_bytes_;
 	vu::EventLoop &loop_;
 	Done done_;
 	UniqueFd efd_;
@@ -170,7 +174,7 @@ private:
 
 } // namespace
 
-std::unique_ptr<IoEngine> make_threaded_engine(int fd, unsigned threads, std::uint64_t min_bytes,
+std::unique_ptr<IoEngine> make_threaded_engine(int fd, unsigned threads, ThreadedMinBytes min_bytes,
 					       vu::EventLoop &loop, const IoEngine::MakeInner &make_inner,
 					       IoEngine::Done done)
 {
