@@ -22,6 +22,7 @@ struct vlb_stats_counters {
 	atomic64_t msg_timeouts;
 	atomic64_t copies;
 	atomic64_t copied_bytes;
+	atomic64_t calls_on_signalling_cpu;
 };
 
 static inline void vlb_stats_read(const struct vlb_stats_counters *c,
@@ -40,6 +41,7 @@ static inline void vlb_stats_read(const struct vlb_stats_counters *c,
 	out->msg_timeouts = atomic64_read(&c->msg_timeouts);
 	out->copies = atomic64_read(&c->copies);
 	out->copied_bytes = atomic64_read(&c->copied_bytes);
+	out->calls_on_signalling_cpu = atomic64_read(&c->calls_on_signalling_cpu);
 }
 
 #endif /* VLB_STATS_H */

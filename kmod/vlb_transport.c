@@ -465,6 +465,7 @@ static void vlb_call_work_local(struct work_struct *work)
 	struct vlb_vq *q = container_of(work, struct vlb_vq, call_work_local);
 
 	atomic64_inc(&q->vd->stats.calls);
+	atomic64_inc(&q->vd->stats.calls_on_signalling_cpu);
 	vlb_vq_process_used(q);
 }
 

@@ -5,7 +5,9 @@
 # Its writes sleep instead of spinning with interrupts off, so what
 # deadlocks an hvc port on this 2-CPU guest (a write while bytes come in,
 # docs/vhost-user.md "The hvc limit") is safe here: 1 MiB each way at the
-# same time, both arriving intact.
+# same time, both arriving intact. Its control messages still spin with
+# preemption off, so no completion of its may wait on the CPU that
+# signalled it (that spin may hold it): the kernel counts none there.
 . "$VLB_SRC/tests/vm/lib.sh"
 vlb_load grace_period_ms=500
 vlb_load_drivers
@@ -59,6 +61,10 @@ echo "both directions intact"
 
 kill -TERM "$ad_pid"
 wait "$ad_pid" || fail "vlb-adapter exited $?"
+counters=$(grep 'kernel counters at exit:' "$VLB_CASE_OUT/adapter.log") || fail "no counters at exit"
+echo "$counters"
+grep -qE 'calls [1-9][0-9]* \(0 on the signalling CPU\)' <<<"$counters" ||
+	fail "console completions ran on the signalling CPU, or none ran"
 kill -TERM "$console_pid"
 wait "$console_pid" || true
 no_port() { ! port_node >/dev/null; }

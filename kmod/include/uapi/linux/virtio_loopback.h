@@ -8,6 +8,7 @@
  * to reserved fields or adding ioctls, and bumping VLB_ABI_MINOR.
  * Minor 2 added VLB_DEV_GET_STATE and VLB_DEV_GET_VQ_STATE (reattach).
  * Minor 3 added VLB_IOVA_COPY and the copies/copied_bytes counters.
+ * Minor 4 added the calls_on_signalling_cpu counter.
  *
  * Incompatible changes bump VLB_ABI_MAJOR; user space must refuse a kernel
  * whose major differs from the one it was built against.
@@ -22,7 +23,7 @@
 #define VLB_MISC_NAME		"virtio-loopback"
 
 #define VLB_ABI_MAJOR		0
-#define VLB_ABI_MINOR		3
+#define VLB_ABI_MINOR		4
 
 /* Unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst (6.1). */
 #define VLB_IOCTL_MAGIC		0xBE
@@ -260,6 +261,8 @@ struct vlb_vq_index {
  * @msg_timeouts: control messages that got no reply in time
  * @copies: VLB_IOVA_COPY calls that reached the file
  * @copied_bytes: bytes those calls transferred
+ * @calls_on_signalling_cpu: of @calls, those processed on the CPU of the
+ *	task that signalled them (virtio_blk and virtio_rng only)
  * @reserved: zero
  */
 struct vlb_stats {
@@ -275,7 +278,8 @@ struct vlb_stats {
 	__u64 msg_timeouts;
 	__u64 copies;
 	__u64 copied_bytes;
-	__u64 reserved[4];
+	__u64 calls_on_signalling_cpu;
+	__u64 reserved[3];
 };
 
 /**
