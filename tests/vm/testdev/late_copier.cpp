@@ -82,8 +82,11 @@ void LateCopier::run(const std::stop_token &st)
 			targets = targets_;
 		}
 		// Copies until the kernel refuses one: the request was revoked.
+		// Or until the device is torn down with the request still at
+		// it: the revocation would then wait for the device's fd, which
+		// is closed only after this thread was joined.
 		bool refused = false;
-		while (!refused) {
+		while (!refused && !st.stop_requested()) {
 			{
 				const std::lock_guard lock(mu_);
 				if (!started_) {
