@@ -31,7 +31,8 @@ constexpr std::uint64_t kEagerBytes = std::uint64_t{1024} * 1024;
 // 276-416 MiB/s with workers against 333-356 without (docs/design.md).
 constexpr std::uint64_t kThreadedReadBytes = std::uint64_t{256} * 1024;
 // Kernel copies from this size on go to the read threads; smaller ones
-// stay on the loop thread, where they cost no hand-off.
+// stay on the loop thread: handed over, 4 KiB copies lost up to 61% of
+// their throughput (docs/design.md).
 constexpr std::uint64_t kThreadedCopyBytes = std::uint64_t{64} * 1024;
 
 std::uint64_t feature(unsigned b) { return std::uint64_t{1} << b; }
