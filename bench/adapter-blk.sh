@@ -100,5 +100,26 @@ END {
 	}
 }' "$res"
 echo
+echo "Completion latency of the QD1 jobs in us (mean, then percentiles); the ratio"
+echo "divides the mean by the peer's, as the lat column above divides p50:"
+awk '
+NF >= 12 && $2 ~ /-qd1-/ {
+	k = $1 SUBSEP $2; mean[k] = $9; p10[k] = $10; p50[k] = $5; p90[k] = $11; p99[k] = $6; p999[k] = $12
+	if (!seen[$2]++) order[++n] = $2
+	if (!way_seen[$1]++) way[++nw] = $1 }
+END {
+	printf "  %-20s %-14s %6s %6s %6s %6s %6s %6s %8s\n", "job", "way", "mean", "p10", "p50", "p90", "p99", "p99.9", "mean/peer"
+	for (i = 1; i <= n; i++)
+		for (c = 1; c <= nw; c++) {
+			w = way[c]; k = w SUBSEP order[i]
+			if (!(k in mean)) continue
+			peer = (w == "vlb-direct" ? "vduse-direct" : "vduse")
+			ratio = (w != peer && w != "vduse-direct" && w != "file" && mean[peer, order[i]] > 0) ? \
+				sprintf("%.2f", mean[k] / mean[peer, order[i]]) : "-"
+			printf "  %-20s %-14s %6d %6s %6s %6s %6s %6s %8s\n", order[i], w, mean[k], p10[k],
+				p50[k], p90[k], p99[k], p999[k], ratio
+		}
+}' "$res"
+echo
 echo "Targets (issue \"Adapter\"): zero-copy at least 1.3x VDUSE's MiB/s from 64k up,"
 echo "at least VDUSE's IOPS at 4k, and QD1 latency no worse (lat <= 1.00)."

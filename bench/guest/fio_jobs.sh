@@ -18,7 +18,9 @@ minor_faults() {
 # run_fio_jobs CONFIG DEVICE OUT RUNTIME JOB...: one time-based fio run per
 # JOB ("name rw bs iodepth numjobs", rw as fio spells it), O_DIRECT,
 # libaio, over the first 48 MiB of DEVICE. Appends one line per job to OUT:
-#   config job iops MiB/s p50_us p99_us guest_cpu_% faults_per_request
+#   config job iops MiB/s p50_us p99_us guest_cpu_% faults_per_request \
+#     mean_us p10_us p90_us p99.9_us
+# (completion latency throughout, of reads if the job read, else writes).
 # guest CPU is the busy share of all vCPUs during the run: fio, the device
 # processes and the kernel together. faults_per_request counts the page
 # faults of the back-end process FAULT_PID (environment; 0 without it).
@@ -33,7 +35,7 @@ run_fio_jobs() {
 		before=$(cpu_ticks)
 		line=$(fio --name="$name" --filename="$dev" --direct=1 --ioengine=libaio \
 			--rw="$rw" --bs="$bs" --iodepth="$qd" --numjobs="$nj" --group_reporting \
-			--size=48M --runtime="$runtime" --time_based --percentile_list=50:99 \
+			--size=48M --runtime="$runtime" --time_based --percentile_list=10:50:90:99:99.9 \
 			--output-format=terse --terse-version=3)
 		after=$(cpu_ticks)
 		f1=$(minor_faults "${FAULT_PID:-}")
@@ -42,10 +44,13 @@ run_fio_jobs() {
 			split(b, x, " "); split(a, y, " ")
 			cpu = y[2] > x[2] ? 100 * (y[1] - x[1]) / (y[2] - x[2]) : 0
 			iops = $8 + $49; bw = ($7 + $48) / 1024
-			p50 = $8 > 0 ? $18 : $59; p99 = $8 > 0 ? $19 : $60
-			sub(/.*=/, "", p50); sub(/.*=/, "", p99)
+			# Terse v3: clat mean at 16 (reads) or 57 (writes), then
+			# the percentiles of --percentile_list from 18 or 59.
+			r = $8 > 0 ? 0 : 41
+			mean = $(16 + r)
+			for (i = 0; i < 5; i++) { p[i] = $(18 + r + i); sub(/.*=/, "", p[i]) }
 			ios = ($8 * $9 + $49 * $50) / 1000
-			printf "%s %s %.0f %.1f %s %s %.0f %.1f\n", c, n, iops, bw, p50, p99, cpu,
-				(ios > 0 ? f / ios : 0) }' >>"$out"
+			printf "%s %s %.0f %.1f %s %s %.0f %.1f %.0f %s %s %s\n", c, n, iops, bw, p[1], p[3], cpu,
+				(ios > 0 ? f / ios : 0), mean, p[0], p[2], p[4] }' >>"$out"
 	done
 }
