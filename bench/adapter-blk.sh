@@ -85,17 +85,22 @@ END {
 	}
 }' "$res"
 echo
-echo "Page faults taken by the back-end process (minflt of the process) per request:"
+echo "The back-end process per request: page faults (minflt), CPU time in us, and"
+echo "the share of one CPU its busiest thread took (near 100%, that thread limits the job):"
 awk '
 NF >= 8 && $1 != "file" {
-	f[$1, $2] = $8; if (!seen[$2]++) order[++n] = $2; if (!way_seen[$1]++) way[++nw] = $1 }
+	k = $1 SUBSEP $2; f[k] = $8; c[k] = (NF >= 14 ? $13 : "-"); t[k] = (NF >= 14 ? $14 "%" : "-")
+	if (!seen[$2]++) order[++n] = $2; if (!way_seen[$1]++) way[++nw] = $1 }
 END {
 	printf "  %-20s", "job"
-	for (c = 1; c <= nw; c++) printf " %12s", way[c]
+	for (w = 1; w <= nw; w++) printf " | %-18s", way[w]
 	printf "\n"
 	for (i = 1; i <= n; i++) {
 		printf "  %-20s", order[i]
-		for (c = 1; c <= nw; c++) printf " %12.1f", f[way[c], order[i]]
+		for (w = 1; w <= nw; w++) {
+			k = way[w] SUBSEP order[i]
+			printf " | %5.1f %6s %5s", f[k], c[k], t[k]
+		}
 		printf "\n"
 	}
 }' "$res"
