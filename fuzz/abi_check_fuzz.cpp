@@ -104,7 +104,7 @@ void check_small(std::uint8_t which, Bytes in)
 	// from the input, clamped to what a create can produce.
 	const std::uint32_t num_queues = in.empty() ? 1U : 1U + in[0] % VLB_MAX_QUEUES;
 	const std::uint32_t config_size = in.size() < 2 ? 0U : in[1] % (VLB_CONFIG_MAX + 1U);
-	switch (which % 6) {
+	switch (which % 7) {
 	case 0: {
 		const auto r = from_bytes<vlb_reattach>(in);
 		if (vlb_check_reattach(&r, &why) == 0)
@@ -132,6 +132,12 @@ void check_small(std::uint8_t which, Bytes in)
 	case 4:
 		check_iova_copy(in);
 		break;
+	case 5: {
+		const auto c = from_bytes<vlb_iova_call>(in);
+		if (vlb_check_iova_call(&c, &why) == 0)
+			require(c.fd >= 0 && c.reserved == 0);
+		break;
+	}
 	default: {
 		const auto v = from_bytes<vlb_vq_index>(in);
 		if (vlb_check_vq_index(&v, num_queues, &why) == 0)

@@ -211,6 +211,15 @@ int vlb_check_iova_copy(const struct vlb_iova_copy *c, const char **why)
 	return 0;
 }
 
+int vlb_check_iova_call(const struct vlb_iova_call *c, const char **why)
+{
+	if (c->reserved)
+		return vlb_fail(why, "reserved: must be zero", -EINVAL);
+	if (c->fd < 0)
+		return vlb_fail(why, "fd: not an fd", -EBADF);
+	return 0;
+}
+
 int vlb_check_iova_segs(const struct vlb_iova_seg *segs, __u32 nr_segs,
 			__u64 iova_size, __u64 offset, __u64 *bytes,
 			__u32 *pages, const char **why)

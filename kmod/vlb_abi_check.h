@@ -50,6 +50,7 @@ int vlb_check_config_update(const struct vlb_config_update *u,
 			    __u32 config_size, const char **why);
 int vlb_check_vq_index(const struct vlb_vq_index *v, __u32 num_queues,
 		       const char **why);
+int vlb_check_iova_call(const struct vlb_iova_call *c, const char **why);
 /* The fixed part of a VLB_IOVA_COPY. */
 int vlb_check_iova_copy(const struct vlb_iova_copy *c, const char **why);
 /*

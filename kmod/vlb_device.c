@@ -548,6 +548,8 @@ long vlb_ioctl_create(void __user *argp)
 		vd->iova = NULL;
 		goto out_put;
 	}
+	/* vlb_iova_destroy() undoes it before the queues can go. */
+	vlb_iova_set_owner(vd->iova, vd, vlb_call_in_device);
 
 	device_initialize(&vd->parent);
 	kref_get(&vd->ref);	/* dropped by vlb_parent_release */

@@ -161,6 +161,8 @@ int vlb_set_vq_eventfd(struct vlb_device *vd, unsigned int index, int fd,
 		       bool call);
 void vlb_vq_release_eventfds(struct vlb_vq *q);
 void vlb_vq_interrupt(struct vlb_vq *q);
+/* VLB_IOVA_CALL's vlb_iova_call_fn: @owner is the struct vlb_device. */
+long vlb_call_in_device(void *owner, struct eventfd_ctx *call);
 /* Completes every request in flight with an error, in process context. */
 void vlb_fail_inflight(struct vlb_device *vd);
 void vlb_vq_get_state(struct vlb_vq *q, struct vlb_vq_state *s);

@@ -7,6 +7,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitmap.h>
+#include <linux/eventfd.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
@@ -18,6 +19,7 @@
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
+#include "vlb_abi_check.h"
 #include "vlb_compat.h"
 #include "vlb_iova.h"
 #include "vlb_stats.h"
@@ -939,12 +941,39 @@ static int vlb_iova_file_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/* VLB_IOVA_CALL: the device's write to a call eventfd, processed here. */
+static long vlb_iova_call(struct vlb_iova_domain *d, void __user *argp)
+{
+	struct eventfd_ctx *call;
+	struct vlb_iova_call c;
+	const char *why;
+	long ret;
+
+	if (copy_from_user(&c, argp, sizeof(c)))
+		return -EFAULT;
+	ret = vlb_check_iova_call(&c, &why);
+	if (ret) {
+		pr_debug("VLB_IOVA_CALL refused: %s\n", why);
+		return ret;
+	}
+	call = eventfd_ctx_fdget(c.fd);
+	if (IS_ERR(call))
+		return PTR_ERR(call);
+	down_read(&d->owner_rwsem);
+	ret = d->owner ? d->owner_call(d->owner, call) : -ENODEV;
+	up_read(&d->owner_rwsem);
+	eventfd_ctx_put(call);
+	return ret;
+}
+
 static long vlb_iova_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long arg)
 {
 	switch (cmd) {
 	case VLB_IOVA_COPY:
 		return vlb_iova_copy(file->private_data, (void __user *)arg);
+	case VLB_IOVA_CALL:
+		return vlb_iova_call(file->private_data, (void __user *)arg);
 	default:
 		return -ENOTTY;
 	}
@@ -975,6 +1004,7 @@ struct vlb_iova_domain *vlb_iova_create(u64 size, u32 max_granted,
 	kref_init(&d->ref);
 	spin_lock_init(&d->lock);
 	init_rwsem(&d->revoke_rwsem);
+	init_rwsem(&d->owner_rwsem);
 	init_waitqueue_head(&d->copy_wq);
 	d->npages = size >> PAGE_SHIFT;
 	d->next_hint = 1;
@@ -1012,10 +1042,21 @@ err:
 	return ERR_PTR(ret);
 }
 
+void vlb_iova_set_owner(struct vlb_iova_domain *d, void *owner,
+			vlb_iova_call_fn call)
+{
+	down_write(&d->owner_rwsem);
+	d->owner = owner;
+	d->owner_call = call;
+	up_write(&d->owner_rwsem);
+}
+
 void vlb_iova_destroy(struct vlb_iova_domain *d)
 {
 	unsigned long flags;
 
+	/* Waits for the calls into the device; later ones get ENODEV. */
+	vlb_iova_set_owner(d, NULL, NULL);
 	spin_lock_irqsave(&d->lock, flags);
 	d->dead = true;
 	spin_unlock_irqrestore(&d->lock, flags);

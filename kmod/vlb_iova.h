@@ -46,6 +46,10 @@ struct vlb_iova_entry {
 	u16 copying;		/* VLB_IOVA_COPY calls holding the page */
 };
 
+struct eventfd_ctx;
+/* Processes the calls of the queue whose call eventfd is @call. */
+typedef long (*vlb_iova_call_fn)(void *owner, struct eventfd_ctx *call);
+
 struct vlb_iova_domain {
 	struct kref ref;	/* the device and each open IOVA file */
 	/*
@@ -101,6 +105,15 @@ struct vlb_iova_domain {
 	 * lives.
 	 */
 	struct vlb_stats_counters *stats;
+	/*
+	 * Who serves VLB_IOVA_CALL: the device, until vlb_iova_destroy()
+	 * clears @owner under @owner_rwsem held for write. A call holds the
+	 * read side while it runs @owner_call, so the device's queues stay
+	 * until every call into them returned.
+	 */
+	struct rw_semaphore owner_rwsem;
+	void *owner;
+	vlb_iova_call_fn owner_call;
 };
 
 int vlb_iova_init(void);
@@ -111,6 +124,9 @@ struct vlb_iova_domain *vlb_iova_create(u64 size, u32 max_granted,
 					struct vlb_stats_counters *stats);
 /* Revokes everything, makes every later fault SIGBUS, drops the ref. */
 void vlb_iova_destroy(struct vlb_iova_domain *d);
+/* Makes @call serve VLB_IOVA_CALL for @owner, until vlb_iova_destroy(). */
+void vlb_iova_set_owner(struct vlb_iova_domain *d, void *owner,
+			vlb_iova_call_fn call);
 /* A new O_CLOEXEC fd on a new file of the domain, for mmap() only. */
 int vlb_iova_get_fd(struct vlb_iova_domain *d);
 

@@ -23,6 +23,7 @@ struct vlb_stats_counters {
 	atomic64_t copies;
 	atomic64_t copied_bytes;
 	atomic64_t calls_on_signalling_cpu;
+	atomic64_t calls_in_device;
 };
 
 static inline void vlb_stats_read(const struct vlb_stats_counters *c,
@@ -42,6 +43,7 @@ static inline void vlb_stats_read(const struct vlb_stats_counters *c,
 	out->copies = atomic64_read(&c->copies);
 	out->copied_bytes = atomic64_read(&c->copied_bytes);
 	out->calls_on_signalling_cpu = atomic64_read(&c->calls_on_signalling_cpu);
+	out->calls_in_device = atomic64_read(&c->calls_in_device);
 }
 
 #endif /* VLB_STATS_H */

@@ -483,6 +483,33 @@ static void vlb_cancel_calls(struct vlb_vq *q)
 	cancel_work_sync(&q->call_work_local);
 }
 
+/*
+ * VLB_IOVA_CALL: the device signalled @call and waits while its completions
+ * are processed in its own context, without the work item's context
+ * switch. Runs under the read side of the domain's owner_rwsem, which
+ * vlb_iova_destroy() takes before the queues go; vlb_synchronize_cbs()
+ * waits for it on the queue's used_mutex.
+ */
+long vlb_call_in_device(void *owner, struct eventfd_ctx *call)
+{
+	struct vlb_device *vd = owner;
+	struct vlb_vq *q = NULL;
+	unsigned int i;
+
+	mutex_lock(&vd->eventfd_lock);
+	for (i = 0; i < vd->params.num_queues && !q; i++)
+		if (vd->vqs[i].call == call)
+			q = &vd->vqs[i];
+	mutex_unlock(&vd->eventfd_lock);
+	/* A call eventfd replaced meanwhile: processing @q is still harmless. */
+	if (!q)
+		return -ENOENT;
+	atomic64_inc(&vd->stats.calls);
+	atomic64_inc(&vd->stats.calls_in_device);
+	vlb_vq_process_used(q);
+	return 0;
+}
+
 void vlb_vq_interrupt(struct vlb_vq *q)
 {
 	vlb_queue_call_work(q);
@@ -866,8 +893,14 @@ static void vlb_synchronize_cbs(struct virtio_device *vdev)
 	struct vlb_device *vd = to_vlb(vdev);
 	unsigned int i;
 
-	for (i = 0; i < vd->params.num_queues; i++)
-		vlb_flush_calls(&vd->vqs[i]);
+	for (i = 0; i < vd->params.num_queues; i++) {
+		struct vlb_vq *q = &vd->vqs[i];
+
+		vlb_flush_calls(q);
+		/* A VLB_IOVA_CALL runs its callbacks under used_mutex. */
+		mutex_lock(&q->used_mutex);
+		mutex_unlock(&q->used_mutex);
+	}
 }
 
 static const char *vlb_bus_name(struct virtio_device *vdev)

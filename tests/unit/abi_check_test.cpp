@@ -227,6 +227,21 @@ TEST(AbiCheckIovaCopy, FlagsCountFdOffsetAndReserved)
 	EXPECT_EQ(vlb_check_iova_copy(&c, &why), -EINVAL);
 }
 
+TEST(AbiCheckIovaCall, FdAndReserved)
+{
+	const char *why = nullptr;
+	vlb_iova_call c{};
+	c.fd = 3;
+	EXPECT_EQ(vlb_check_iova_call(&c, &why), 0);
+	c.reserved = 1;
+	EXPECT_EQ(vlb_check_iova_call(&c, &why), -EINVAL);
+	EXPECT_NE(std::string(why).find("reserved"), std::string::npos);
+	c.reserved = 0;
+	c.fd = -1;
+	EXPECT_EQ(vlb_check_iova_call(&c, &why), -EBADF);
+	EXPECT_NE(std::string(why).find("fd"), std::string::npos);
+}
+
 TEST(AbiCheckIovaSegs, InsideTheSpaceBoundedAndCountedInPages)
 {
 	const char *why = nullptr;

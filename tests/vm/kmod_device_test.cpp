@@ -235,6 +235,66 @@ TEST_F(DeviceFd, EventfdIoctlsValidateEverything)
 	EXPECT_EQ(expect_errno(::ioctl(dev_.get(), VLB_IOC_GET_VERSION, &v)), ENOTTY);
 }
 
+// VLB_IOVA_CALL on the IOVA fd: only a call eventfd of this device's
+// queues is processed, and every other argument is refused precisely.
+TEST_F(DeviceFd, IovaCallTakesOnlyThisDevicesCallEventfds)
+{
+	const vlb::UniqueFd iova(::ioctl(dev_.get(), VLB_DEV_GET_IOVA_FD));
+	ASSERT_TRUE(iova.valid()) << std::generic_category().message(errno);
+	const vlb::UniqueFd call(::eventfd(0, EFD_CLOEXEC));
+	const vlb::UniqueFd other(::eventfd(0, EFD_CLOEXEC));
+	vlb_iova_call c{.fd = call.get(), .reserved = 0};
+	EXPECT_EQ(expect_errno(::ioctl(iova.get(), VLB_IOVA_CALL, &c)), ENOENT) << "no call eventfd set yet";
+	vlb_vq_eventfd e{.index = 0, .fd = call.get(), .reserved = 0};
+	ASSERT_EQ(::ioctl(dev_.get(), VLB_DEV_SET_VQ_CALL, &e), 0);
+	vlb_stats before{};
+	ASSERT_EQ(::ioctl(dev_.get(), VLB_DEV_GET_STATS, &before), 0);
+	EXPECT_EQ(::ioctl(iova.get(), VLB_IOVA_CALL, &c), 0);
+	vlb_stats after{};
+	ASSERT_EQ(::ioctl(dev_.get(), VLB_DEV_GET_STATS, &after), 0);
+	EXPECT_EQ(after.calls_in_device, before.calls_in_device + 1);
+	EXPECT_EQ(after.calls, before.calls + 1);
+
+	c.fd = other.get();
+	EXPECT_EQ(expect_errno(::ioctl(iova.get(), VLB_IOVA_CALL, &c)), ENOENT) << "another eventfd";
+	const vlb::UniqueFd not_eventfd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+	c.fd = not_eventfd.get();
+	EXPECT_EQ(expect_errno(::ioctl(iova.get(), VLB_IOVA_CALL, &c)), EINVAL);
+	c.fd = 9999;
+	EXPECT_EQ(expect_errno(::ioctl(iova.get(), VLB_IOVA_CALL, &c)), EBADF);
+	c = {.fd = call.get(), .reserved = 1};
+	EXPECT_EQ(expect_errno(::ioctl(iova.get(), VLB_IOVA_CALL, &c)), EINVAL);
+	EXPECT_EQ(expect_errno(::ioctl(iova.get(), VLB_IOVA_CALL, nullptr)), EFAULT);
+	// The control fd is not the IOVA fd.
+	c.reserved = 0;
+	EXPECT_EQ(expect_errno(::ioctl(dev_.get(), VLB_IOVA_CALL, &c)), ENOTTY);
+	ASSERT_EQ(::ioctl(dev_.get(), VLB_DEV_GET_STATS, &after), 0);
+	EXPECT_EQ(after.calls_in_device, before.calls_in_device + 1) << "a refused call counted";
+}
+
+// An IOVA fd outlives its device: its calls then answer ENODEV.
+TEST(IovaFd, CallsAfterRemovalAreENODEV)
+{
+	const vlb::KernelNode node;
+	vlb::UniqueFd iova;
+	const vlb::UniqueFd call(::eventfd(0, EFD_CLOEXEC));
+	{
+		const vlb::UniqueFd dev(create(node, rng_request("call-after-removal")));
+		ASSERT_TRUE(dev.valid()) << std::generic_category().message(errno);
+		iova.reset(::ioctl(dev.get(), VLB_DEV_GET_IOVA_FD));
+		ASSERT_TRUE(iova.valid()) << std::generic_category().message(errno);
+		vlb_vq_eventfd e{.index = 0, .fd = call.get(), .reserved = 0};
+		ASSERT_EQ(::ioctl(dev.get(), VLB_DEV_SET_VQ_CALL, &e), 0);
+		vlb_iova_call c{.fd = call.get(), .reserved = 0};
+		EXPECT_EQ(::ioctl(iova.get(), VLB_IOVA_CALL, &c), 0);
+	}
+	std::this_thread::sleep_for(4 * kGracePeriod);
+	vlb_reattach r = reattach_request("call-after-removal");
+	ASSERT_EQ(expect_errno(::ioctl(node.fd(), VLB_IOC_REATTACH, &r)), ENOENT) << "the device is not gone";
+	vlb_iova_call c{.fd = call.get(), .reserved = 0};
+	EXPECT_EQ(expect_errno(::ioctl(iova.get(), VLB_IOVA_CALL, &c)), ENODEV);
+}
+
 // The same, run after the case loaded virtio_rng, so the driver probes.
 using DeviceFdWithDriver = DeviceFd;
 

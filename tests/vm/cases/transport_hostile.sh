@@ -10,11 +10,13 @@ vlb_load_drivers
 
 gone() { ! ls -d /sys/block/vd* >/dev/null 2>&1; }
 
-# broken_io MODE: a disk whose device misbehaves as MODE fails reads.
+# broken_io MODE [DEVICE ARGS...]: a disk whose device misbehaves as MODE
+# fails reads.
 broken_io() {
-	local mode=$1 log=$VLB_CASE_OUT/$1.log dev
-	step "hostile: $mode"
-	vlb_start_device "$log" --type blk --name "h-$mode" --hostile "$mode"
+	local mode=$1 log=$VLB_CASE_OUT/$1${2:-}.log dev
+	shift
+	step "hostile: $mode $*"
+	vlb_start_device "$log" --type blk --name "h-$mode" --hostile "$mode" "$@"
 	wait_for 30 first_vd >/dev/null || fail "$mode: no disk"
 	dev=$(first_vd)
 	if timeout 60 dd if="$dev" of=/dev/null bs=4k count=16 iflag=direct status=none; then
@@ -23,11 +25,18 @@ broken_io() {
 	vlb_stop_device "$log"
 	[ "$(vlb_stat "$log" used_rejected)" -ge 1 ] || fail "$mode: no used entry rejected"
 	[ "$(vlb_stat "$log" broken)" = 1 ] || fail "$mode: device not marked broken"
+	if [[ " $* " == *" --call-ioctl "* ]]; then
+		[ "$(vlb_stat "$log" calls_in_device)" -ge 1 ] || fail "$mode: no VLB_IOVA_CALL processed"
+	fi
 	wait_for 20 gone || fail "$mode: disk not removed"
 }
 
 broken_io bad-used-id
 broken_io long-len
+# The same garbage handed over with VLB_IOVA_CALL: processed in the device's
+# thread, refused the same way.
+broken_io bad-used-id --call-ioctl
+broken_io long-len --call-ioctl
 
 step "hostile: never completes anything, then the device process dies"
 log=$VLB_CASE_OUT/never.log

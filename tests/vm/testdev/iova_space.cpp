@@ -90,4 +90,11 @@ long IovaSpace::copy(std::uint64_t iova, std::uint64_t len, int file, std::uint6
 	return r < 0 ? -errno : r;
 }
 
+void IovaSpace::call(int call_fd) const
+{
+	const vlb_iova_call c{.fd = call_fd, .reserved = 0};
+	if (::ioctl(fd_.get(), VLB_IOVA_CALL, &c) != 0)
+		throw_errno("VLB_IOVA_CALL");
+}
+
 } // namespace vlb::testdev

@@ -35,6 +35,9 @@ public:
 	}
 
 	[[nodiscard]] std::uint64_t size() const noexcept { return map_.size(); }
+	// VLB_IOVA_CALL: the completions of the queue whose call eventfd is
+	// |call_fd|, processed by the kernel before this returns.
+	void call(int call_fd) const;
 
 	// read_then_write maps the page read-only first: the write then goes
 	// through pfn_mkwrite, not the fault handler.

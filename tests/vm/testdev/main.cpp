@@ -38,6 +38,7 @@ void usage(std::FILE *to)
 		     "                          it can be opened (repeatable)\n"
 		     "  --suppress-kicks        set VRING_USED_F_NO_NOTIFY while draining queues\n"
 		     "  --interrupt-ioctl       complete through VLB_DEV_VQ_INTERRUPT, not the call eventfd\n"
+		     "  --call-ioctl            complete through VLB_IOVA_CALL on the IOVA fd\n"
 		     "  -v                      log control messages\n");
 }
 
@@ -93,6 +94,10 @@ int main(int argc, char **argv)
 			}
 			if (a == "--interrupt-ioctl") {
 				o.interrupt_ioctl = true;
+				continue;
+			}
+			if (a == "--call-ioctl") {
+				o.call_ioctl = true;
 				continue;
 			}
 			if (i + 1 >= args.size())

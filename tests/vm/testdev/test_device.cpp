@@ -643,6 +643,10 @@ std::vector<LateCopier::Target> TestDevice::late_copy_targets(const std::vector<
 
 void TestDevice::notify_driver(Queue &q)
 {
+	if (opts_.call_ioctl) {
+		iova_->call(q.call.get());
+		return;
+	}
 	if (!opts_.interrupt_ioctl) {
 		signal_eventfd(q.call.get());
 		return;
@@ -727,7 +731,7 @@ int TestDevice::run()
 				std::printf("stats served=%llu grants=%llu bounces=%llu revocations=%llu "
 					    "faults_refused=%llu map_failures=%llu used_rejected=%llu "
 					    "broken=%llu kicks=%llu calls=%llu msg_timeouts=%llu copies=%llu "
-					    "copied_bytes=%llu calls_on_signalling_cpu=%llu\n",
+					    "copied_bytes=%llu calls_on_signalling_cpu=%llu calls_in_device=%llu\n",
 					    static_cast<unsigned long long>(served_),
 					    static_cast<unsigned long long>(s.grants),
 					    static_cast<unsigned long long>(s.bounces),
@@ -741,7 +745,8 @@ int TestDevice::run()
 					    static_cast<unsigned long long>(s.msg_timeouts),
 					    static_cast<unsigned long long>(s.copies),
 					    static_cast<unsigned long long>(s.copied_bytes),
-					    static_cast<unsigned long long>(s.calls_on_signalling_cpu));
+					    static_cast<unsigned long long>(s.calls_on_signalling_cpu),
+					    static_cast<unsigned long long>(s.calls_in_device));
 				if (late_) {
 					const LateCopier::Counts c = late_->counts();
 					std::printf("late-copy requests=%llu copies=%llu refused=%llu\n",

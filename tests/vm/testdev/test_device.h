@@ -47,6 +47,8 @@ struct Options {
 	bool suppress_kicks = false;
 	// Complete through VLB_DEV_VQ_INTERRUPT instead of the call eventfd.
 	bool interrupt_ioctl = false;
+	// Complete through VLB_IOVA_CALL on the IOVA fd instead.
+	bool call_ioctl = false;
 	// With probes: files VLB_IOVA_COPY must refuse (ELOOP) as being on a
 	// virtio-loopback device; each is tried once, when it can be opened.
 	std::vector<std::string> loop_probes;

@@ -9,6 +9,7 @@
  * Minor 2 added VLB_DEV_GET_STATE and VLB_DEV_GET_VQ_STATE (reattach).
  * Minor 3 added VLB_IOVA_COPY and the copies/copied_bytes counters.
  * Minor 4 added the calls_on_signalling_cpu counter.
+ * Minor 5 added VLB_IOVA_CALL and the calls_in_device counter.
  *
  * Incompatible changes bump VLB_ABI_MAJOR; user space must refuse a kernel
  * whose major differs from the one it was built against.
@@ -23,7 +24,7 @@
 #define VLB_MISC_NAME		"virtio-loopback"
 
 #define VLB_ABI_MAJOR		0
-#define VLB_ABI_MINOR		4
+#define VLB_ABI_MINOR		5
 
 /* Unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst (6.1). */
 #define VLB_IOCTL_MAGIC		0xBE
@@ -263,6 +264,8 @@ struct vlb_vq_index {
  * @copied_bytes: bytes those calls transferred
  * @calls_on_signalling_cpu: of @calls, those processed on the CPU of the
  *	task that signalled them (virtio_blk and virtio_rng only)
+ * @calls_in_device: of @calls, those the device made with VLB_IOVA_CALL
+ *	and that were processed in its own context
  * @reserved: zero
  */
 struct vlb_stats {
@@ -279,7 +282,8 @@ struct vlb_stats {
 	__u64 copies;
 	__u64 copied_bytes;
 	__u64 calls_on_signalling_cpu;
-	__u64 reserved[3];
+	__u64 calls_in_device;
+	__u64 reserved[2];
 };
 
 /**
@@ -418,6 +422,30 @@ struct vlb_iova_copy {
 	__u64 reserved[2];
 };
 
+/**
+ * struct vlb_iova_call - VLB_IOVA_CALL: signal a queue's call eventfd and
+ *	have its completions processed before the call returns
+ * @fd: the caller's fd of the queue's call eventfd, as the device got it
+ * @reserved: zero
+ *
+ * The same as writing to @fd, except where the work runs: the transport
+ * takes the queue's new used entries, revokes their pages and completes
+ * them to the driver in the caller's context, instead of in a work item
+ * that the eventfd queues. That saves a context switch per call, and
+ * charges the completion to the device that asked for it. It gives the
+ * device nothing a write to @fd would not.
+ *
+ * Returns 0, or -1 with errno: EFAULT a bad argument address, EINVAL
+ * @reserved not zero or @fd not an eventfd, EBADF @fd not open, ENOENT
+ * @fd is no queue's call eventfd of this device, ENODEV the device is
+ * gone. On any error nothing happened; the device writes to @fd instead.
+ */
+struct vlb_iova_call {
+	__s32 fd;
+	__u32 reserved;
+};
+
 #define VLB_IOVA_COPY		_IOW(VLB_IOCTL_MAGIC, 0x80, struct vlb_iova_copy)
+#define VLB_IOVA_CALL		_IOW(VLB_IOCTL_MAGIC, 0x81, struct vlb_iova_call)
 
 #endif /* _UAPI_LINUX_VIRTIO_LOOPBACK_H */
