@@ -61,6 +61,12 @@ constexpr std::array kAdapterIoctls = {
 // over when it takes over a device from a previous adapter).
 constexpr std::array kBackendOnly = {"memfd_create"sv, "ftruncate"sv};
 
+// Every back-end: its completions processed in its own thread, on the
+// IOVA fd (vhost-user library, VirtQueue::notify); nothing a write to its
+// call eventfd could not do.
+constexpr IoctlRule kIovaCall{kIoctlRequestMask, VLB_IOVA_CALL,
+			      "completions processed by the caller (VLB_IOVA_CALL)"};
+
 constexpr std::array kBlk = {
 	"memfd_create"sv, "ftruncate"sv,
 	// --read-threads: worker threads (clone is limited to CLONE_THREAD by
@@ -73,14 +79,16 @@ constexpr std::array kBlk = {
 constexpr std::array kBlkIoctls = {
 	// BLKGETSIZE64, BLKSSZGET: capacity and logical block size of a block device
 	IoctlRule{kIoctlTypeMask, ioctl_type(0x12), "block device geometry (BLK*)"},
-	// this request alone of the transport's: no control ioctl
+	// these requests alone of the transport's: no control ioctl
 	IoctlRule{kIoctlRequestMask, VLB_IOVA_COPY, "kernel copies on the IOVA fd (VLB_IOVA_COPY)"},
+	kIovaCall,
 };
 
-constexpr std::array<IoctlRule, 0> kNoIoctls{};
+constexpr std::array kRngIoctls = {kIovaCall};
 
 constexpr std::array kInputIoctls = {
 	IoctlRule{kIoctlTypeMask, ioctl_type('E'), "evdev queries and grab (EVIOC*)"},
+	kIovaCall,
 };
 
 constexpr std::array kConsole = {
@@ -90,12 +98,13 @@ constexpr std::array kConsole = {
 };
 constexpr std::array kConsoleIoctls = {
 	IoctlRule{kIoctlTypeMask, ioctl_type('T'), "terminal settings of a stdio or pty port (TC*, TIOC*)"},
+	kIovaCall,
 };
 
 const std::array kProfiles = {
 	Profile{"adapter", "vlb-adapter", kAdapter, kAdapterIoctls},
 	Profile{"device-blk", "vlb-dev-blk", kBlk, kBlkIoctls},
-	Profile{"device-rng", "vlb-dev-rng", kBackendOnly, kNoIoctls},
+	Profile{"device-rng", "vlb-dev-rng", kBackendOnly, kRngIoctls},
 	Profile{"device-input", "vlb-dev-input", kBackendOnly, kInputIoctls},
 	Profile{"device-console", "vlb-dev-console", kConsole, kConsoleIoctls},
 };

@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vlb/vu/backend.h"
 
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <system_error>
 
 #include "vlb/sys_error.h"
+
+#include <linux/virtio_loopback.h>
 
 namespace vlb::vu {
 namespace {
@@ -78,8 +82,35 @@ void VirtQueue::notify()
 	if (!ring_ || !pending_notify_)
 		return;
 	pending_notify_ = false;
-	if (call_ && ring_->should_notify())
+	if (call_ && ring_->should_notify() && !call_through_kernel())
 		signal_eventfd(call_.get());
+}
+
+bool VirtQueue::call_through_kernel()
+{
+	if (!kernel_calls_ || mem_ == nullptr)
+		return false;
+	if (call_generation_ != mem_->generation()) {
+		call_generation_ = mem_->generation();
+		kernel_call_fd_ = -1;
+		// The module reads its argument first: EFAULT for NULL means
+		// it knows the request; any other file says ENOTTY.
+		const auto fd = mem_->sole_fd();
+		if (fd && ::ioctl(*fd, VLB_IOVA_CALL, nullptr) < 0 && errno == EFAULT)
+			kernel_call_fd_ = *fd;
+	}
+	if (kernel_call_fd_ < 0)
+		return false;
+	vlb_iova_call c{};
+	c.fd = call_.get();
+	if (::ioctl(kernel_call_fd_, VLB_IOVA_CALL, &c) == 0)
+		return true;
+	// ENOENT: not this device's call eventfd; ENODEV: the device is
+	// gone. The eventfd then, and for the rest of this memory table.
+	log_->warn("queue %u: VLB_IOVA_CALL: %s; signalling the call eventfd from now on", index_,
+		   errno_string(errno).c_str());
+	kernel_call_fd_ = -1;
+	return false;
 }
 
 void VirtQueue::stop()
@@ -105,6 +136,12 @@ void VirtQueue::reset()
 }
 
 // ---- Backend: the control plane ----
+
+void Backend::set_kernel_calls(bool on)
+{
+	for (auto &q : queues_)
+		q.kernel_calls_ = on;
+}
 
 Backend::Backend(Device &dev, UniqueFd conn, EventLoop &loop, const Logger &log)
 	: dev_(dev), loop_(loop), log_(log), chan_(std::move(conn))
@@ -454,6 +491,7 @@ void Backend::set_vring_fd(Message &msg)
 		break;
 	case Request::SetVringCall:
 		q.call_ = std::move(fd);
+		q.call_generation_ = UINT64_MAX;  // probe again for the new eventfd
 		break;
 	default:
 		q.err_ = std::move(fd);

@@ -22,7 +22,7 @@
 
 namespace vlb::devices {
 
-enum : int { kOptSocketPath = 0x100, kOptFd, kOptPrintCapabilities };
+enum : int { kOptSocketPath = 0x100, kOptFd, kOptPrintCapabilities, kOptCallByEventfd };
 
 std::vector<option> common_options()
 {
@@ -30,6 +30,7 @@ std::vector<option> common_options()
 		{"socket-path", required_argument, nullptr, kOptSocketPath},
 		{"fd", required_argument, nullptr, kOptFd},
 		{"print-capabilities", no_argument, nullptr, kOptPrintCapabilities},
+		{"call-by-eventfd", no_argument, nullptr, kOptCallByEventfd},
 		{"help", no_argument, nullptr, 'h'},
 		{"verbose", no_argument, nullptr, 'v'},
 	};
@@ -40,6 +41,10 @@ const char *common_usage()
 	return "  --socket-path PATH     listen on the unix socket PATH (created, removed on exit)\n"
 	       "  --fd N                 use the inherited socket N (listening or connected)\n"
 	       "  --print-capabilities   print the vhost-user capabilities as JSON and exit\n"
+	       "  --call-by-eventfd      behind the virtio-loopback transport, signal completions\n"
+	       "                         by the call eventfd, whose work item the kernel runs\n"
+	       "                         later, instead of having the kernel process them in\n"
+	       "                         this thread at once (VLB_IOVA_CALL)\n"
 	       "  -v, --verbose          log every vhost-user message\n"
 	       "  -h, --help             show this help\n";
 }
@@ -59,6 +64,9 @@ bool handle_common_option(int opt, const char *arg, ServerOptions &so)
 	}
 	case kOptPrintCapabilities:
 		so.print_capabilities = true;
+		return true;
+	case kOptCallByEventfd:
+		so.call_by_eventfd = true;
 		return true;
 	case 'h':
 		so.help = true;
@@ -204,6 +212,7 @@ int serve(vu::Device &dev, vu::EventLoop &loop, const ServerOptions &so, const L
 	auto attach = [&](UniqueFd conn) {
 		finish();
 		backend = std::make_unique<vu::Backend>(dev, std::move(conn), loop, log);
+		backend->set_kernel_calls(!so.call_by_eventfd);
 		if (on_connect)
 			on_connect(backend.get());
 	};

@@ -85,5 +85,11 @@ kill -TERM "$sup"
 wait "$sup" || fail "vlb-supervisord exited $?"
 wait_for 30 sh -c '! ls -d /sys/block/vd* 2>/dev/null' || fail "disk not removed"
 pgrep -f 'vlb-dev-|vlb-adapter' && fail "processes left behind"
+# The sandboxed back-ends completed through VLB_IOVA_CALL (their seccomp
+# profiles allow that request): the adapters' counters at exit say so.
+for d in disk0 rng0; do
+	grep "vlb-adapter\[$d\]: kernel counters at exit" "$VLB_CASE_OUT/supervisor.log" | tail -1 |
+		grep -qE ', [1-9][0-9]* in the device\)' || fail "$d: no completion in the sandboxed device's thread"
+done
 vlb_unload
 echo ok

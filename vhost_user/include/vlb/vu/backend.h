@@ -35,7 +35,12 @@ public:
 	// Completes request |head| with |written| bytes and records it in the
 	// inflight region. Call notify() after a batch.
 	void complete(std::uint16_t head, std::uint32_t written);
-	// Signals the call eventfd if the driver wants an interrupt.
+	// Signals the call eventfd if the driver wants an interrupt. Behind
+	// the virtio-loopback transport (the memory region is its IOVA fd)
+	// it asks the kernel to process the completions right away, in this
+	// thread (VLB_IOVA_CALL), instead of in a work item the eventfd
+	// queues; elsewhere, or if the kernel does not know the eventfd, it
+	// writes the eventfd.
 	void notify();
 
 	[[nodiscard]] std::uint16_t index() const { return index_; }
@@ -50,6 +55,8 @@ private:
 
 	void stop();
 	void reset();
+	// True if the kernel took the call (VLB_IOVA_CALL).
+	bool call_through_kernel();
 
 	std::uint16_t index_;
 	std::uint32_t num_ = 0;
@@ -67,6 +74,11 @@ private:
 	const MemoryTable *mem_ = nullptr;
 	const Logger *log_ = nullptr;
 	bool pending_notify_ = false;
+	// VLB_IOVA_CALL: allowed at all, and what the probe of the memory
+	// table of |call_generation_| found (-1: write the eventfd).
+	bool kernel_calls_ = true;
+	std::uint64_t call_generation_ = UINT64_MAX;
+	int kernel_call_fd_ = -1;
 };
 
 class Device {
@@ -114,6 +126,10 @@ public:
 	[[nodiscard]] bool closed() const { return !chan_.valid(); }
 	// Why the connection was closed ("" for a clean EOF).
 	[[nodiscard]] const std::string &close_reason() const { return close_reason_; }
+
+	// Whether queues may signal through the kernel (VLB_IOVA_CALL, see
+	// VirtQueue::notify); on by default, off signals by eventfd only.
+	void set_kernel_calls(bool on);
 
 	// Asks the front-end to re-read config space (BACKEND_REQ).
 	void notify_config_change();

@@ -53,6 +53,14 @@ public:
 	[[nodiscard]] std::uint64_t generation() const { return generation_; }
 
 	[[nodiscard]] std::size_t size() const { return regions_.size(); }
+	// The fd of the one region, if there is exactly one (as behind the
+	// virtio-loopback transport, whose one region is its IOVA fd).
+	[[nodiscard]] std::optional<int> sole_fd() const
+	{
+		if (regions_.size() != 1)
+			return std::nullopt;
+		return regions_.front().fd.get();
+	}
 
 private:
 	struct Region {

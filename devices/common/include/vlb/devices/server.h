@@ -27,6 +27,9 @@ struct ServerOptions {
 	bool print_capabilities = false;
 	bool help = false;
 	bool verbose = false;
+	// Signal completions by writing the call eventfd only, never with
+	// VLB_IOVA_CALL (vu::Backend::set_kernel_calls).
+	bool call_by_eventfd = false;
 };
 
 // The option table entries every device accepts; devices append theirs.
