@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -266,6 +267,25 @@ TEST(MemoryTableTest, HostRangesMapBackToTheirRegionFd)
 	const std::uint64_t g2 = m.generation();
 	m.clear();
 	EXPECT_NE(m.generation(), g2);
+}
+
+// A table that replaces another may get the old one's fd numbers back for
+// other files, so no two tables share a generation, however they were
+// built: one region added to each of two fresh tables, as two SET_MEM_TABLE
+// messages in a row, or two connections, do.
+TEST(MemoryTableTest, NoTwoTablesShareAGeneration)
+{
+	std::vector<std::uint64_t> seen;
+	for (int i = 0; i < 3; ++i) {
+		MemoryTable m;
+		seen.push_back(m.generation());
+		UniqueFd fd(::memfd_create("mt-gen", MFD_CLOEXEC));
+		ASSERT_EQ(::ftruncate(fd.get(), 4096), 0);
+		m.add(MemRegion{0, 4096, 0x10000, 0}, std::move(fd));
+		seen.push_back(m.generation());
+	}
+	std::sort(seen.begin(), seen.end());
+	EXPECT_EQ(std::adjacent_find(seen.begin(), seen.end()), seen.end()) << "a generation repeated";
 }
 
 TEST(RangeInside, EdgeCases)

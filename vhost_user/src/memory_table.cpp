@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <string>
 
@@ -19,6 +20,19 @@ bool overlaps(std::uint64_t a, std::uint64_t alen, std::uint64_t b, std::uint64_
 }
 
 } // namespace
+
+std::uint64_t MemoryTable::next_generation()
+{
+	// A counter for the whole process, not per table: see generation().
+	static std::atomic<std::uint64_t> last{0};
+	return last.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+void MemoryTable::clear()
+{
+	regions_.clear();
+	generation_ = next_generation();
+}
 
 void MemoryTable::add(const MemRegion &r, UniqueFd fd)
 {
@@ -50,7 +64,7 @@ void MemoryTable::add(const MemRegion &r, UniqueFd fd)
 	auto map = Mapping::map(r.mmap_offset + r.size, PROT_READ | PROT_WRITE,
 				MAP_SHARED | MAP_NORESERVE, fd.get(), 0, "vhost-user memory region");
 	regions_.push_back(Region{r, std::move(fd), std::move(map)});
-	generation_++;
+	generation_ = next_generation();
 }
 
 void MemoryTable::remove(const MemRegion &r)
@@ -61,7 +75,7 @@ void MemoryTable::remove(const MemRegion &r)
 	if (it == regions_.end())
 		throw ProtocolError("REM_MEM_REG for a region that is not mapped");
 	regions_.erase(it);
-	generation_++;
+	generation_ = next_generation();
 }
 
 std::uint8_t *MemoryTable::guest_to_host(std::uint64_t addr, std::uint64_t len) const

@@ -32,11 +32,7 @@ public:
 	void add(const MemRegion &region, UniqueFd fd);
 	// Unmaps the region with the same guest address and size.
 	void remove(const MemRegion &region);
-	void clear()
-	{
-		regions_.clear();
-		generation_++;
-	}
+	void clear();
 
 	// Host pointer for guest-physical [addr, addr + len), or nullptr.
 	[[nodiscard]] std::uint8_t *guest_to_host(std::uint64_t addr, std::uint64_t len) const;
@@ -48,8 +44,11 @@ public:
 	// region: a back-end may hand the range to the kernel by fd instead
 	// of by address. The fd stays open until the region goes.
 	[[nodiscard]] std::optional<FdRange> host_to_fd(const std::uint8_t *p, std::uint64_t len) const;
-	// Changes with every add, remove and clear: what was learned about the
-	// regions' fds holds while it stays the same.
+	// Changes with every add, remove and clear, and is never the same for
+	// two tables of one process: what was learned about the regions' fds
+	// holds while it stays the same. (A table that replaces another, as
+	// SET_MEM_TABLE or a new connection does, may get the old fds' numbers
+	// back for other files.)
 	[[nodiscard]] std::uint64_t generation() const { return generation_; }
 
 	[[nodiscard]] std::size_t size() const { return regions_.size(); }
@@ -73,8 +72,11 @@ private:
 			return static_cast<std::uint8_t *>(map.data()) + desc.mmap_offset; // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
 		}
 	};
+	// The next generation of any table in this process.
+	static std::uint64_t next_generation();
+
 	std::vector<Region> regions_;
-	std::uint64_t generation_ = 0;
+	std::uint64_t generation_ = next_generation();
 };
 
 // True if [addr, addr + len) lies inside [start, start + size), with no
