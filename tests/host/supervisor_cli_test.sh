@@ -10,7 +10,8 @@
 #   - SIGHUP reloads (a fixed policy is no longer reported), SIGTERM exits 0
 #     and removes the control socket;
 #   - `vlbctl profile show` names a single allowed ioctl as such: the blk
-#     back-end gets VLB_IOVA_COPY alone of the transport's requests.
+#     back-end gets VLB_IOVA_COPY alone of the transport's requests, and
+#     every back-end VLB_IOVA_CALL, never the transport's whole type.
 #
 # Usage: supervisor_cli_test.sh BUILD_DIR
 set -uo pipefail
@@ -37,6 +38,14 @@ check() { # NAME CONDITION-RESULT (0 ok) [FILE to show]
 "$vlbctl" profile show device-blk >"$work/profile" 2>&1
 grep -Eq '^ioctl 0x[0-9a-f]{8} only: .*VLB_IOVA_COPY' "$work/profile" && ! grep -q '^ioctl type 0xbe' "$work/profile"
 check "device-blk: VLB_IOVA_COPY only, not every transport ioctl" $? "$work/profile"
+for p in device-blk device-rng device-input device-console; do
+	"$vlbctl" profile show "$p" >"$work/profile" 2>&1
+	grep -Eq '^ioctl 0x[0-9a-f]{8} only: .*VLB_IOVA_CALL' "$work/profile" && ! grep -q '^ioctl type 0xbe' "$work/profile"
+	check "$p: VLB_IOVA_CALL as a single request, not every transport ioctl" $? "$work/profile"
+	n=$(grep -cE '^ioctl 0x[0-9a-f]{8} only: .*VLB_IOVA_' "$work/profile")
+	[ "$n" = "$([ "$p" = device-blk ] && echo 2 || echo 1)" ]
+	check "$p: no other transport request ($n allowed)" $? "$work/profile"
+done
 "$vlbctl" profile show adapter >"$work/profile" 2>&1
 grep -q '^ioctl type 0xbe' "$work/profile"
 check "adapter: every transport ioctl" $? "$work/profile"
