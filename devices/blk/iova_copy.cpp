@@ -10,13 +10,6 @@
 
 namespace vlb::devices {
 
-bool iova_copy_supported(int mem_fd)
-{
-	// The module reads its argument first: EFAULT for NULL means it
-	// knows the request; any other file says ENOTTY (or EINVAL).
-	return ::ioctl(mem_fd, VLB_IOVA_COPY, nullptr) < 0 && errno == EFAULT;
-}
-
 bool IovaCopyFds::supported(const vu::MemoryTable &mem, int fd)
 {
 	if (mem.generation() != generation_) {
@@ -26,7 +19,7 @@ bool IovaCopyFds::supported(const vu::MemoryTable &mem, int fd)
 	const auto it = std::find_if(known_.begin(), known_.end(), [fd](const auto &k) { return k.first == fd; });
 	if (it != known_.end())
 		return it->second;
-	const bool yes = iova_copy_supported(fd);
+	const bool yes = vu::iova_fd_knows(fd, VLB_IOVA_COPY);
 	known_.emplace_back(fd, yes);
 	return yes;
 }

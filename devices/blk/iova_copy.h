@@ -17,9 +17,6 @@
 
 namespace vlb::devices {
 
-// True if |mem_fd| is a virtio-loopback IOVA fd (it knows VLB_IOVA_COPY).
-bool iova_copy_supported(int mem_fd);
-
 // Remembers, per memory table generation, which region fds copy for us.
 class IovaCopyFds {
 public:

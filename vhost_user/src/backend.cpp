@@ -93,10 +93,8 @@ bool VirtQueue::call_through_kernel()
 	if (call_generation_ != mem_->generation()) {
 		call_generation_ = mem_->generation();
 		kernel_call_fd_ = -1;
-		// The module reads its argument first: EFAULT for NULL means
-		// it knows the request; any other file says ENOTTY.
 		const auto fd = mem_->sole_fd();
-		if (fd && ::ioctl(*fd, VLB_IOVA_CALL, nullptr) < 0 && errno == EFAULT)
+		if (fd && iova_fd_knows(*fd, VLB_IOVA_CALL))
 			kernel_call_fd_ = *fd;
 	}
 	if (kernel_call_fd_ < 0)

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vlb/vu/memory_table.h"
 
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <limits>
 #include <string>
 
@@ -20,6 +22,11 @@ bool overlaps(std::uint64_t a, std::uint64_t alen, std::uint64_t b, std::uint64_
 }
 
 } // namespace
+
+bool iova_fd_knows(int fd, unsigned long request)
+{
+	return ::ioctl(fd, request, nullptr) < 0 && errno == EFAULT;
+}
 
 std::uint64_t MemoryTable::next_generation()
 {

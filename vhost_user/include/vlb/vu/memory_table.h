@@ -79,6 +79,11 @@ private:
 	std::uint64_t generation_ = next_generation();
 };
 
+// True if |fd| is a virtio-loopback IOVA fd that knows ioctl |request|
+// (VLB_IOVA_COPY, VLB_IOVA_CALL): the module reads the argument first, so
+// NULL answers EFAULT; any other file, QEMU's memfds among them, ENOTTY.
+bool iova_fd_knows(int fd, unsigned long request);
+
 // True if [addr, addr + len) lies inside [start, start + size), with no
 // overflow anywhere. len == 0 counts as inside when addr is.
 constexpr bool range_inside(std::uint64_t addr, std::uint64_t len, std::uint64_t start,
