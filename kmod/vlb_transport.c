@@ -352,14 +352,24 @@ static void vlb_publish_used(struct vlb_vq *q, bool force_irq)
 }
 
 /*
- * Completes every request in flight on @q with an error the driver
- * understands, so nothing waits on a device that is gone. The caller
- * holds used_mutex and has revoked every grant.
+ * Ends every request in flight on @q, so nothing waits on a device that
+ * is gone. virtio_blk's complete with VIRTIO_BLK_S_IOERR in their status
+ * byte, the one failure a driver reads from its buffer. The other drivers
+ * would take a used buffer of length 0 for data (virtio_console parses a
+ * control message and virtio_input an event whatever the length) and add
+ * it back, to be failed again without end: with the console's busy-wait
+ * for each control message it sends, a CPU locked up. So their queues are
+ * broken first: a broken virtqueue hands its driver no buffer, refuses new
+ * ones and ends the busy-waits; the driver's remove reclaims the rest. The
+ * caller holds used_mutex and has revoked every grant.
  */
 static void vlb_vq_fail_inflight(struct vlb_vq *q)
 {
 	struct vlb_device *vd = q->vd;
 	unsigned int head, n = 0;
+
+	if (vd->params.device_id != VIRTIO_ID_BLOCK)
+		virtio_break_device(&vd->vdev);
 
 	for (head = 0; head < q->num; head++) {
 		u32 len = 0;

@@ -1,7 +1,8 @@
 # shellcheck shell=bash source=tests/vm/lib.sh
 # Hostile device processes: garbage used ids, lengths beyond the chain,
 # requests never completed (from the start, or after a while with I/O
-# pending), control messages never answered. Each time
+# pending), control messages never answered, a console broken while its
+# driver busy-waits. Each time
 # the I/O fails with an error in user space, nothing hangs, the counters
 # say why, and the kernel log stays free of splats (the harness checks).
 . "$VLB_SRC/tests/vm/lib.sh"
@@ -81,5 +82,42 @@ grep -q virtio_rng /sys/class/misc/hw_random/rng_available 2>/dev/null &&
 	fail "a device that never answered got a bound driver"
 
 wait_for 20 gone || true
+
+step "hostile: a console breaks while its driver sends a control message"
+# virtio_console parses a used control buffer whatever its length, and
+# busy-waits with preemption off for each control message it sends. The
+# test device breaks on the driver's PORT_READY, so the driver has control
+# buffers in flight, one of them holding the PORT_ADD it just handled. A
+# failed buffer handed back with length 0 was that PORT_ADD again: another
+# PORT_READY, another failure, a CPU locked up. Broken virtqueues hand the
+# driver nothing, and the calls stop.
+log=$VLB_CASE_OUT/console.log
+vlb_start_device "$log" --type console --name h-console --hostile bad-used-id
+console_broken() { dmesg | grep -q 'h-console: device broken'; }
+wait_for 30 console_broken || fail "console: not broken by a bad used id"
+# Three seconds for a replay loop to show: it makes thousands of calls.
+sleep 3
+vlb_stop_device "$log"
+[ "$(vlb_stat "$log" broken)" = 1 ] || fail "console: not marked broken once"
+[ "$(vlb_stat "$log" used_rejected)" -ge 1 ] || fail "console: no used entry rejected"
+# Two completions before the break, then one call work per queue.
+calls=$(vlb_stat "$log" calls)
+[ "$calls" -le 16 ] || fail "console: the driver's queues went on after the break: $calls calls"
+no_console_port() { ! ls /sys/class/virtio-ports/vport* >/dev/null 2>&1; }
+wait_for 20 no_console_port || fail "console: port not removed with the device"
+
+step "hostile: a console never completes the probe's DEVICE_READY, then dies"
+# The probe busy-waits for it, preemption off, holding one CPU. Removal
+# after the grace period breaks the queues, which ends the wait.
+log=$VLB_CASE_OUT/console-never.log
+vlb_start_device "$log" --type console --name h-console-never --hostile never-complete
+probe_spins() { dmesg | grep -q 'h-console-never: created'; }
+wait_for 30 probe_spins || fail "console never-complete: not created"
+sleep 2
+kill -KILL "$VLB_DEV_PID"
+wait "$VLB_DEV_PID" 2>/dev/null || true
+console_never_gone() { dmesg | grep -q 'h-console-never: removed'; }
+wait_for 30 console_never_gone || fail "console never-complete: not removed, the probe still spins"
+
 vlb_unload
 echo ok

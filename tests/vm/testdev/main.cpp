@@ -19,7 +19,9 @@ void usage(std::FILE *to)
 		     "then prints the kernel's counters for it. SIGUSR1 doubles a blk disk\n"
 		     "and raises a config-change interrupt; SIGUSR2 makes the device stop\n"
 		     "answering requests (it keeps taking them).\n\n"
-		     "  --type rng|blk          device type (default rng)\n"
+		     "  --type rng|blk|console  device type (default rng); console is a multiport\n"
+		     "                          console with one port and 4 queues, that adds port 0\n"
+		     "                          and sends the guest nothing on it\n"
 		     "  --name NAME             device name (default testdev0)\n"
 		     "  --queues N              queues (default 1)\n"
 		     "  --queue-size N          ring size (default 256)\n"
@@ -27,7 +29,8 @@ void usage(std::FILE *to)
 		     "  --bounce-threshold N    bytes; 4294967295 bounces everything\n"
 		     "  --max-granted-pages N   grant budget\n"
 		     "  --iova-size BYTES       IOVA space\n"
-		     "  --hostile MODE          bad-used-id | long-len | never-complete | no-replies |\n"
+		     "  --hostile MODE          bad-used-id (console: once its port is up) | long-len |\n"
+		     "                          never-complete | no-replies |\n"
 		     "                          late-copy (a thread copies into each read of 64 KiB\n"
 		     "                          and more while it is completed)\n"
 		     "  --device PATH           control node (default /dev/virtio-loopback)\n"
@@ -105,9 +108,14 @@ int main(int argc, char **argv)
 			const char *v = args[++i];
 			if (a == "--type") {
 				const std::string_view t = v;
-				if (t != "rng" && t != "blk")
-					throw std::invalid_argument("--type: rng or blk");
-				o.type = t == "rng" ? vlb::testdev::DeviceType::rng : vlb::testdev::DeviceType::blk;
+				if (t == "rng")
+					o.type = vlb::testdev::DeviceType::rng;
+				else if (t == "blk")
+					o.type = vlb::testdev::DeviceType::blk;
+				else if (t == "console")
+					o.type = vlb::testdev::DeviceType::console;
+				else
+					throw std::invalid_argument("--type: rng, blk or console");
 			} else if (a == "--name") {
 				o.name = v;
 			} else if (a == "--queues") {

@@ -32,12 +32,14 @@ static_assert(std::endian::native == std::endian::little,
 	      "virtio 1.x rings are little-endian; this test device assumes a LE host");
 
 constexpr std::uint32_t kVirtioIdBlock = 2;
+constexpr std::uint32_t kVirtioIdConsole = 3;
 constexpr std::uint32_t kVirtioIdRng = 4;
 constexpr std::uint64_t kFeatureVersion1 = 1ULL << 32;
 constexpr std::uint64_t kBlkSegMax = 1ULL << 2;
 constexpr std::uint64_t kBlkBlkSize = 1ULL << 6;
 constexpr std::uint64_t kBlkFlush = 1ULL << 9;
 constexpr std::uint64_t kBlkMq = 1ULL << 12;
+constexpr std::uint64_t kConsoleMultiport = 1ULL << 1;
 constexpr std::uint16_t kDescNext = 1;
 constexpr std::uint16_t kDescWrite = 2;
 constexpr std::uint16_t kDescIndirect = 4;
@@ -46,6 +48,12 @@ constexpr std::uint32_t kSector = 512;
 
 enum BlkType : std::uint32_t { kBlkIn = 0, kBlkOut = 1, kBlkFlushReq = 4, kBlkGetId = 8 };
 enum BlkStatus : std::uint8_t { kBlkOk = 0, kBlkIoErr = 1, kBlkUnsupp = 2 };
+
+// A multiport console with one port: its queues, in the driver's order
+// (virtio 1.2, 5.3.2), and the control events this device speaks.
+enum ConsoleQueue : std::uint32_t { kPortRx = 0, kPortTx = 1, kControlIn = 2, kControlOut = 3, kConsoleQueues = 4 };
+enum ConsoleEvent : std::uint16_t { kDeviceReady = 0, kPortAdd = 1, kPortReady = 3 };
+static_assert(sizeof(ConsoleControl) == 8);
 
 struct VringDesc {
 	std::uint64_t addr;
@@ -106,6 +114,8 @@ UniqueFd make_eventfd()
 
 TestDevice::TestDevice(Options opts) : opts_(std::move(opts))
 {
+	if (opts_.type == DeviceType::console)
+		opts_.queues = kConsoleQueues;
 	if (opts_.type == DeviceType::blk)
 		disk_.resize(opts_.capacity_mb << 20);
 	if (opts_.probes) {
@@ -123,6 +133,13 @@ void TestDevice::create()
 	if (opts_.type == DeviceType::rng) {
 		c.device_id = kVirtioIdRng;
 		c.device_features = kFeatureVersion1;
+	} else if (opts_.type == DeviceType::console) {
+		c.device_id = kVirtioIdConsole;
+		c.device_features = kFeatureVersion1 | kConsoleMultiport;
+		// struct virtio_console_config: cols, rows, max_nr_ports, emerg_wr.
+		const std::uint32_t max_nr_ports = 1;
+		std::memcpy(&c.config[4], &max_nr_ports, sizeof(max_nr_ports));
+		c.config_size = 12;
 	} else {
 		c.device_id = kVirtioIdBlock;
 		c.device_features = kFeatureVersion1 | kBlkSegMax | kBlkBlkSize | kBlkFlush;
@@ -203,6 +220,8 @@ void TestDevice::handle_message()
 		q.last_avail = 0;
 		q.used_idx = 0;
 		q.enabled = true;
+		if (opts_.type == DeviceType::console && q.index == kControlIn)
+			console_control_heads_.clear();
 		break;
 	}
 	case VLB_MSG_VQ_DISABLE:
@@ -541,9 +560,63 @@ std::uint32_t TestDevice::serve_blk(std::span<const Segment> chain)
 	return written;
 }
 
-std::uint32_t TestDevice::serve(std::span<const Segment> chain)
+std::optional<std::uint32_t> TestDevice::serve_console(const Queue &q, std::uint16_t head,
+							std::span<const Segment> chain)
 {
-	return opts_.type == DeviceType::rng ? serve_rng(chain) : serve_blk(chain);
+	switch (q.index) {
+	case kPortRx:
+		return std::nullopt;  // kept: the device sends nothing on its port
+	case kControlIn:
+		console_control_heads_.push_back(head);
+		return std::nullopt;
+	case kControlOut: {
+		if (chain.empty() || chain.front().writable || chain.front().len < sizeof(ConsoleControl))
+			throw std::runtime_error("malformed console control message");
+		const auto m = iova_->load<ConsoleControl>(chain.front().addr);
+		if (opts_.verbose)
+			std::fprintf(stderr, "testdev: console control id %u event %u value %u\n", m.id, m.event,
+				     m.value);
+		if (m.event == kDeviceReady && m.value == 1)
+			console_control_out_.push_back({.id = 0, .event = kPortAdd, .value = 0});
+		else if (m.event == kPortReady && m.id == 0 && m.value == 1)
+			console_port_ready_ = true;
+		return 0;
+	}
+	default:
+		return 0;  // the port's output: taken and dropped
+	}
+}
+
+void TestDevice::send_console_control()
+{
+	Queue &in = queues_.at(kControlIn);
+	bool sent = false;
+	while (in.enabled && !console_control_out_.empty() && !console_control_heads_.empty()) {
+		const std::uint16_t head = console_control_heads_.front();
+		console_control_heads_.pop_front();
+		const std::vector<Segment> chain = walk_chain(in, head);
+		if (!chain.front().writable || chain.front().len < sizeof(ConsoleControl))
+			throw std::runtime_error("console control buffer too small");
+		iova_->store(chain.front().addr, console_control_out_.front());
+		console_control_out_.pop_front();
+		complete(in, head, sizeof(ConsoleControl));
+		sent = true;
+	}
+	if (sent)
+		notify_driver(in);
+}
+
+std::optional<std::uint32_t> TestDevice::serve(const Queue &q, std::uint16_t head, std::span<const Segment> chain)
+{
+	switch (opts_.type) {
+	case DeviceType::rng:
+		return serve_rng(chain);
+	case DeviceType::blk:
+		return serve_blk(chain);
+	case DeviceType::console:
+		break;
+	}
+	return serve_console(q, head, chain);
 }
 
 void TestDevice::complete(Queue &q, std::uint32_t id, std::uint32_t len)
@@ -580,6 +653,8 @@ void TestDevice::process_queue(Queue &q)
 	}
 	if (completed)
 		notify_driver(q);
+	if (opts_.type == DeviceType::console)
+		send_console_control();
 }
 
 bool TestDevice::drain(Queue &q)
@@ -598,9 +673,13 @@ bool TestDevice::drain(Queue &q)
 			const std::vector<Segment> chain = walk_chain(q, head);
 			if (opts_.probes)
 				run_probes(q, chain);
-			std::uint32_t len = serve(chain);
+			const std::optional<std::uint32_t> served = serve(q, head, chain);
+			if (!served)
+				continue;
+			std::uint32_t len = *served;
 			std::uint32_t id = head;
-			if (opts_.hostile == Hostile::bad_used_id)
+			if (opts_.hostile == Hostile::bad_used_id &&
+			    (opts_.type != DeviceType::console || console_port_ready_))
 				id = q.num + 7;
 			if (opts_.hostile == Hostile::long_len)
 				len += 4096;

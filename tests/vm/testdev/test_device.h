@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -18,12 +20,13 @@
 
 namespace vlb::testdev {
 
-enum class DeviceType { rng, blk };
+enum class DeviceType { rng, blk, console };
 
 // Ways to misbehave, one per run.
 enum class Hostile {
 	none,
-	bad_used_id,     // complete a head that was never published
+	bad_used_id,     // complete a head that was never published (console:
+	                 // the driver's PORT_READY, so its port is up)
 	long_len,        // claim more bytes written than the chain holds
 	never_complete,  // take requests, never answer them
 	no_replies,      // never answer control messages
@@ -34,7 +37,7 @@ struct Options {
 	DeviceType type = DeviceType::rng;
 	std::string name = "testdev0";
 	std::string control_node = "/dev/virtio-loopback";
-	unsigned queues = 1;
+	unsigned queues = 1;  // console: always 4
 	unsigned queue_size = 256;
 	std::uint64_t capacity_mb = 64;  // blk
 	std::uint32_t bounce_threshold = 0;
@@ -59,6 +62,13 @@ struct Segment {
 	std::uint64_t addr;
 	std::uint32_t len;
 	bool writable;
+};
+
+// virtio 1.2, 5.3.6.2: a console control message.
+struct ConsoleControl {
+	std::uint32_t id;
+	std::uint16_t event;
+	std::uint16_t value;
 };
 
 struct Queue {
@@ -91,9 +101,16 @@ private:
 	void notify_driver(Queue &q);
 	[[nodiscard]] std::vector<LateCopier::Target> late_copy_targets(const std::vector<Segment> &chain) const;
 	[[nodiscard]] std::vector<Segment> walk_chain(const Queue &q, std::uint16_t head) const;
-	[[nodiscard]] std::uint32_t serve(std::span<const Segment> chain);
+	// The length to complete |head| with, or nothing while the device
+	// keeps the buffer (console: buffers for what it has not yet to say).
+	[[nodiscard]] std::optional<std::uint32_t> serve(const Queue &q, std::uint16_t head,
+							 std::span<const Segment> chain);
 	[[nodiscard]] std::uint32_t serve_rng(std::span<const Segment> chain);
 	[[nodiscard]] std::uint32_t serve_blk(std::span<const Segment> chain);
+	[[nodiscard]] std::optional<std::uint32_t> serve_console(const Queue &q, std::uint16_t head,
+								 std::span<const Segment> chain);
+	// console: fills held control buffers with queued control messages.
+	void send_console_control();
 	void complete(Queue &q, std::uint32_t id, std::uint32_t len);
 	// blk: doubles the disk and tells the driver (config change).
 	void grow();
@@ -109,6 +126,9 @@ private:
 	std::unique_ptr<LateCopier> late_;  // --hostile late-copy
 	std::vector<Queue> queues_;
 	std::vector<std::byte> disk_;  // blk backing store
+	std::deque<std::uint16_t> console_control_heads_;  // driver buffers held for messages
+	std::deque<ConsoleControl> console_control_out_;   // messages waiting for a buffer
+	bool console_port_ready_ = false;                  // the driver said PORT_READY for port 0
 	std::uint64_t served_ = 0;
 	bool stalled_ = false;  // SIGUSR2: take requests, answer none from now on
 	bool first_probes_done_ = false;
