@@ -64,7 +64,7 @@ void ConsoleDevice::control_message(const vu::Chain &chain)
 	switch (event) {
 	case VIRTIO_CONSOLE_DEVICE_READY:
 		if (value == 1)
-			send_control(VIRTIO_CONSOLE_PORT_ADD, 0);
+			queue_control(VIRTIO_CONSOLE_PORT_ADD, 0);
 		else
 			log_.warn("console: the driver failed to set the device up");
 		return;
@@ -78,10 +78,10 @@ void ConsoleDevice::control_message(const vu::Chain &chain)
 		port_ready_ = true;
 		{
 			std::vector<std::uint8_t> name(port_name_.begin(), port_name_.end());
-			send_control(VIRTIO_CONSOLE_PORT_NAME, 0, name);
+			queue_control(VIRTIO_CONSOLE_PORT_NAME, 0, name);
 		}
 		if (ends_.out >= 0)
-			send_control(VIRTIO_CONSOLE_PORT_OPEN, 1);
+			queue_control(VIRTIO_CONSOLE_PORT_OPEN, 1);
 		log_.info("console: port '%s' added", port_name_.c_str());
 		return;
 	case VIRTIO_CONSOLE_PORT_OPEN:
@@ -101,6 +101,12 @@ void ConsoleDevice::control_message(const vu::Chain &chain)
 
 void ConsoleDevice::send_control(std::uint16_t event, std::uint16_t value, std::span<const std::uint8_t> extra)
 {
+	queue_control(event, value, extra);
+	flush_control();
+}
+
+void ConsoleDevice::queue_control(std::uint16_t event, std::uint16_t value, std::span<const std::uint8_t> extra)
+{
 	if (control_out_.size() >= kControlBacklog) {
 		// Once per full backlog: the driver decides how often this happens.
 		if (!control_drops_logged_)
@@ -118,7 +124,6 @@ void ConsoleDevice::send_control(std::uint16_t event, std::uint16_t value, std::
 	std::memcpy(bytes.data(), &m, sizeof(m));
 	std::copy(extra.begin(), extra.end(), bytes.begin() + sizeof(m));
 	control_out_.push_back(std::move(bytes));
-	flush_control();
 }
 
 void ConsoleDevice::flush_control()
@@ -294,11 +299,18 @@ void ConsoleDevice::process(vu::VirtQueue &q)
 		pump_output();
 		return;
 	}
+	// The driver busy-waits for each control message it sends, preemption
+	// off, holding its control-send lock. A reply that reached it first
+	// would have it send the next message and spin on that lock: with
+	// every CPU spinning so (two on a 2-CPU machine), this process never
+	// ran again to complete the first. So completions first, replies after.
 	vu::Chain chain;
 	while (q.pop(chain)) {
 		control_message(chain);
 		q.complete(chain.head, 0);
 	}
+	q.notify();
+	flush_control();
 }
 
 void ConsoleDevice::queue_stopped(vu::VirtQueue &q)

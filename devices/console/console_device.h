@@ -63,7 +63,11 @@ public:
 	void detach();
 
 private:
+	// Handles one message of the driver; its replies are only queued.
 	void control_message(const vu::Chain &chain);
+	// Queues a control message for the driver.
+	void queue_control(std::uint16_t event, std::uint16_t value, std::span<const std::uint8_t> extra = {});
+	// Queues it and hands the driver what its buffers can take.
 	void send_control(std::uint16_t event, std::uint16_t value, std::span<const std::uint8_t> extra = {});
 	void flush_control();
 	// Whether the guest may be handed input: with MULTIPORT, only while it

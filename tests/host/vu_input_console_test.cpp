@@ -218,13 +218,19 @@ std::vector<Control> controls(UserDriver &d, int n)
 	return out;
 }
 
-void send_control(UserDriver &d, std::uint16_t event, std::uint16_t value)
+// Puts a device-bound control message on the control queue.
+void submit_control(UserDriver &d, std::uint16_t event, std::uint16_t value)
 {
 	const virtio_console_control m{htole32(0), htole16(event), htole16(value)};
 	const auto buf = d.alloc(sizeof(m), 8);
 	std::memcpy(d.memory(buf.offset, sizeof(m)).data(), &m, sizeof(m));
 	const DriverBuffer r[] = {buf};
 	ASSERT_TRUE(d.submit(3, r, {}));
+}
+
+void send_control(UserDriver &d, std::uint16_t event, std::uint16_t value)
+{
+	submit_control(d, event, value);
 	ASSERT_EQ(d.wait(3, std::chrono::seconds(5)).size(), 1U);
 }
 
@@ -283,6 +289,55 @@ TEST(ConsoleDevice, NamedPortIsAnnouncedOverTheControlQueues)
 	ASSERT_EQ(c.size(), 1U);
 	EXPECT_EQ(c[0].event, VIRTIO_CONSOLE_PORT_OPEN);
 	EXPECT_EQ(c[0].value, 0U);
+}
+
+// The guest's driver busy-waits for each control message it sends,
+// preemption off, holding its control-send lock. A reply that reached it
+// before the message was completed made it send the next message and spin
+// on that lock: with both CPUs of a 2-CPU guest spinning, the device
+// process never ran again (a lockup in the console's probe). So the
+// device's completion of a message is in the used ring by the time its
+// reply is. Polled in a busy loop, as the driver does; a device that
+// replies first is caught in the window between its two publications.
+TEST(ConsoleDevice, ControlMessagesCompleteBeforeTheirReplies)
+{
+	int sv[2];
+	ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	UniqueFd mine(sv[0]);
+	UniqueFd theirs(sv[1]);
+	DeviceProcess dev({VLB_DEV_CONSOLE, "--port-fd", std::to_string(theirs.get()), "--port-name", "org.vlb.test0"},
+			  {}, {theirs.get()});
+	theirs.reset();
+	UserDriver::Options o;
+	o.queues = 4;
+	o.queue_size = 64;
+	o.wanted_features = std::uint64_t{1} << VIRTIO_CONSOLE_F_MULTIPORT;
+	UserDriver d(dev.take_socket(), o);
+
+	// DEVICE_READY is answered by PORT_ADD, PORT_READY by PORT_NAME and
+	// PORT_OPEN.
+	const std::pair<std::uint16_t, std::size_t> steps[] = {{VIRTIO_CONSOLE_DEVICE_READY, 1},
+								{VIRTIO_CONSOLE_PORT_READY, 2}};
+	for (const auto &[event, replies] : steps) {
+		for (std::size_t i = 0; i < replies; i++) {
+			const DriverBuffer w[] = {d.alloc(256, 8)};
+			ASSERT_TRUE(d.submit(2, {}, w));
+		}
+		submit_control(d, event, 1);
+		const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+		std::size_t got = 0;
+		while (got < replies && std::chrono::steady_clock::now() < deadline) {
+			const std::size_t seen = d.poll(2).size();
+			if (seen == 0)
+				continue;
+			if (got == 0) {
+				ASSERT_EQ(d.poll(3).size(), 1U) << "event " << event << ": a reply reached the driver "
+								   "before the message was completed";
+			}
+			got += seen;
+		}
+		ASSERT_EQ(got, replies) << "event " << event;
+	}
 }
 
 // A port peer that does not read holds the guest's output (its transmit
