@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <system_error>
 #include <thread>
 
 #include "device_process.h"
@@ -182,6 +183,48 @@ TEST(ConsoleDevice, BytesFlowBothWays)
 	EXPECT_EQ(std::string(out, 6), "world\n");
 }
 
+// Both ends of a socketpair for a console port.
+std::array<int, 2> port_ends()
+{
+	std::array<int, 2> sv{};
+	if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv.data()) != 0)
+		throw std::system_error(errno, std::generic_category(), "socketpair");
+	return sv;
+}
+
+UserDriver::Options multiport_options(std::uint64_t memory_bytes)
+{
+	UserDriver::Options o;
+	o.queues = 4;
+	o.queue_size = 64;
+	o.memory_bytes = memory_bytes;
+	o.wanted_features = std::uint64_t{1} << VIRTIO_CONSOLE_F_MULTIPORT;
+	return o;
+}
+
+// vlb-dev-console whose port 0 is named |name| (MULTIPORT), connected to
+// a driver that took MULTIPORT; |port| is the host side of the port.
+struct NamedPortConsole {
+	explicit NamedPortConsole(const std::string &name, std::uint64_t memory_bytes = 64ULL << 20)
+		: NamedPortConsole(name, memory_bytes, port_ends())
+	{
+	}
+
+	UniqueFd port;
+	UniqueFd device_end;  // closed here once the device has it
+	DeviceProcess dev;
+	UserDriver driver;
+
+private:
+	NamedPortConsole(const std::string &name, std::uint64_t memory_bytes, std::array<int, 2> ends)
+		: port(ends[0]), device_end(ends[1]),
+		  dev({VLB_DEV_CONSOLE, "--port-fd", std::to_string(ends[1]), "--port-name", name}, {}, {ends[1]}),
+		  driver(dev.take_socket(), multiport_options(memory_bytes))
+	{
+		device_end.reset();
+	}
+};
+
 // The control message the device put in the driver-bound control buffer.
 struct Control {
 	std::uint32_t id;
@@ -238,18 +281,9 @@ void send_control(UserDriver &d, std::uint16_t event, std::uint16_t value)
 // makes port 0 a named generic port; input waits until the guest opens it.
 TEST(ConsoleDevice, NamedPortIsAnnouncedOverTheControlQueues)
 {
-	int sv[2];
-	ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	UniqueFd mine(sv[0]);
-	UniqueFd theirs(sv[1]);
-	DeviceProcess dev({VLB_DEV_CONSOLE, "--port-fd", std::to_string(theirs.get()), "--port-name", "org.vlb.test0"},
-			  {}, {theirs.get()});
-	theirs.reset();
-	UserDriver::Options o;
-	o.queues = 4;
-	o.queue_size = 64;
-	o.wanted_features = std::uint64_t{1} << VIRTIO_CONSOLE_F_MULTIPORT;
-	UserDriver d(dev.take_socket(), o);
+	NamedPortConsole console("org.vlb.test0");
+	UniqueFd &mine = console.port;
+	UserDriver &d = console.driver;
 	ASSERT_NE(d.features() & (std::uint64_t{1} << VIRTIO_CONSOLE_F_MULTIPORT), 0U);
 	const auto raw = d.frontend().get_config(0, sizeof(virtio_console_config));
 	virtio_console_config cfg{};
@@ -301,18 +335,8 @@ TEST(ConsoleDevice, NamedPortIsAnnouncedOverTheControlQueues)
 // replies first is caught in the window between its two publications.
 TEST(ConsoleDevice, ControlMessagesCompleteBeforeTheirReplies)
 {
-	int sv[2];
-	ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	UniqueFd mine(sv[0]);
-	UniqueFd theirs(sv[1]);
-	DeviceProcess dev({VLB_DEV_CONSOLE, "--port-fd", std::to_string(theirs.get()), "--port-name", "org.vlb.test0"},
-			  {}, {theirs.get()});
-	theirs.reset();
-	UserDriver::Options o;
-	o.queues = 4;
-	o.queue_size = 64;
-	o.wanted_features = std::uint64_t{1} << VIRTIO_CONSOLE_F_MULTIPORT;
-	UserDriver d(dev.take_socket(), o);
+	NamedPortConsole console("org.vlb.test0");
+	UserDriver &d = console.driver;
 
 	// DEVICE_READY is answered by PORT_ADD, PORT_READY by PORT_NAME and
 	// PORT_OPEN.
@@ -346,21 +370,11 @@ TEST(ConsoleDevice, ControlMessagesCompleteBeforeTheirReplies)
 // Once the peer reads, every byte arrives, in order.
 TEST(ConsoleDevice, SlowPortPeerHoldsOutputNotTheDevice)
 {
-	int sv[2];
-	ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	UniqueFd mine(sv[0]);
-	UniqueFd theirs(sv[1]);
+	NamedPortConsole console("org.vlb.slow", 16ULL << 20);
+	UniqueFd &mine = console.port;
+	UserDriver &d = console.driver;
 	int small = 4096;
 	ASSERT_EQ(::setsockopt(mine.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
-	DeviceProcess dev({VLB_DEV_CONSOLE, "--port-fd", std::to_string(theirs.get()), "--port-name", "org.vlb.slow"},
-			  {}, {theirs.get()});
-	theirs.reset();
-	UserDriver::Options o;
-	o.queues = 4;
-	o.queue_size = 64;
-	o.memory_bytes = 16ULL << 20;
-	o.wanted_features = std::uint64_t{1} << VIRTIO_CONSOLE_F_MULTIPORT;
-	UserDriver d(dev.take_socket(), o);
 
 	// 48 transmit buffers of 8 KiB, more than the socket (about 200 KiB)
 	// and the device's buffer (64 KiB) hold together.
