@@ -16,8 +16,13 @@ sysctl -q kernel.hung_task_timeout_secs=30
 sysctl -q kernel.hung_task_warnings=-1
 dmesg --read-clear >"$results/boot.dmesg"
 
+# A case listed again (a stress loop) files under NAME.2, NAME.3, ...: each
+# run starts from an empty directory and keeps its own verdict.
+declare -A runs
 while read -r case_script; do
 	name=$(basename "$case_script" .sh)
+	runs[$name]=$((${runs[$name]:-0} + 1))
+	[ "${runs[$name]}" -gt 1 ] && name=$name.${runs[$name]}
 	out=$results/cases/$name
 	mkdir -p "$out"
 	echo "vlb-guest: case $name" >/dev/console

@@ -9,6 +9,18 @@ export VLB_KO VLBCTL VLB_NODE
 
 step() { echo "--- $*"; }
 
+# fresh_dir DIR: DIR, empty. A case given twice runs twice in one boot
+# (vlb-vm --help), and must not find the last run's sockets and files;
+# mounts a failed run left under DIR go first.
+fresh_dir() {
+	local m
+	for m in $(findmnt -rno TARGET | grep "^$1/" | sort -r); do
+		umount -l "$m"
+	done
+	rm -rf "$1"
+	mkdir -p "$1"
+}
+
 # On a failed case, leave the guest as the next case expects it: no
 # process of ours or peer left running (they hold device fds), no module.
 vlb_cleanup() {
@@ -20,7 +32,7 @@ vlb_cleanup() {
 	[ -n "${VLB_DEV_PID:-}" ] && kill -KILL "$VLB_DEV_PID" 2>/dev/null
 	pkill -KILL -f 'vlb-supervisord|vlb-adapter|vlb-dev-|vlb-test-device|qemu-storage-daemon' 2>/dev/null
 	sleep 0.2
-	echo 1 >/sys/module/virtio_loopback/parameters/grace_period_ms 2>/dev/null
+	echo 1 2>/dev/null >/sys/module/virtio_loopback/parameters/grace_period_ms
 	for _ in $(seq 100); do
 		rmmod virtio_loopback 2>/dev/null && break
 		sleep 0.1

@@ -15,7 +15,7 @@
 vlb_load grace_period_ms=500
 vlb_load_drivers
 run=/tmp/console-port
-mkdir -p "$run"
+fresh_dir "$run"
 "$VLB_BUILD/devices/vlb-dev-console" --socket-path "$run/console.sock" --port-socket "$run/port.sock" \
 	--port-name org.vlb.test0 --call-by-eventfd 2>"$VLB_CASE_OUT/console.log" &
 console_pid=$!

@@ -14,7 +14,7 @@ vlb_load_drivers
 modprobe ext4
 adapter=$VLB_BUILD/adapter/vlb-adapter
 run=/tmp/adapter
-mkdir -p "$run"
+fresh_dir "$run"
 
 step "vlb-dev-blk behind vlb-adapter"
 truncate -s 64M "$run/disk.img"

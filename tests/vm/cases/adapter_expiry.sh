@@ -8,7 +8,7 @@
 vlb_load grace_period_ms=1500
 vlb_load_drivers
 run=/tmp/expiry
-mkdir -p "$run"
+fresh_dir "$run"
 truncate -s 32M "$run/disk.img"
 "$VLB_BUILD/devices/vlb-dev-blk" --socket-path "$run/blk.sock" --backing "$run/disk.img" \
 	--serial expiry 2>"$VLB_CASE_OUT/blk.log" &

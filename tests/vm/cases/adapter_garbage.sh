@@ -8,7 +8,7 @@
 vlb_load grace_period_ms=500
 vlb_load_drivers
 run=/tmp/garbage
-mkdir -p "$run"
+fresh_dir "$run"
 garbage=$VLB_BUILD/tests/host/vlb-garbage-backend
 
 for c in "nack-mem-table|SET_MEM_TABLE" "hangup-kick|back-end closed the connection"; do

@@ -17,6 +17,7 @@
 vlb_load grace_period_ms=10000
 vlb_load_drivers
 run=/tmp/reattach
+fresh_dir "$run"
 mkdir -p "$run/policies" "$run/libexec" "$run/runtime"
 truncate -s 64M "$run/disk.img" "$run/disk1.img"
 

@@ -10,7 +10,7 @@
 vlb_load grace_period_ms=2000
 vlb_load_drivers
 run=/tmp/recovery
-mkdir -p "$run"
+fresh_dir "$run"
 truncate -s 64M "$run/disk.img"
 
 start_backend() {

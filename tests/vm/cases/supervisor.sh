@@ -9,6 +9,7 @@
 vlb_load grace_period_ms=2000
 vlb_load_drivers
 run=/tmp/supervisor
+fresh_dir "$run"
 mkdir -p "$run/policies" "$run/libexec" "$run/runtime"
 for p in devices/vlb-dev-blk devices/vlb-dev-rng adapter/vlb-adapter; do
 	ln -sf "$VLB_BUILD/$p" "$run/libexec/"

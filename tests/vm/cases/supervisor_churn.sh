@@ -9,6 +9,7 @@
 vlb_load grace_period_ms=300
 vlb_load_drivers
 run=/tmp/churn
+fresh_dir "$run"
 mkdir -p "$run/policies" "$run/libexec" "$run/runtime"
 for p in devices/vlb-dev-rng adapter/vlb-adapter; do
 	ln -sf "$VLB_BUILD/$p" "$run/libexec/"
