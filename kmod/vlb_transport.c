@@ -366,9 +366,10 @@ static void vlb_publish_used(struct vlb_vq *q, bool force_irq)
 static void vlb_vq_fail_inflight(struct vlb_vq *q)
 {
 	struct vlb_device *vd = q->vd;
+	bool blk = vd->params.device_id == VIRTIO_ID_BLOCK;
 	unsigned int head, n = 0;
 
-	if (vd->params.device_id != VIRTIO_ID_BLOCK)
+	if (!blk)
 		virtio_break_device(&vd->vdev);
 
 	for (head = 0; head < q->num; head++) {
@@ -382,7 +383,7 @@ static void vlb_vq_fail_inflight(struct vlb_vq *q)
 		q->inflight[head].active = false;
 		spin_unlock_irq(&q->avail_lock);
 
-		if (vd->params.device_id == VIRTIO_ID_BLOCK) {
+		if (blk) {
 			u64 status = 0;
 
 			vlb_walk_chain(q, head, vlb_last_writable, &status);
