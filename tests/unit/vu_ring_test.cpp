@@ -161,6 +161,49 @@ TEST_F(RingTest, IndirectRules)
 	EXPECT_EQ(r.walk(0, mem_, c), ChainError::kOutOfRegion);
 }
 
+// fuzz.vu_backend's hang (fuzz/regressions/vu_backend): a device that
+// writes a buffer lying over the avail ring publishes requests itself, and
+// one that writes over the descriptor table rewrites the chain it walks.
+TEST_F(RingTest, BuffersOverTheRingAreRefused)
+{
+	auto r = ring(bit(kFRingIndirectDesc));
+	Chain c;
+	// A writable buffer covering the avail ring's index and entries.
+	set_desc(0, data(0), 16, kDescFNext, 1);
+	set_desc(1, kGuestBase + 0x1000, 64, kDescFWrite);
+	EXPECT_EQ(r.walk(0, mem_, c), ChainError::kOverlapsRing);
+	// One byte of overlap is enough, at either end of each part.
+	set_desc(1, kGuestBase + 0x1000 + avail_ring_bytes(kSize) - 1, 1, kDescFWrite);
+	EXPECT_EQ(r.walk(0, mem_, c), ChainError::kOverlapsRing);
+	set_desc(1, kGuestBase + 0x2000 - 8, 9, kDescFWrite);
+	EXPECT_EQ(r.walk(0, mem_, c), ChainError::kOverlapsRing);
+	set_desc(1, kGuestBase + desc_table_bytes(kSize) - 1, 4, kDescFWrite);
+	EXPECT_EQ(r.walk(0, mem_, c), ChainError::kOverlapsRing);
+	// Readable ones too: no driver puts a request in its own ring.
+	set_desc(0, kGuestBase + 0x2000 + used_ring_bytes(kSize) - 2, 2, 0);
+	EXPECT_EQ(r.walk(0, mem_, c), ChainError::kOverlapsRing);
+	// And an indirect table.
+	set_desc(0, kGuestBase + 0x1000, 32, kDescFIndirect);
+	EXPECT_EQ(r.walk(0, mem_, c), ChainError::kOverlapsRing);
+	// Right next to each part is fine.
+	set_desc(0, kGuestBase + 0x1000 + avail_ring_bytes(kSize), 16, kDescFNext, 1);
+	set_desc(1, kGuestBase + 0x2000 + used_ring_bytes(kSize), 64, kDescFWrite);
+	EXPECT_EQ(r.walk(0, mem_, c), ChainError::kNone);
+}
+
+TEST(RingLayout, PartsThatShareAByteOverlap)
+{
+	std::vector<std::uint8_t> m(0x3000);
+	std::uint8_t *p = m.data();
+	EXPECT_FALSE(ring_parts_overlap({p, p + 0x1000, p + 0x2000}, kSize));
+	// fuzz.vu_backend's hang: the used ring at the avail ring's address.
+	EXPECT_TRUE(ring_parts_overlap({p, p + 0x1000, p + 0x1000}, kSize));
+	EXPECT_TRUE(ring_parts_overlap({p, p + desc_table_bytes(kSize) - 1, p + 0x2000}, kSize));
+	EXPECT_TRUE(ring_parts_overlap({p + 0x2000, p + 0x1000, p + 0x1000 + avail_ring_bytes(kSize) - 2}, kSize));
+	EXPECT_TRUE(ring_parts_overlap({p + 0x2000 + 4, p, p + 0x2000}, kSize));
+	EXPECT_FALSE(ring_parts_overlap({p, p + desc_table_bytes(kSize), p + 0x2000}, kSize));
+}
+
 TEST_F(RingTest, AvailIndexRunningAheadBreaksTheRing)
 {
 	auto r = ring();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vlb/vu/backend.h"
 
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -37,9 +38,30 @@ std::string hex(std::uint64_t v)
 
 // ---- VirtQueue: the device's data path ----
 
+bool VirtQueue::take_budget()
+{
+	if (loop_->turn() != budget_turn_) {
+		budget_turn_ = loop_->turn();
+		budget_ = num_;
+		yielded_ = false;
+	}
+	if (budget_ > 0)
+		return true;
+	if (!yielded_ && (resubmit_next_ < resubmit_.size() || ring_->has_pending())) {
+		yielded_ = true;
+		counters_.yields++;
+		// Our own kick: the loop comes back to this queue after the
+		// other fds that are ready. Not signal_eventfd(): a failure here
+		// must not throw out of the device's processing.
+		if (!kick_ || (::eventfd_write(kick_.get(), 1) != 0 && errno != EAGAIN))
+			log_->warn("queue %u: chain budget spent and no kick fd to resume by", index_);
+	}
+	return false;
+}
+
 bool VirtQueue::pop(Chain &out)
 {
-	if (!running())
+	if (!running() || !take_budget())
 		return false;
 	std::optional<std::uint16_t> head;
 	if (resubmit_next_ < resubmit_.size()) {
@@ -57,13 +79,18 @@ bool VirtQueue::pop(Chain &out)
 			return false;
 		inflight_.begin(*head);
 	}
+	budget_--;
 	const ChainError err = ring_->walk(*head, *mem_, out);
 	if (err != ChainError::kNone) {
 		log_->error("queue %u: descriptor chain at head %u: %s; queue stopped", index_,
 			    *head, std::string(chain_error_name(err)).c_str());
+		counters_.refused_chains++;
+		if (err == ChainError::kOverlapsRing)
+			counters_.refused_ring_overlap++;
 		broken_ = true;
 		return false;
 	}
+	counters_.chains++;
 	return true;
 }
 
@@ -114,6 +141,7 @@ bool VirtQueue::call_through_kernel()
 void VirtQueue::stop()
 {
 	ring_.reset();
+	budget_turn_ = UINT64_MAX;  // a restarted ring gets a whole allowance
 	resubmit_.clear();
 	resubmit_next_ = 0;
 	pending_notify_ = false;
@@ -150,6 +178,7 @@ Backend::Backend(Device &dev, UniqueFd conn, EventLoop &loop, const Logger &log)
 		queues_.emplace_back(i);
 		queues_.back().mem_ = &mem_;
 		queues_.back().log_ = &log_;
+		queues_.back().loop_ = &loop_;
 	}
 	if (chan_.valid())
 		loop_.watch(chan_.fd(), [this] { on_readable(); });
@@ -511,6 +540,9 @@ void Backend::start_queue(VirtQueue &q, std::optional<std::uint16_t> resume_at)
 				    ": ring addresses outside the memory table");
 	if ((a.desc_user_addr % 16) || (a.avail_user_addr % 2) || (a.used_user_addr % 4))
 		throw ProtocolError("queue " + std::to_string(q.index_) + ": misaligned ring");
+	if (ring_parts_overlap(ra, static_cast<std::uint16_t>(q.num_)))
+		throw ProtocolError("queue " + std::to_string(q.index_) +
+				    ": descriptor table, avail and used rings overlap");
 	q.ring_.emplace(ra, static_cast<std::uint16_t>(q.num_), features_);
 	q.ring_->sync_used_idx();
 	if (resume_at) {

@@ -45,6 +45,7 @@ void EventLoop::run()
 void EventLoop::run_once(std::chrono::milliseconds timeout)
 {
 	std::array<epoll_event, 16> events{};
+	turn_++;
 	const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()),
 				   static_cast<int>(timeout.count()));
 	if (n < 0) {

@@ -32,6 +32,15 @@ void store16(std::uint8_t *base, std::size_t off, std::uint16_t v, int order = _
 	__atomic_store_n(u16_at(base, off), v, order);
 }
 
+// Host ranges are compared as integers: they may lie in different mappings.
+bool ranges_overlap(const std::uint8_t *a, std::uint64_t alen, const std::uint8_t *b,
+		    std::uint64_t blen)
+{
+	const auto x = reinterpret_cast<std::uintptr_t>(a); // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+	const auto y = reinterpret_cast<std::uintptr_t>(b); // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+	return x < y + blen && y < x + alen;
+}
+
 } // namespace
 
 std::string_view chain_error_name(ChainError e)
@@ -48,6 +57,7 @@ std::string_view chain_error_name(ChainError e)
 	case ChainError::kIndirectNested: return "indirect descriptor inside a chain or table";
 	case ChainError::kIndirectWithNext: return "indirect descriptor with NEXT set";
 	case ChainError::kTooManyBytes: return "chain carries more than 4 GiB";
+	case ChainError::kOverlapsRing: return "buffer overlaps the ring itself";
 	}
 	return "unknown";
 }
@@ -59,6 +69,16 @@ std::uint64_t used_ring_bytes(std::uint32_t size) { return 6 + std::uint64_t{kUs
 bool valid_queue_size(std::uint32_t size)
 {
 	return size != 0 && size <= kMaxQueueSize && (size & (size - 1)) == 0;
+}
+
+bool ring_parts_overlap(const RingAddresses &a, std::uint16_t size)
+{
+	const std::uint64_t desc = desc_table_bytes(size);
+	const std::uint64_t avail = avail_ring_bytes(size);
+	const std::uint64_t used = used_ring_bytes(size);
+	return ranges_overlap(a.desc, desc, a.avail, avail) ||
+	       ranges_overlap(a.desc, desc, a.used, used) ||
+	       ranges_overlap(a.avail, avail, a.used, used);
 }
 
 SplitRing::SplitRing(const RingAddresses &addrs, std::uint16_t size, std::uint64_t features)
@@ -109,7 +129,14 @@ VringDesc SplitRing::read_desc(const std::uint8_t *table, std::uint32_t i)
 	return d;
 }
 
-ChainError SplitRing::add(const MemoryTable &mem, const VringDesc &d, Chain &out)
+bool SplitRing::overlaps_ring(const std::uint8_t *p, std::uint64_t len) const
+{
+	return ranges_overlap(p, len, a_.desc, desc_table_bytes(size_)) ||
+	       ranges_overlap(p, len, a_.avail, avail_ring_bytes(size_)) ||
+	       ranges_overlap(p, len, a_.used, used_ring_bytes(size_));
+}
+
+ChainError SplitRing::add(const MemoryTable &mem, const VringDesc &d, Chain &out) const
 {
 	constexpr std::uint64_t kMaxBytes = std::numeric_limits<std::uint32_t>::max();
 
@@ -118,6 +145,8 @@ ChainError SplitRing::add(const MemoryTable &mem, const VringDesc &d, Chain &out
 	std::uint8_t *p = mem.guest_to_host(d.addr, d.len);
 	if (p == nullptr)
 		return ChainError::kOutOfRegion;
+	if (overlaps_ring(p, d.len))
+		return ChainError::kOverlapsRing;
 	if (d.flags & kDescFWrite) {
 		out.writable.push_back({p, d.len});
 		out.writable_bytes += d.len;
@@ -159,6 +188,8 @@ ChainError SplitRing::walk(std::uint16_t head, const MemoryTable &mem, Chain &ou
 			table = mem.guest_to_host(d.addr, d.len);
 			if (table == nullptr)
 				return ChainError::kOutOfRegion;
+			if (overlaps_ring(table, d.len))
+				return ChainError::kOverlapsRing;
 			table_size = d.len / static_cast<std::uint32_t>(sizeof(VringDesc));
 			i = 0;
 			in_indirect = true;

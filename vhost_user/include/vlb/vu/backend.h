@@ -23,14 +23,26 @@ namespace vlb::vu {
 
 inline constexpr unsigned kFVersion1 = 32;
 
+// What one queue has seen since the back-end started.
+struct QueueCounters {
+	std::uint64_t chains = 0;          // requests handed to the device
+	std::uint64_t refused_chains = 0;  // malformed chains (each stops the queue)
+	std::uint64_t refused_ring_overlap = 0;  // of those: a buffer over the ring
+	std::uint64_t yields = 0;          // passes cut short by the per-turn budget
+};
+
 // One virtqueue as the device sees it.
 class VirtQueue {
 public:
 	explicit VirtQueue(std::uint16_t index) : index_(index) {}
 
-	// Next request, walked and checked. False when there is none or the
-	// queue is broken (a bad chain breaks the queue until reset: the
-	// driver's ring is corrupt and nothing after it can be trusted).
+	// Next request, walked and checked. False when there is none, when
+	// the queue is broken (a bad chain breaks the queue until reset: the
+	// driver's ring is corrupt and nothing after it can be trusted), or
+	// when this turn of the event loop has taken one ring's worth of
+	// chains from the queue already: then the queue signals its own kick
+	// and the rest waits behind the loop's other fds. So no driver, not
+	// even one that refills the ring as fast as it drains, holds the loop.
 	bool pop(Chain &out);
 	// Completes request |head| with |written| bytes and records it in the
 	// inflight region. Call notify() after a batch.
@@ -49,12 +61,16 @@ public:
 	[[nodiscard]] std::uint16_t size() const { return static_cast<std::uint16_t>(num_); }
 	// The memory table the ring's buffers live in (null until it runs).
 	[[nodiscard]] const MemoryTable *memory() const { return mem_; }
+	[[nodiscard]] const QueueCounters &counters() const { return counters_; }
 
 private:
 	friend class Backend;
 
 	void stop();
 	void reset();
+	// Takes one chain from this turn's allowance; false (after asking to
+	// be kicked again if work remains) when it is spent.
+	bool take_budget();
 	// True if the kernel took the call (VLB_IOVA_CALL).
 	bool call_through_kernel();
 
@@ -73,7 +89,12 @@ private:
 	std::size_t resubmit_next_ = 0;
 	const MemoryTable *mem_ = nullptr;
 	const Logger *log_ = nullptr;
+	const EventLoop *loop_ = nullptr;
 	bool pending_notify_ = false;
+	std::uint64_t budget_turn_ = UINT64_MAX;
+	std::uint32_t budget_ = 0;
+	bool yielded_ = false;
+	QueueCounters counters_;
 	// VLB_IOVA_CALL: allowed at all, and what the probe of the memory
 	// table of |call_generation_| found (-1: write the eventfd).
 	bool kernel_calls_ = true;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <unordered_map>
@@ -31,6 +32,9 @@ public:
 	void run_once(std::chrono::milliseconds timeout);
 	void stop() { stopped_ = true; }
 	[[nodiscard]] bool stopped() const { return stopped_; }
+	// Counts the rounds of run_once(): work bounded "per turn" (a queue's
+	// chains, see VirtQueue::pop) starts a new allowance when it changes.
+	[[nodiscard]] std::uint64_t turn() const { return turn_; }
 
 private:
 	enum Interest : unsigned { kInput, kOutput };
@@ -41,6 +45,7 @@ private:
 	// while it runs.
 	std::unordered_map<int, std::shared_ptr<Handler>> handlers_;
 	bool stopped_ = false;
+	std::uint64_t turn_ = 0;
 };
 
 // Reads and discards an eventfd's counter; true if it was signalled.

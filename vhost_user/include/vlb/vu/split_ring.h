@@ -74,6 +74,7 @@ enum class ChainError {
 	kIndirectNested,
 	kIndirectWithNext,
 	kTooManyBytes,
+	kOverlapsRing,      // buffer or indirect table over the ring's own memory
 };
 std::string_view chain_error_name(ChainError e);
 
@@ -88,6 +89,10 @@ std::uint64_t desc_table_bytes(std::uint32_t size);
 std::uint64_t avail_ring_bytes(std::uint32_t size);
 std::uint64_t used_ring_bytes(std::uint32_t size);
 bool valid_queue_size(std::uint32_t size);
+// True if two of the ring's parts (descriptor table, avail ring, used ring)
+// share a byte. No driver lays a ring out so; a used ring over the avail
+// ring would have every completion publish a new request.
+bool ring_parts_overlap(const RingAddresses &addrs, std::uint16_t size);
 
 class SplitRing {
 public:
@@ -96,13 +101,17 @@ public:
 	// Next available head, or nullopt when the ring is empty. Sets
 	// |broken| when the driver moved avail->idx by more than the ring size.
 	std::optional<std::uint16_t> pop(bool &broken);
-	// Walks the chain at |head| into |out|.
+	// Walks the chain at |head| into |out|. A buffer may not overlap the
+	// ring itself: the device's writes would change the requests it is
+	// reading (and could publish new ones without end).
 	ChainError walk(std::uint16_t head, const MemoryTable &mem, Chain &out) const;
 	// Puts (id, len) in the used ring and publishes it.
 	void push_used(std::uint16_t id, std::uint32_t len);
 	// Whether the driver wants an interrupt for what was pushed since the
 	// last call (EVENT_IDX or the avail flag).
 	bool should_notify();
+	// True if the driver has published chains not popped yet.
+	[[nodiscard]] bool has_pending() const { return avail_idx() != last_avail_; }
 	// Device-side kick suppression while it is draining the ring; after
 	// enabling again the caller must poll once more (a kick may have been
 	// suppressed in between). Returns true if work arrived meanwhile.
@@ -118,7 +127,8 @@ public:
 private:
 	[[nodiscard]] std::uint16_t avail_idx() const;
 	[[nodiscard]] static VringDesc read_desc(const std::uint8_t *table, std::uint32_t i);
-	static ChainError add(const MemoryTable &mem, const VringDesc &d, Chain &out);
+	ChainError add(const MemoryTable &mem, const VringDesc &d, Chain &out) const;
+	[[nodiscard]] bool overlaps_ring(const std::uint8_t *p, std::uint64_t len) const;
 
 	RingAddresses a_;
 	std::uint16_t size_;
