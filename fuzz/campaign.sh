@@ -4,7 +4,9 @@
 # default) for SECONDS with JOBS workers on a working corpus under
 # build/fuzz/campaign/<target>, and merges new coverage-increasing inputs
 # back into fuzz/corpus/<target> (minimised) for you to review and commit.
-# Crashes are written to build/fuzz/campaign/<target>/crashes/.
+# Every finding (crash, leak, timeout) is copied into
+# fuzz/regressions/<target>/ the moment the run ends, so the suite replays
+# it from then on: commit it with the fix (fuzz/README.md).
 set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 jobs=$(nproc) seconds=3600
@@ -32,5 +34,13 @@ for t in "${targets[@]}"; do
 	"$bin" -max_total_time="$seconds" -jobs="$jobs" -workers="$jobs" \
 		-artifact_prefix="$work/crashes/" "$work/corpus" "fuzz/corpus/$t" || true
 	"$bin" -merge=1 "fuzz/corpus/$t" "$work/corpus" >/dev/null 2>&1
-	echo "=== $t: $(find "$work/crashes" -type f | wc -l) crash(es) in $work/crashes"
+	found=0
+	for f in "$work"/crashes/*; do
+		[ -f "$f" ] || continue
+		mkdir -p "fuzz/regressions/$t"
+		cp -n "$f" "fuzz/regressions/$t/"
+		echo "=== $t: finding $(basename "$f") kept in fuzz/regressions/$t/"
+		found=$((found + 1))
+	done
+	echo "=== $t: $found finding(s)"
 done
