@@ -137,6 +137,9 @@ std::optional<vlb_msg> KernelDevice::read_message() const
 	if (n < 0) {
 		if (errno == EAGAIN)
 			return std::nullopt;
+		if (errno == ENODEV)
+			throw std::runtime_error("the kernel removed the device (it broke, or the module is "
+						 "going away); a restarted adapter creates it again");
 		throw_errno("read control message");
 	}
 	if (n != static_cast<ssize_t>(sizeof(msg)))

@@ -15,6 +15,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/anon_inodes.h>
+#include <linux/delay.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/module.h>
@@ -33,9 +34,30 @@ static unsigned int vlb_grace_period_ms = 10000;
 module_param_named(grace_period_ms, vlb_grace_period_ms, uint, 0644);
 MODULE_PARM_DESC(grace_period_ms, "How long a detached device waits for REATTACH (ms)");
 
-/* Every device by name; vlb_devices_lock also orders attach-state changes. */
+/*
+ * A fault injection point for the test suite: widens the window between a
+ * removal's start and its teardown, which CREATE, REATTACH and unload must
+ * respect (tests/vm/cases/transport_lifecycle.sh). Off unless root sets it.
+ */
+static unsigned int vlb_test_remove_delay_ms;
+module_param_named(test_remove_delay_ms, vlb_test_remove_delay_ms, uint, 0644);
+MODULE_PARM_DESC(test_remove_delay_ms, "Testing only: sleep this long (ms) as every removal starts");
+
+/*
+ * Every device by name, from CREATE until its removal is complete;
+ * vlb_devices_lock also orders attach-state changes (@state is written
+ * under it and under the device's msg_lock, so either lock reads it).
+ */
 static LIST_HEAD(vlb_devices);
 static DEFINE_MUTEX(vlb_devices_lock);
+
+/*
+ * Register and remove works run here, not on the system workqueue, so that
+ * unload can wait for every one of them (destroy_workqueue() drains it):
+ * none may run the module's code after vlb_exit(). Unbound, since a probe
+ * may sleep on its device for as long as that device's bounds allow.
+ */
+static struct workqueue_struct *vlb_dev_wq;
 
 static void vlb_device_release(struct kref *ref)
 {
@@ -58,6 +80,24 @@ static void vlb_parent_release(struct device *dev)
 static void vlb_vdev_release(struct device *dev)
 {
 	vlb_device_put(to_vlb(dev_to_virtio(dev)));
+}
+
+/*
+ * Queues removal after @delay jiffies, or at once (advancing a pending
+ * grace period) if @delay is 0. A queued remove_work holds a reference,
+ * dropped by the work or by whoever cancels it. Any context.
+ */
+static void vlb_queue_removal(struct vlb_device *vd, unsigned long delay)
+{
+	bool was_pending;
+
+	kref_get(&vd->ref);
+	if (delay)
+		was_pending = !queue_delayed_work(vlb_dev_wq, &vd->remove_work, delay);
+	else
+		was_pending = mod_delayed_work(vlb_dev_wq, &vd->remove_work, 0);
+	if (was_pending)
+		vlb_device_put(vd);	/* the queued work holds one already */
 }
 
 /* --------------------------------------------------- control channel */
@@ -83,18 +123,22 @@ static void vlb_fail_pending(struct vlb_device *vd, int err)
 /*
  * The device misbehaved or is gone. From now on every request in flight
  * and every new one completes with an error (vlb_transport.c); control
- * messages fail at once. Any context.
+ * messages fail at once, and the device is removed without waiting for
+ * its fd to close: a broken device cannot be resumed, and its driver (the
+ * hwrng core's reader, a console's busy-wait) must not wait on it. Any
+ * context.
  */
 void vlb_mark_broken(struct vlb_device *vd, const char *why)
 {
 	unsigned long flags;
 	unsigned int i;
-	bool first;
+	bool first, remove;
 
 	spin_lock_irqsave(&vd->msg_lock, flags);
 	first = !vd->broken;
 	vd->broken = true;
 	vlb_fail_pending(vd, -EIO);
+	remove = first && vd->state < VLB_REMOVING;
 	spin_unlock_irqrestore(&vd->msg_lock, flags);
 	if (!first)
 		return;
@@ -103,6 +147,8 @@ void vlb_mark_broken(struct vlb_device *vd, const char *why)
 	wake_up_interruptible_poll(&vd->msg_readers, EPOLLIN | EPOLLERR);
 	for (i = 0; i < vd->params.num_queues; i++)
 		vlb_vq_interrupt(&vd->vqs[i]);
+	if (remove)
+		vlb_queue_removal(vd, 0);
 }
 
 int vlb_send_msg(struct vlb_device *vd, struct vlb_msg *msg)
@@ -157,10 +203,13 @@ static ssize_t vlb_dev_read(struct file *file, char __user *buf, size_t count,
 	spin_lock_irq(&vd->msg_lock);
 	while (list_empty(&vd->msg_queue)) {
 		spin_unlock_irq(&vd->msg_lock);
+		if (READ_ONCE(vd->gone))
+			return -ENODEV;
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
 		ret = wait_event_interruptible(vd->msg_readers,
-					       !list_empty(&vd->msg_queue));
+					       !list_empty(&vd->msg_queue) ||
+					       READ_ONCE(vd->gone));
 		if (ret)
 			return ret;
 		spin_lock_irq(&vd->msg_lock);
@@ -221,6 +270,8 @@ static __poll_t vlb_dev_poll(struct file *file, poll_table *wait)
 		mask |= EPOLLIN | EPOLLRDNORM;
 	if (vd->broken)
 		mask |= EPOLLERR;
+	if (READ_ONCE(vd->gone))
+		mask |= EPOLLERR | EPOLLHUP;
 	spin_unlock_irq(&vd->msg_lock);
 	return mask;
 }
@@ -329,13 +380,10 @@ static long vlb_dev_get_vq_state(struct vlb_device *vd,
 	return ret;
 }
 
-static long vlb_dev_ioctl(struct file *file, unsigned int cmd,
-			  unsigned long arg)
+/* The ioctls that reach the device itself; see @gone_rwsem. */
+static long vlb_dev_ioctl_live(struct vlb_device *vd, unsigned int cmd,
+			       void __user *argp)
 {
-	struct vlb_device *vd = file->private_data;
-	void __user *argp = (void __user *)arg;
-	struct vlb_stats stats;
-
 	switch (cmd) {
 	case VLB_DEV_SET_VQ_KICK:
 		return vlb_dev_set_eventfd(vd, argp, false);
@@ -347,11 +395,6 @@ static long vlb_dev_ioctl(struct file *file, unsigned int cmd,
 		return vlb_dev_config_update(vd, argp);
 	case VLB_DEV_VQ_INTERRUPT:
 		return vlb_dev_vq_interrupt(vd, argp);
-	case VLB_DEV_GET_STATS:
-		vlb_stats_read(&vd->stats, &stats);
-		return copy_to_user(argp, &stats, sizeof(stats)) ? -EFAULT : 0;
-	case VLB_DEV_GET_STATE:
-		return vlb_dev_get_state(vd, argp);
 	case VLB_DEV_GET_VQ_STATE:
 		return vlb_dev_get_vq_state(vd, argp);
 	default:
@@ -359,22 +402,66 @@ static long vlb_dev_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
+static long vlb_dev_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct vlb_device *vd = file->private_data;
+	void __user *argp = (void __user *)arg;
+	struct vlb_stats stats;
+	long ret;
+
+	/* What the device was stays readable after its removal. */
+	switch (cmd) {
+	case VLB_DEV_GET_STATS:
+		vlb_stats_read(&vd->stats, &stats);
+		return copy_to_user(argp, &stats, sizeof(stats)) ? -EFAULT : 0;
+	case VLB_DEV_GET_STATE:
+		return vlb_dev_get_state(vd, argp);
+	}
+	down_read(&vd->gone_rwsem);
+	ret = vd->gone ? -ENODEV : vlb_dev_ioctl_live(vd, cmd, argp);
+	up_read(&vd->gone_rwsem);
+	return ret;
+}
+
 /* ------------------------------------------------ attach and removal */
 
+/*
+ * Moves @vd to REMOVING if it is to be removed: always with @forced
+ * (unload), else when its grace period ran out (DETACHED) or it broke.
+ * Checked and changed under vlb_devices_lock, so a REATTACH either wins
+ * (the device stays) or finds it REMOVING (EIO): never a new fd on a
+ * device being torn down.
+ */
+static bool vlb_start_removal(struct vlb_device *vd, bool forced)
+{
+	bool remove;
+
+	mutex_lock(&vlb_devices_lock);
+	remove = vd->state == VLB_DETACHED ||
+		 (vd->state == VLB_ATTACHED && (forced || READ_ONCE(vd->broken)));
+	if (remove) {
+		spin_lock_irq(&vd->msg_lock);
+		vd->state = VLB_REMOVING;
+		spin_unlock_irq(&vd->msg_lock);
+	}
+	mutex_unlock(&vlb_devices_lock);
+	return remove;
+}
+
+/* Takes down a device in REMOVING; it leaves the registry last. */
 static void vlb_device_remove(struct vlb_device *vd)
 {
 	unsigned int i;
 
-	mutex_lock(&vlb_devices_lock);
-	if (vd->state == VLB_REMOVED) {
-		mutex_unlock(&vlb_devices_lock);
-		return;
-	}
-	vd->state = VLB_REMOVED;
-	list_del(&vd->node);
-	mutex_unlock(&vlb_devices_lock);
-
 	pr_info("%s: removing\n", vd->name);
+	if (READ_ONCE(vlb_test_remove_delay_ms))
+		msleep(READ_ONCE(vlb_test_remove_delay_ms));
+	/* Nothing an fd holder does reaches the device from here on. */
+	down_write(&vd->gone_rwsem);
+	vd->gone = true;
+	up_write(&vd->gone_rwsem);
+	wake_up_interruptible_poll(&vd->msg_readers, EPOLLIN | EPOLLERR | EPOLLHUP);
 	/*
 	 * Complete what is in flight and fail what comes before waiting for
 	 * the probe: a probe may itself wait on I/O the device never answers.
@@ -388,7 +475,16 @@ static void vlb_device_remove(struct vlb_device *vd)
 	for (i = 0; i < vd->params.num_queues; i++)
 		vlb_vq_release_eventfds(&vd->vqs[i]);
 	vlb_iova_destroy(vd->iova);
+	vd->iova = NULL;
 	device_del(&vd->parent);
+
+	/* Only now may the name be created again. */
+	mutex_lock(&vlb_devices_lock);
+	spin_lock_irq(&vd->msg_lock);
+	vd->state = VLB_REMOVED;
+	spin_unlock_irq(&vd->msg_lock);
+	list_del(&vd->node);
+	mutex_unlock(&vlb_devices_lock);
 	put_device(&vd->parent);
 	pr_info("%s: removed\n", vd->name);
 	vlb_device_put(vd);	/* the registry's reference */
@@ -400,14 +496,12 @@ static void vlb_remove_work(struct work_struct *work)
 					     struct vlb_device, remove_work);
 
 	/* A reattach may have won the race for the lock. */
-	mutex_lock(&vlb_devices_lock);
-	if (vd->state != VLB_DETACHED) {
-		mutex_unlock(&vlb_devices_lock);
-		return;
+	if (vlb_start_removal(vd, false)) {
+		if (!READ_ONCE(vd->broken))
+			pr_info("%s: grace period over\n", vd->name);
+		vlb_device_remove(vd);
 	}
-	mutex_unlock(&vlb_devices_lock);
-	pr_info("%s: grace period over\n", vd->name);
-	vlb_device_remove(vd);
+	vlb_device_put(vd);	/* the queued work's, vlb_queue_removal() */
 }
 
 static int vlb_dev_release(struct inode *inode, struct file *file)
@@ -422,8 +516,8 @@ static int vlb_dev_release(struct inode *inode, struct file *file)
 		spin_unlock_irq(&vd->msg_lock);
 		pr_info("%s: detached, removal in %u ms unless reattached\n",
 			vd->name, vlb_grace_period_ms);
-		schedule_delayed_work(&vd->remove_work,
-				      msecs_to_jiffies(vlb_grace_period_ms));
+		/* At least a jiffy: 0 would advance a removal, not queue one. */
+		vlb_queue_removal(vd, msecs_to_jiffies(vlb_grace_period_ms) ?: 1);
 	}
 	mutex_unlock(&vlb_devices_lock);
 	vlb_device_put(vd);
@@ -460,6 +554,9 @@ static void vlb_register_work(struct work_struct *work)
 					     register_work);
 	int ret;
 
+	/* Removed before it was registered: nothing to probe. */
+	if (READ_ONCE(vd->gone))
+		return;
 	kref_get(&vd->ref);	/* the virtio device's */
 	ret = register_virtio_device(&vd->vdev);
 	if (ret) {
@@ -501,6 +598,7 @@ static struct vlb_device *vlb_device_alloc(const struct vlb_create *c)
 	init_waitqueue_head(&vd->msg_waiters);
 	mutex_init(&vd->msg_mutex);
 	mutex_init(&vd->eventfd_lock);
+	init_rwsem(&vd->gone_rwsem);
 	INIT_DELAYED_WORK(&vd->remove_work, vlb_remove_work);
 	INIT_WORK(&vd->register_work, vlb_register_work);
 	vd->state = VLB_ATTACHED;
@@ -588,7 +686,7 @@ long vlb_ioctl_create(void __user *argp)
 
 	pr_info("%s: created (virtio id %u, %u queue(s) of %u)\n", vd->name,
 		c->device_id, c->num_queues, c->queue_size_max);
-	schedule_work(&vd->register_work);
+	queue_work(vlb_dev_wq, &vd->register_work);
 	kfree(c);
 	return fd;
 
@@ -620,16 +718,20 @@ long vlb_ioctl_reattach(void __user *argp)
 	vd = vlb_find_locked(r.name);
 	if (!vd) {
 		ret = -ENOENT;
-	} else if (vd->state != VLB_DETACHED) {
+	} else if (vd->state == VLB_ATTACHED) {
 		ret = -EBUSY;
-	} else if (READ_ONCE(vd->broken)) {
-		/* Nothing to resume: let the grace period remove it. */
+	} else if (vd->state != VLB_DETACHED || READ_ONCE(vd->broken)) {
+		/* Nothing to resume: being removed, or broken and about to be. */
 		ret = -EIO;
 	} else {
 		ret = vlb_dev_open_fd(vd);
 		if (ret >= 0) {
-			/* The work sees ATTACHED and stands down if already running. */
-			cancel_delayed_work(&vd->remove_work);
+			/*
+			 * A removal work already running finds ATTACHED
+			 * (vlb_start_removal) and stands down.
+			 */
+			if (cancel_delayed_work(&vd->remove_work))
+				vlb_device_put(vd);
 			spin_lock_irq(&vd->msg_lock);
 			vd->state = VLB_ATTACHED;
 			spin_unlock_irq(&vd->msg_lock);
@@ -640,10 +742,21 @@ long vlb_ioctl_reattach(void __user *argp)
 	return ret;
 }
 
-void vlb_devices_remove_all(void)
+int vlb_devices_init(void)
+{
+	vlb_dev_wq = alloc_workqueue("virtio-loopback-dev",
+				     WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	return vlb_dev_wq ? 0 : -ENOMEM;
+}
+
+void vlb_devices_exit(void)
 {
 	struct vlb_device *vd;
 
+	/*
+	 * A device stays listed until its removal is complete: the loop ends
+	 * only once every removal, including those its remove_work runs, has.
+	 */
 	for (;;) {
 		mutex_lock(&vlb_devices_lock);
 		vd = list_first_entry_or_null(&vlb_devices, struct vlb_device, node);
@@ -651,9 +764,14 @@ void vlb_devices_remove_all(void)
 			kref_get(&vd->ref);
 		mutex_unlock(&vlb_devices_lock);
 		if (!vd)
-			return;
-		cancel_delayed_work_sync(&vd->remove_work);
-		vlb_device_remove(vd);
+			break;
+		/* A running removal completes before this returns. */
+		if (cancel_delayed_work_sync(&vd->remove_work))
+			vlb_device_put(vd);
+		if (vlb_start_removal(vd, true))
+			vlb_device_remove(vd);
 		vlb_device_put(vd);
 	}
+	/* Drains what is left, e.g. a remove_work that found nothing to do. */
+	destroy_workqueue(vlb_dev_wq);
 }

@@ -87,7 +87,12 @@ struct vlb_vq {
 enum vlb_attach_state {
 	VLB_ATTACHED,	/* a per-device fd is open */
 	VLB_DETACHED,	/* fd closed; removal pending after the grace period */
-	VLB_REMOVED,	/* removed from the registry; no reattach */
+	/*
+	 * Being removed: still listed, so its name cannot be created again
+	 * until the parent device is gone, and never reattached (EIO).
+	 */
+	VLB_REMOVING,
+	VLB_REMOVED,	/* gone from the registry; its fds answer ENODEV */
 };
 
 struct vlb_pending_msg {
@@ -135,8 +140,19 @@ struct vlb_device {
 	/* @eventfd_lock guards every vq's kick/call swap. */
 	struct mutex eventfd_lock;
 
+	/*
+	 * @gone_rwsem: the per-device fd's operations that reach the virtio
+	 * device, its queues, eventfds or IOVA domain run under the read side
+	 * and answer ENODEV once @gone is set, which removal does under the
+	 * write side before it takes anything down. So nothing an fd holder
+	 * does can reach a device that removal is tearing down.
+	 */
+	struct rw_semaphore gone_rwsem;
+	bool gone;
+
+	/* Both on vlb_dev_wq, which module unload drains. */
 	struct work_struct register_work;	/* register_virtio_device() */
-	struct delayed_work remove_work;	/* end of the grace period */
+	struct delayed_work remove_work;	/* grace period over, or broken */
 };
 
 static inline struct vlb_device *to_vlb(struct virtio_device *vdev)
@@ -145,9 +161,11 @@ static inline struct vlb_device *to_vlb(struct virtio_device *vdev)
 }
 
 /* vlb_device.c */
+int vlb_devices_init(void);
+/* Removes every device and waits for every work of the module's devices. */
+void vlb_devices_exit(void);
 long vlb_ioctl_create(void __user *argp);
 long vlb_ioctl_reattach(void __user *argp);
-void vlb_devices_remove_all(void);
 int vlb_send_msg(struct vlb_device *vd, struct vlb_msg *msg);
 void vlb_mark_broken(struct vlb_device *vd, const char *why);
 extern unsigned int vlb_msg_timeout_ms;
@@ -163,7 +181,10 @@ void vlb_vq_release_eventfds(struct vlb_vq *q);
 void vlb_vq_interrupt(struct vlb_vq *q);
 /* VLB_IOVA_CALL's vlb_iova_call_fn: @owner is the struct vlb_device. */
 long vlb_call_in_device(void *owner, struct eventfd_ctx *call);
-/* Completes every request in flight with an error, in process context. */
+/*
+ * Completes every request in flight with an error, in process context,
+ * once vlb_mark_broken() made every later notify publish nothing.
+ */
 void vlb_fail_inflight(struct vlb_device *vd);
 void vlb_vq_get_state(struct vlb_vq *q, struct vlb_vq_state *s);
 

@@ -79,14 +79,19 @@ static int __init vlb_init(void)
 	ret = vlb_transport_init();
 	if (ret)
 		goto err_iova;
+	ret = vlb_devices_init();
+	if (ret)
+		goto err_transport;
 	ret = misc_register(&vlb_ctl_misc);
 	if (ret) {
 		pr_err("cannot register /dev/%s: %d\n", VLB_MISC_NAME, ret);
-		goto err_transport;
+		goto err_devices;
 	}
 	pr_info("loaded, ABI %u.%u\n", VLB_ABI_MAJOR, VLB_ABI_MINOR);
 	return 0;
 
+err_devices:
+	vlb_devices_exit();
 err_transport:
 	vlb_transport_exit();
 err_iova:
@@ -97,8 +102,12 @@ err_iova:
 static void __exit vlb_exit(void)
 {
 	misc_deregister(&vlb_ctl_misc);
-	/* Only devices in their grace period remain: fds pin the module. */
-	vlb_devices_remove_all();
+	/*
+	 * Open fds pin the module, so what remains are devices in their grace
+	 * period and removals under way: all are removed, and every work item
+	 * of theirs has returned, before the transport's queues go.
+	 */
+	vlb_devices_exit();
 	vlb_transport_exit();
 	vlb_iova_exit();
 	pr_info("unloaded\n");

@@ -32,6 +32,7 @@
 
 #include "kernel_node.h"
 #include "vlb/mapping.h"
+#include "vlb/sys_error.h"
 #include "vlb/unique_fd.h"
 
 namespace {
@@ -363,25 +364,102 @@ TEST_F(DeviceFdWithDriver, StateFollowsTheDriversProgress)
 	EXPECT_EQ(expect_errno(::ioctl(dev_.get(), VLB_DEV_GET_STATE, nullptr)), EFAULT);
 }
 
-TEST(Reattach, ABrokenDeviceIsNotTakenOverAndStillExpires)
+// Sets a module parameter for the life of a test (sysfs, as root).
+class ModuleParam {
+public:
+	ModuleParam(std::string name, const std::string &value)
+		: path_("/sys/module/virtio_loopback/parameters/" + std::move(name))
+	{
+		old_ = read();
+		write(value);
+	}
+	~ModuleParam() { write(old_); }
+	ModuleParam(const ModuleParam &) = delete;
+	ModuleParam &operator=(const ModuleParam &) = delete;
+	ModuleParam(ModuleParam &&) = delete;
+	ModuleParam &operator=(ModuleParam &&) = delete;
+
+private:
+	[[nodiscard]] std::string read() const
+	{
+		const vlb::UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+		std::array<char, 32> b{};
+		const ssize_t n = fd ? ::read(fd.get(), b.data(), b.size() - 1) : -1;
+		EXPECT_GT(n, 0) << path_;
+		return n > 0 ? std::string(b.data(), static_cast<std::size_t>(n)) : "0";
+	}
+	void write(const std::string &v) const
+	{
+		const vlb::UniqueFd fd(::open(path_.c_str(), O_WRONLY | O_CLOEXEC));
+		EXPECT_EQ(fd ? ::write(fd.get(), v.data(), v.size()) : -1, static_cast<ssize_t>(v.size()))
+			<< path_;
+	}
+	std::string path_;
+	std::string old_;
+};
+
+// Once a removal has started, its name is neither reattached (EIO: the
+// adapter waits) nor created again (EEXIST) until the device is gone; a
+// CREATE used to reach device_add() while the old parent device still
+// existed (a sysfs duplicate and a stack dump), and a REATTACH in the
+// window bound a new fd to a device being freed. test_remove_delay_ms
+// holds every removal open for 2 s at its start.
+TEST(Removal, ANameBeingRemovedIsNeitherReattachedNorCreatedAgain)
+{
+	const vlb::KernelNode node;
+	const vlb_reattach r = reattach_request("being-removed");
+	const ModuleParam delay("test_remove_delay_ms", "2000");
+	{
+		const vlb::UniqueFd dev(create(node, rng_request("being-removed")));
+		ASSERT_TRUE(dev.valid());
+	}
+	std::this_thread::sleep_for(kGracePeriod + 500ms);  // inside the 2 s
+	EXPECT_EQ(expect_errno(::ioctl(node.fd(), VLB_IOC_REATTACH, &r)), EIO);
+	EXPECT_EQ(expect_errno(create(node, rng_request("being-removed"))), EEXIST);
+	int err = 0;
+	for (int i = 0; i < 100 && (err = expect_errno(::ioctl(node.fd(), VLB_IOC_REATTACH, &r))) == EIO; i++)
+		std::this_thread::sleep_for(100ms);
+	EXPECT_EQ(err, ENOENT) << "the removal did not end";
+	const vlb::UniqueFd again(create(node, rng_request("being-removed")));
+	EXPECT_TRUE(again.valid()) << vlb::errno_string(errno);
+}
+
+// A broken device cannot be resumed and its driver must not wait on it:
+// the kernel removes it without waiting for its fd to close. The fd then
+// answers ENODEV for everything but what the device was (state, counters),
+// and the name is free for a new device while the old fd is still open.
+TEST(Reattach, ABrokenDeviceIsRemovedWhileItsFdIsStillOpen)
 {
 	const vlb::KernelNode node;
 	const vlb_reattach r = reattach_request("reattach-broken");
-	{
-		const vlb::UniqueFd dev(create(node, rng_request("reattach-broken")));
-		ASSERT_TRUE(dev.valid());
-		pollfd p{.fd = dev.get(), .events = POLLIN, .revents = 0};
-		ASSERT_EQ(::poll(&p, 1, 3000), 1);
-		vlb_msg msg{};
-		ASSERT_EQ(::read(dev.get(), &msg, sizeof(msg)), static_cast<ssize_t>(sizeof(msg)));
-		std::this_thread::sleep_for(2500ms);  // unanswered: msg_timeout_ms=1000 breaks it
-		vlb_dev_state st{};
-		ASSERT_EQ(::ioctl(dev.get(), VLB_DEV_GET_STATE, &st), 0);
-		EXPECT_EQ(st.broken, 1);
-	}
-	EXPECT_EQ(expect_errno(::ioctl(node.fd(), VLB_IOC_REATTACH, &r)), EIO);
-	std::this_thread::sleep_for(4 * kGracePeriod);
+	const vlb::UniqueFd dev(create(node, rng_request("reattach-broken")));
+	ASSERT_TRUE(dev.valid());
+	pollfd p{.fd = dev.get(), .events = POLLIN, .revents = 0};
+	ASSERT_EQ(::poll(&p, 1, 3000), 1);
+	vlb_msg msg{};
+	ASSERT_EQ(::read(dev.get(), &msg, sizeof(msg)), static_cast<ssize_t>(sizeof(msg)));
+	// Unanswered: msg_timeout_ms=1000 breaks it, removal follows at once.
+	std::this_thread::sleep_for(2500ms);
+
+	vlb_dev_state st{};
+	ASSERT_EQ(::ioctl(dev.get(), VLB_DEV_GET_STATE, &st), 0);
+	EXPECT_EQ(st.broken, 1);
+	vlb_stats stats{};
+	ASSERT_EQ(::ioctl(dev.get(), VLB_DEV_GET_STATS, &stats), 0);
+	EXPECT_EQ(stats.msg_timeouts, 1U);
+	EXPECT_EQ(expect_errno(static_cast<int>(::read(dev.get(), &msg, sizeof(msg)))), ENODEV);
+	p.events = POLLIN;
+	ASSERT_EQ(::poll(&p, 1, 0), 1);
+	EXPECT_NE(p.revents & POLLHUP, 0);
+	const vlb_vq_index v{};
+	EXPECT_EQ(expect_errno(::ioctl(dev.get(), VLB_DEV_VQ_INTERRUPT, &v)), ENODEV);
+	EXPECT_EQ(expect_errno(::ioctl(dev.get(), VLB_DEV_GET_IOVA_FD)), ENODEV);
+	const vlb::UniqueFd efd(::eventfd(0, EFD_CLOEXEC));
+	const vlb_vq_eventfd e{.index = 0, .fd = efd.get(), .reserved = 0};
+	EXPECT_EQ(expect_errno(::ioctl(dev.get(), VLB_DEV_SET_VQ_CALL, &e)), ENODEV);
 	EXPECT_EQ(expect_errno(::ioctl(node.fd(), VLB_IOC_REATTACH, &r)), ENOENT);
+	const vlb::UniqueFd again(create(node, rng_request("reattach-broken")));
+	EXPECT_TRUE(again.valid()) << vlb::errno_string(errno);
 }
 
 TEST_F(DeviceFd, ConfigUpdateStaysInsideTheConfigSpace)

@@ -195,13 +195,20 @@ void TestDevice::create()
 	(void)std::fflush(stdout);
 }
 
-void TestDevice::handle_message()
+bool TestDevice::handle_message()
 {
 	vlb_msg msg{};
 	const ssize_t n = retry_eintr([&] { return ::read(dev_.get(), &msg, sizeof(msg)); });
 	if (n < 0) {
 		if (errno == EAGAIN)
-			return;
+			return true;
+		if (errno == ENODEV) {
+			// Broken, so removed by the kernel; the fd still answers
+			// GET_STATS for the counters printed at exit.
+			std::printf("removed by the kernel\n");
+			(void)std::fflush(stdout);
+			return false;
+		}
 		throw_errno("read control message");
 	}
 	if (static_cast<std::size_t>(n) != sizeof(msg))
@@ -236,10 +243,13 @@ void TestDevice::handle_message()
 		break;
 	}
 	if (opts_.hostile == Hostile::no_replies)
-		return;
+		return true;
 	const vlb_reply reply{.seq = msg.seq, .result = 0, .reserved = {0, 0}};
-	if (retry_eintr([&] { return ::write(dev_.get(), &reply, sizeof(reply)); }) < 0)
+	// ENOENT: the message timed out or the device broke meanwhile.
+	if (retry_eintr([&] { return ::write(dev_.get(), &reply, sizeof(reply)); }) < 0 &&
+	    errno != ENOENT)
 		throw_errno("write reply");
+	return true;
 }
 
 std::vector<Segment> TestDevice::walk_chain(const Queue &q, std::uint16_t head) const
@@ -837,8 +847,9 @@ int TestDevice::run()
 				return 0;
 			}
 			if (ev.data.u64 == 1) {
-				if ((ev.events & EPOLLIN) != 0)
-					handle_message();
+				if (!handle_message() &&
+				    ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, dev_.get(), nullptr) < 0)
+					throw_errno("epoll_ctl del");
 				continue;
 			}
 			process_queue(queues_.at(ev.data.u64 - 2));

@@ -94,7 +94,8 @@ public:
 
 private:
 	void create();
-	void handle_message();
+	// False once the kernel removed the device (ENODEV).
+	bool handle_message();
 	void process_queue(Queue &q);
 	// Serves what is available; true if anything completed.
 	bool drain(Queue &q);
