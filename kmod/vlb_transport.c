@@ -14,6 +14,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/delay.h>
 #include <linux/file.h>
 #include <linux/slab.h>
 #include <linux/virtio_config.h>
@@ -23,6 +24,16 @@
 
 #include "vlb_abi_check.h"
 #include "vlb_device.h"
+
+/*
+ * A fault injection point for the test suite: holds a notify between its
+ * check of @broken and the activation of its grants, the window a
+ * revocation must not miss (vm.transport_hostile, "late-grant"). Off
+ * unless root sets it.
+ */
+static unsigned int vlb_test_notify_delay_ms;
+module_param_named(test_notify_delay_ms, vlb_test_notify_delay_ms, uint, 0644);
+MODULE_PARM_DESC(test_notify_delay_ms, "Testing only: busy-wait this long (ms) in every notify");
 
 static struct workqueue_struct *vlb_wq;
 /* Per-CPU: call work of drivers that sleep, see vlb_driver_waits_by_sleeping. */
@@ -270,6 +281,11 @@ static bool vlb_vq_notify(struct virtqueue *vq)
 		return true;
 	}
 	dead = READ_ONCE(vd->broken);
+	if (unlikely(READ_ONCE(vlb_test_notify_delay_ms)) && !dead) {
+		pr_info("%s: test: notify delayed %u ms\n", vd->name,
+			READ_ONCE(vlb_test_notify_delay_ms));
+		mdelay(READ_ONCE(vlb_test_notify_delay_ms));
+	}
 	avail_idx = virtio16_to_cpu(vdev, READ_ONCE(q->vring.avail->idx));
 	/* Entries before the index the driver published are complete. */
 	virt_rmb();
@@ -397,6 +413,23 @@ static void vlb_vq_fail_inflight(struct vlb_vq *q)
 		vlb_publish_used(q, true);
 }
 
+/*
+ * After @vd->broken was set: waits for every notify that read it before
+ * to finish activating its grants, so that a revocation that follows
+ * catches them. A notify reads @broken under its queue's avail_lock, and
+ * only notifies activate grants: taking each such lock once is enough.
+ * Process context.
+ */
+static void vlb_quiesce_notifies(struct vlb_device *vd)
+{
+	unsigned int i;
+
+	for (i = 0; i < vd->params.num_queues; i++) {
+		spin_lock_irq(&vd->vqs[i].avail_lock);
+		spin_unlock_irq(&vd->vqs[i].avail_lock);
+	}
+}
+
 static void vlb_vq_process_used(struct vlb_vq *q)
 {
 	struct vlb_device *vd = q->vd;
@@ -409,6 +442,7 @@ static void vlb_vq_process_used(struct vlb_vq *q)
 	if (!q->ready)
 		goto out;
 	if (READ_ONCE(vd->broken)) {
+		vlb_quiesce_notifies(vd);
 		vlb_iova_revoke_all(vd->iova);
 		vlb_vq_fail_inflight(q);
 		goto out;
@@ -457,6 +491,7 @@ fail:
 	vlb_revoke_batch_flush(vd->iova, &batch);
 	if (published)
 		vlb_publish_used(q, false);
+	vlb_quiesce_notifies(vd);
 	vlb_iova_revoke_all(vd->iova);
 	vlb_vq_fail_inflight(q);
 out:
@@ -530,6 +565,7 @@ void vlb_fail_inflight(struct vlb_device *vd)
 {
 	unsigned int i;
 
+	vlb_quiesce_notifies(vd);
 	vlb_iova_revoke_all(vd->iova);
 	for (i = 0; i < vd->params.num_queues; i++) {
 		struct vlb_vq *q = &vd->vqs[i];

@@ -75,6 +75,34 @@ cat "$VLB_CASE_OUT/dd.rc"
 grep -q 'dd exit 1' "$VLB_CASE_OUT/dd.rc" || fail "pending I/O did not fail"
 wait_for 20 gone || fail "stall: disk not removed"
 
+step "hostile: a request published while its device breaks is revoked with the rest"
+# A notify reads the broken flag, then activates its request's pages; a
+# revocation that ran in between used to miss them, leaving the device
+# writable pages of a request the kernel then failed and gave back. The
+# hook holds one notify right in that window (on CPU 0, interrupts off)
+# while the device, on the other CPU, breaks itself.
+log=$VLB_CASE_OUT/late-grant.log
+vlb_start_device "$log" --type blk --name h-late-grant --hostile late-grant
+wait_for 30 first_vd >/dev/null || fail "late-grant: no disk"
+dev=$(first_vd)
+dd if="$dev" of=/dev/null bs=4k count=1 iflag=direct status=none || fail "late-grant: device not working"
+delay=/sys/module/virtio_loopback/parameters/test_notify_delay_ms
+kill -USR2 "$VLB_DEV_PID"
+wait_for 10 grep -q '^late-grant armed' "$log" || fail "late-grant: not armed"
+echo 3000 >"$delay"
+(rc=0
+	timeout 60 taskset -c 0 dd if="$dev" of=/dev/null bs=4k count=1 skip=9 iflag=direct status=none || rc=$?
+	echo "dd exit $rc" >"$VLB_CASE_OUT/late-dd.rc") &
+wait_for 30 grep -q '^late-grant reachable' "$log" || fail "late-grant: no verdict"
+echo 0 >"$delay"
+grep '^late-grant ' "$log"
+grep -q '^late-grant reachable=sigbus' "$log" || fail "late-grant: the late request's page stayed reachable"
+dmesg | grep -q 'grant still active' && fail "late-grant: a page was completed before its revocation"
+wait_for 30 test -f "$VLB_CASE_OUT/late-dd.rc" || fail "late-grant: the held read never ended"
+grep -q 'dd exit 1' "$VLB_CASE_OUT/late-dd.rc" || fail "late-grant: the held read did not fail: $(cat "$VLB_CASE_OUT/late-dd.rc")"
+vlb_stop_device "$log"
+wait_for 20 gone || fail "late-grant: disk not removed"
+
 step "hostile: control messages never answered"
 log=$VLB_CASE_OUT/noreply.log
 vlb_start_device "$log" --type rng --name h-noreply --hostile no-replies

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <csignal>
 
+#include <functional>
 #include <utility>
 
 #include <linux/virtio_loopback.h>
@@ -24,12 +25,8 @@ IovaSpace::IovaSpace(UniqueFd fd, std::uint64_t size)
 {
 }
 
-IovaSpace::Outcome IovaSpace::probe(std::uint64_t iova, Access access,
-				    std::optional<std::uint64_t> read_first) const
+int IovaSpace::in_child(const std::function<int(volatile std::uint8_t *base)> &fn) const
 {
-	(void)bytes(iova, 1);
-	if (read_first)
-		(void)bytes(*read_first, 1);
 	const pid_t pid = ::fork();
 	if (pid < 0)
 		throw_errno("fork");
@@ -37,7 +34,23 @@ IovaSpace::Outcome IovaSpace::probe(std::uint64_t iova, Access access,
 		void *p = ::mmap(nullptr, map_.size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
 		if (p == MAP_FAILED)
 			::_exit(3);
-		auto *base = static_cast<volatile std::uint8_t *>(p);
+		::_exit(fn(static_cast<volatile std::uint8_t *>(p)));
+	}
+	int status = 0;
+	if (retry_eintr([&] { return ::waitpid(pid, &status, 0); }) < 0)
+		throw_errno("waitpid");
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS)
+		return kSigbus;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : kOtherDeath;
+}
+
+IovaSpace::Outcome IovaSpace::probe(std::uint64_t iova, Access access,
+				    std::optional<std::uint64_t> read_first) const
+{
+	(void)bytes(iova, 1);
+	if (read_first)
+		(void)bytes(*read_first, 1);
+	const int r = in_child([&](volatile std::uint8_t *base) {
 		// NOLINTBEGIN(cppcoreguidelines-pro-bounds-pointer-arithmetic): inside the mapping, checked by bytes() above
 		if (read_first)
 			(void)base[*read_first];
@@ -58,16 +71,11 @@ IovaSpace::Outcome IovaSpace::probe(std::uint64_t iova, Access access,
 			*byte = old;
 #endif
 		}
-		::_exit(0);
-	}
-	int status = 0;
-	if (retry_eintr([&] { return ::waitpid(pid, &status, 0); }) < 0)
-		throw_errno("waitpid");
-	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS)
+		return 0;
+	});
+	if (r == kSigbus)
 		return Outcome::sigbus;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return Outcome::ok;
-	return Outcome::other;
+	return r == 0 ? Outcome::ok : Outcome::other;
 }
 
 std::span<std::byte> IovaSpace::bytes(std::uint64_t iova, std::uint64_t len) const

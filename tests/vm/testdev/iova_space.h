@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -50,6 +51,11 @@ public:
 	// then present when |iova| is touched.
 	[[nodiscard]] Outcome probe(std::uint64_t iova, Access access,
 				    std::optional<std::uint64_t> read_first = std::nullopt) const;
+	// Runs |fn| on a fresh mapping of the domain in a child process (as
+	// probe() does) and returns its result, or kSigbus if the kernel
+	// refused an access, kOtherDeath for any other death.
+	static constexpr int kSigbus = 256, kOtherDeath = 257;
+	[[nodiscard]] int in_child(const std::function<int(volatile std::uint8_t *base)> &fn) const;
 
 	// VLB_IOVA_COPY of [iova, iova + len) into |file| (|to_file|) or out
 	// of it, at |offset|: bytes transferred, or -errno.

@@ -32,7 +32,10 @@ void usage(std::FILE *to)
 		     "  --hostile MODE          bad-used-id (console: once its port is up) | long-len |\n"
 		     "                          never-complete | no-replies |\n"
 		     "                          late-copy (a thread copies into each read of 64 KiB\n"
-		     "                          and more while it is completed)\n"
+		     "                          and more while it is completed) |\n"
+		     "                          late-grant (after SIGUSR2, breaks the device while a\n"
+		     "                          notify is held by test_notify_delay_ms; then prints\n"
+		     "                          whether the request it publishes is reachable)\n"
 		     "  --device PATH           control node (default /dev/virtio-loopback)\n"
 		     "  --probes                check what the kernel lets the device reach\n"
 		     "                          (forked children; prints 'probe NAME want=.. got=..')\n"
@@ -67,6 +70,8 @@ vlb::testdev::Hostile hostile(const std::string_view v)
 		return Hostile::no_replies;
 	if (v == "late-copy")
 		return Hostile::late_copy;
+	if (v == "late-grant")
+		return Hostile::late_grant;
 	throw std::invalid_argument("--hostile: unknown mode " + std::string(v));
 }
 

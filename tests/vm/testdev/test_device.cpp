@@ -7,20 +7,26 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sched.h>
 #include <sys/signalfd.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <string_view>
 #include <map>
 #include <csignal>
 #include <numeric>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <bit>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <stdexcept>
+#include <thread>
 
 #include "vlb/sys_error.h"
 
@@ -643,7 +649,7 @@ void TestDevice::complete(Queue &q, std::uint32_t id, std::uint32_t len)
 void TestDevice::process_queue(Queue &q)
 {
 	drain_eventfd(q.kick.get());
-	if (!q.enabled)
+	if (!q.enabled || self_broken_)
 		return;
 	bool completed = false;
 	for (;;) {
@@ -745,6 +751,99 @@ void TestDevice::notify_driver(Queue &q)
 		throw_errno("VLB_DEV_VQ_INTERRUPT");
 }
 
+// Waits (30 s at most) for the kernel line that says a notify of this
+// device is held by test_notify_delay_ms. That notify runs with interrupts
+// off on its CPU: anything needing an IPI there (a fork's TLB shootdown, a
+// blocking read woken by printk) waits until it ends, so /dev/kmsg is read
+// without blocking, from this process.
+bool TestDevice::wait_for_held_notify() const
+{
+	const UniqueFd kmsg(::open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+	if (!kmsg || ::lseek(kmsg.get(), 0, SEEK_END) < 0)
+		throw_errno("/dev/kmsg");
+	// Off the CPU the held notify will spin on (the caller pins the
+	// driver's I/O to CPU 0): even this process's sleeps need a timer
+	// interrupt on its own CPU.
+	cpu_set_t cpus;
+	CPU_ZERO(&cpus);
+	CPU_SET(static_cast<unsigned>(::get_nprocs() - 1), &cpus);
+	if (::get_nprocs() < 2 || ::sched_setaffinity(0, sizeof(cpus), &cpus) != 0)
+		throw std::runtime_error("late-grant needs two CPUs");
+	std::printf("late-grant armed\n");
+	(void)std::fflush(stdout);
+	const std::string want = opts_.name + ": test: notify delayed";
+	std::array<char, 1024> rec{};
+	for (int i = 0; i < 30000; ++i) {
+		const ssize_t n = ::read(kmsg.get(), rec.data(), rec.size() - 1);
+		if (n > 0 && std::string_view(rec.data(), static_cast<std::size_t>(n)).find(want) !=
+				     std::string_view::npos)
+			return true;
+		if (n < 0 && errno == EAGAIN)
+			std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	}
+	return false;
+}
+
+void TestDevice::break_then_probe_late_grant()
+{
+	Queue &q = queues_.at(0);
+	if (!wait_for_held_notify()) {
+		std::printf("late-grant reachable=no-held-notify\n");
+		(void)std::fflush(stdout);
+		return;
+	}
+	self_broken_ = true;  // touch the rings no more
+	const auto seen = iova_->load<std::uint16_t>(q.avail + 2);
+	// A used index moved by more than the ring: the transport breaks the
+	// device before it looks at any entry, so without taking the lock of
+	// a notify that may be running.
+	iova_->store<std::uint16_t>(q.used + 2, static_cast<std::uint16_t>(q.used_idx + q.num + 1));
+	notify_driver(q);
+	// From here on the domain may be gone (a broken device is removed):
+	// every access happens in a child, where SIGBUS is an answer.
+	constexpr int kReached = 0;
+	constexpr int kNone = 4;
+	constexpr int kNoData = 5;
+	const int r = iova_->in_child([&](volatile std::uint8_t *base) {
+		const auto load16 = [&](std::uint64_t iova) {
+			std::uint16_t v = 0;
+			std::memcpy(&v, const_cast<std::uint8_t *>(base + iova), sizeof(v)); // NOLINT: the child's own mapping
+			return v;
+		};
+		int waited = 0;
+		while (load16(q.avail + 2) == seen) {
+			if (++waited > 1000)
+				return kNone;
+			std::this_thread::sleep_for(std::chrono::milliseconds(10));
+		}
+		const std::uint16_t head = load16(avail_slot_iova(q, seen));
+		// Long after any revocation the break started must have ended.
+		std::this_thread::sleep_for(std::chrono::milliseconds(500));
+		std::uint16_t i = head;
+		for (std::uint32_t n = 0; n < q.num && i < q.num; ++n) {
+			VringDesc d{};
+			std::memcpy(&d, const_cast<std::uint8_t *>(base + q.desc + std::uint64_t{i} * sizeof(d)), // NOLINT: the child's own mapping
+				    sizeof(d));
+			if ((d.flags & kDescWrite) != 0 && d.len >= 4096) {
+				// A write into the late request's page, the byte unchanged.
+				const std::uint8_t old = base[d.addr]; // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
+				base[d.addr] = old;                    // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
+				return kReached;
+			}
+			if ((d.flags & kDescNext) == 0)
+				break;
+			i = d.next;
+		}
+		return kNoData;
+	});
+	const char *verdict = r == kReached ? "ok"
+			      : r == IovaSpace::kSigbus ? "sigbus"
+			      : r == kNone ? "none-published"
+			      : r == kNoData ? "no-data-buffer" : "other";
+	std::printf("late-grant reachable=%s\n", verdict);
+	(void)std::fflush(stdout);
+}
+
 void TestDevice::grow()
 {
 	if (opts_.type != DeviceType::blk)
@@ -812,6 +911,8 @@ int TestDevice::run()
 				    (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2)) {
 					if (si.ssi_signo == SIGUSR1)
 						grow();
+					else if (opts_.hostile == Hostile::late_grant)
+						break_then_probe_late_grant();
 					else
 						stalled_ = true;
 					continue;

@@ -31,6 +31,9 @@ enum class Hostile {
 	never_complete,  // take requests, never answer them
 	no_replies,      // never answer control messages
 	late_copy,       // blk: copy into reads of 64 KiB+ while completing them
+	late_grant,      // SIGUSR2: break the device as soon as a notify is held
+	                 // (test_notify_delay_ms), then report whether the
+	                 // request it publishes can still be reached
 };
 
 struct Options {
@@ -115,6 +118,10 @@ private:
 	void complete(Queue &q, std::uint32_t id, std::uint32_t len);
 	// blk: doubles the disk and tells the driver (config change).
 	void grow();
+	// --hostile late-grant: a bad used entry breaks the device; a request
+	// published after that must be revoked with the rest.
+	void break_then_probe_late_grant();
+	[[nodiscard]] bool wait_for_held_notify() const;
 	void run_probes(const Queue &q, const std::vector<Segment> &chain);
 	bool run_fault_around_probes(const std::vector<Segment> &chain);
 	void check_subpage(const Segment &s);
@@ -132,6 +139,7 @@ private:
 	bool console_port_ready_ = false;                  // the driver said PORT_READY for port 0
 	std::uint64_t served_ = 0;
 	bool stalled_ = false;  // SIGUSR2: take requests, answer none from now on
+	bool self_broken_ = false;  // --hostile late-grant, after SIGUSR2
 	bool first_probes_done_ = false;
 	bool after_completion_done_ = false;
 	bool around_to_device_done_ = false;
