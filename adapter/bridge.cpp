@@ -52,11 +52,11 @@ std::string Bridge::counters() const
 			      "grants %llu, bounces %llu, revocations %llu, faults refused %llu, map failures %llu, "
 			      "used entries rejected %llu, broken %llu, kicks %llu, "
 			      "calls %llu (%llu on the signalling CPU, %llu in the device), "
-			      "message timeouts %llu, kernel copies %llu (%llu bytes)",
+			      "message timeouts %llu, request timeouts %llu, kernel copies %llu (%llu bytes)",
 			      u(s.grants), u(s.bounces), u(s.revocations), u(s.faults_refused), u(s.map_failures),
 			      u(s.used_rejected), u(s.broken), u(s.kicks), u(s.calls), u(s.calls_on_signalling_cpu),
 			      u(s.calls_in_device),
-			      u(s.msg_timeouts), u(s.copies), u(s.copied_bytes));
+			      u(s.msg_timeouts), u(s.request_timeouts), u(s.copies), u(s.copied_bytes));
 		return line;
 	} catch (const std::system_error &e) {
 		return std::string("unreadable: ") + e.what();

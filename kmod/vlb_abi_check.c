@@ -12,19 +12,7 @@
 #endif
 
 #include "vlb_abi_check.h"
-
-/* virtio device ids (include/uapi/linux/virtio_ids.h) the module serves. */
-static const __u32 vlb_allowed_types[] = {
-	2,	/* VIRTIO_ID_BLOCK */
-	3,	/* VIRTIO_ID_CONSOLE */
-	4,	/* VIRTIO_ID_RNG */
-	18,	/* VIRTIO_ID_INPUT */
-	25,	/* VIRTIO_ID_SOUND */
-	36,	/* VIRTIO_ID_CAN */
-	41,	/* VIRTIO_ID_GPIO */
-};
-
-#define VLB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "vlb_types.h"
 
 static int vlb_fail(const char **why, const char *msg, int err)
 {
@@ -50,12 +38,34 @@ static bool vlb_is_pow2(__u32 v)
 
 bool vlb_device_type_allowed(__u32 device_id)
 {
-	size_t i;
+	return vlb_type_find(device_id);
+}
 
-	for (i = 0; i < VLB_ARRAY_SIZE(vlb_allowed_types); i++)
-		if (vlb_allowed_types[i] == device_id)
-			return true;
-	return false;
+int vlb_check_config(const struct vlb_create *c, const __u8 *config,
+		     const char **why)
+{
+	const struct vlb_type *t = vlb_type_find(c->device_id);
+
+	if (!t)
+		return vlb_fail(why, "device_id: type not allowed", -EPROTONOSUPPORT);
+	return t->check_config ? t->check_config(c, config, c->config_size, why) : 0;
+}
+
+static int vlb_check_timeout(struct vlb_create *c, const char **why)
+{
+	const struct vlb_type *t = vlb_type_find(c->device_id);
+
+	if (!t->timeout_max_ms) {
+		if (c->request_timeout_ms)
+			return vlb_fail(why, "request_timeout_ms: no deadline for this type",
+					-EINVAL);
+		return 0;
+	}
+	if (c->request_timeout_ms == 0)
+		c->request_timeout_ms = t->timeout_default_ms;
+	if (c->request_timeout_ms > t->timeout_max_ms)
+		return vlb_fail(why, "request_timeout_ms: above this type's maximum", -EINVAL);
+	return 0;
 }
 
 __u64 vlb_offered_features(__u64 device_features)
@@ -109,7 +119,7 @@ int vlb_check_create(struct vlb_create *c, const char **why)
 			  VLB_CONFIG_MAX - c->config_size))
 		return vlb_fail(why, "config: bytes past config_size must be zero",
 				-EINVAL);
-	if (c->reserved0 || c->flags ||
+	if (c->reserved0 || c->reserved1 || c->flags ||
 	    !vlb_all_zero(c->reserved, sizeof(c->reserved)))
 		return vlb_fail(why, "reserved or flags: must be zero", -EINVAL);
 	ret = vlb_check_name(c->name, why);
@@ -134,9 +144,13 @@ int vlb_check_create(struct vlb_create *c, const char **why)
 				-EINVAL);
 	if (c->bounce_threshold == 0)
 		c->bounce_threshold = VLB_PAGE_SIZE;
+	ret = vlb_check_timeout(c, why);
+	if (ret)
+		return ret;
 
+	/* The features the driver will see decide what it reads of config. */
 	c->device_features = vlb_offered_features(c->device_features);
-	return 0;
+	return vlb_check_config(c, c->config, why);
 }
 
 int vlb_check_reattach(const struct vlb_reattach *r, const char **why)

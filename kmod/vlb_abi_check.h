@@ -40,6 +40,12 @@ bool vlb_device_type_allowed(__u32 device_id);
 __u64 vlb_offered_features(__u64 device_features);
 
 int vlb_check_name(const char name[VLB_NAME_MAX], const char **why);
+/*
+ * Checks a whole config space for a device created as @c (its features as
+ * offered, its queues and config_size): at CREATE and after each update.
+ */
+int vlb_check_config(const struct vlb_create *c, const __u8 *config,
+		     const char **why);
 /* Checks @c and fills in defaults for fields left zero. */
 int vlb_check_create(struct vlb_create *c, const char **why);
 int vlb_check_reattach(const struct vlb_reattach *r, const char **why);

@@ -19,6 +19,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/module.h>
+#include <linux/ratelimit.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/virtio_config.h>
@@ -298,6 +299,7 @@ static long vlb_dev_set_eventfd(struct vlb_device *vd, void __user *argp,
 static long vlb_dev_config_update(struct vlb_device *vd, void __user *argp)
 {
 	struct vlb_config_update *u;
+	bool driver_ok;
 	const char *why;
 	int ret;
 
@@ -309,11 +311,37 @@ static long vlb_dev_config_update(struct vlb_device *vd, void __user *argp)
 		pr_debug("%s: %s\n", vd->name, why);
 		goto out;
 	}
+	/*
+	 * The space it makes must pass the checks CREATE made: apply it to a
+	 * copy, check that, and only then commit, all under config_lock so
+	 * that two updates cannot combine into an unchecked one. (@u->data
+	 * is reused as the copy.)
+	 */
+	driver_ok = READ_ONCE(vd->status) & VIRTIO_CONFIG_S_DRIVER_OK;
+	/* Each one reaches the driver, and some drivers log every one. */
+	if (driver_ok && !__ratelimit(&vd->config_changes)) {
+		ret = -EAGAIN;
+		goto out;
+	}
 	spin_lock_irq(&vd->config_lock);
-	memcpy(vd->config + u->offset, u->data, u->len);
-	vd->config_generation++;
+	memmove(u->data + u->offset, u->data, u->len);
+	memcpy(u->data, vd->config, u->offset);
+	memcpy(u->data + u->offset + u->len, vd->config + u->offset + u->len,
+	       vd->params.config_size - u->offset - u->len);
+	/* A selection window's selection is the driver's, whatever this says. */
+	if (vd->type->select_window)
+		memcpy(u->data, vd->config, min_t(u32, 2, vd->params.config_size));
+	ret = vlb_check_config(&vd->params, u->data, &why);
+	if (!ret) {
+		memcpy(vd->config, u->data, vd->params.config_size);
+		vd->config_generation++;
+	}
 	spin_unlock_irq(&vd->config_lock);
-	if (READ_ONCE(vd->status) & VIRTIO_CONFIG_S_DRIVER_OK)
+	if (ret) {
+		pr_debug("%s: config update refused: %s\n", vd->name, why);
+		goto out;
+	}
+	if (driver_ok)
 		virtio_config_changed(&vd->vdev);
 out:
 	kfree(u);
@@ -472,6 +500,7 @@ static void vlb_device_remove(struct vlb_device *vd)
 	vlb_fail_inflight(vd);
 	if (vd->vdev_registered)
 		unregister_virtio_device(&vd->vdev);
+	vlb_deadline_stop(vd);
 	for (i = 0; i < vd->params.num_queues; i++)
 		vlb_vq_release_eventfds(&vd->vqs[i]);
 	vlb_iova_destroy(vd->iova);
@@ -588,6 +617,7 @@ static struct vlb_device *vlb_device_alloc(const struct vlb_create *c)
 		return ERR_PTR(-ENOMEM);
 	kref_init(&vd->ref);
 	vd->params = *c;
+	vd->type = vlb_type_find(c->device_id);	/* checked by vlb_check_create */
 	memcpy(vd->name, c->name, VLB_NAME_MAX);
 	memcpy(vd->config, c->config, c->config_size);
 	spin_lock_init(&vd->config_lock);
@@ -602,6 +632,10 @@ static struct vlb_device *vlb_device_alloc(const struct vlb_create *c)
 	INIT_DELAYED_WORK(&vd->remove_work, vlb_remove_work);
 	INIT_WORK(&vd->register_work, vlb_register_work);
 	vd->state = VLB_ATTACHED;
+	vlb_deadline_init(vd);
+	/* 20 config changes a second: a device may not flood its driver. */
+	ratelimit_state_init(&vd->config_changes, HZ, 20);
+	ratelimit_set_flags(&vd->config_changes, RATELIMIT_MSG_ON_RELEASE);
 
 	vd->vqs = kcalloc(c->num_queues, sizeof(*vd->vqs), GFP_KERNEL);
 	if (!vd->vqs) {

@@ -12,6 +12,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
+#include <linux/ratelimit_types.h>
 #include <linux/spinlock.h>
 #include <linux/virtio.h>
 #include <linux/virtio_ring.h>
@@ -21,11 +22,13 @@
 
 #include "vlb_iova.h"
 #include "vlb_stats.h"
+#include "vlb_types.h"
 
 struct vlb_device;
 
 /* What the transport remembers of a request it published to the device. */
 struct vlb_inflight {
+	unsigned long published;	/* jiffies, for the request deadline */
 	u32 writable;	/* device-writable bytes of the chain */
 	u16 avail_pos;	/* shadow avail index it was published at */
 	bool active;	/* published, not completed */
@@ -82,6 +85,8 @@ struct vlb_vq {
 	 */
 	struct work_struct call_work_local;
 	bool call_on_signalling_cpu;	/* set once, see vlb_vq_init */
+	/* Its requests are bound by the device's deadline; set once. */
+	bool has_deadline;
 };
 
 enum vlb_attach_state {
@@ -107,6 +112,7 @@ struct vlb_device {
 	struct list_head node;		/* in vlb_devices, under vlb_devices_lock */
 	char name[VLB_NAME_MAX];
 	struct vlb_create params;	/* validated, defaults filled */
+	const struct vlb_type *type;	/* of params.device_id */
 
 	struct device parent;		/* DMA device of the virtio device */
 	struct virtio_device vdev;
@@ -119,6 +125,8 @@ struct vlb_device {
 	spinlock_t config_lock;
 	u8 config[VLB_CONFIG_MAX];
 	u32 config_generation;
+	/* Bounds the config-change interrupts VLB_DEV_CONFIG_UPDATE raises. */
+	struct ratelimit_state config_changes;
 
 	u8 status;
 	u64 driver_features;
@@ -150,6 +158,14 @@ struct vlb_device {
 	struct rw_semaphore gone_rwsem;
 	bool gone;
 
+	/*
+	 * The request deadline (vlb_transport.c): armed by notifies, off
+	 * for good once @deadline_off is set (removal).
+	 */
+	struct timer_list deadline;
+	spinlock_t deadline_lock;	/* irq-safe: arming against @deadline_off */
+	bool deadline_off;
+
 	/* Both on vlb_dev_wq, which module unload drains. */
 	struct work_struct register_work;	/* register_virtio_device() */
 	struct delayed_work remove_work;	/* grace period over, or broken */
@@ -175,6 +191,9 @@ int vlb_transport_init(void);
 void vlb_transport_exit(void);
 extern const struct virtio_config_ops vlb_config_ops;
 void vlb_vq_init(struct vlb_device *vd, struct vlb_vq *q, unsigned int index);
+void vlb_deadline_init(struct vlb_device *vd);
+/* No deadline fires once this returns; after the driver is gone. */
+void vlb_deadline_stop(struct vlb_device *vd);
 int vlb_set_vq_eventfd(struct vlb_device *vd, unsigned int index, int fd,
 		       bool call);
 void vlb_vq_release_eventfds(struct vlb_vq *q);

@@ -24,6 +24,7 @@ struct vlb_stats_counters {
 	atomic64_t copied_bytes;
 	atomic64_t calls_on_signalling_cpu;
 	atomic64_t calls_in_device;
+	atomic64_t request_timeouts;
 };
 
 static inline void vlb_stats_read(const struct vlb_stats_counters *c,
@@ -44,6 +45,7 @@ static inline void vlb_stats_read(const struct vlb_stats_counters *c,
 	out->copied_bytes = atomic64_read(&c->copied_bytes);
 	out->calls_on_signalling_cpu = atomic64_read(&c->calls_on_signalling_cpu);
 	out->calls_in_device = atomic64_read(&c->calls_in_device);
+	out->request_timeouts = atomic64_read(&c->request_timeouts);
 }
 
 #endif /* VLB_STATS_H */

@@ -20,7 +20,6 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include <uapi/linux/virtio_blk.h>
-#include <uapi/linux/virtio_ids.h>
 
 #include "vlb_abi_check.h"
 #include "vlb_device.h"
@@ -96,6 +95,9 @@ static void vlb_set(struct virtio_device *vdev, unsigned int offset,
 		return;
 	spin_lock_irqsave(&vd->config_lock, flags);
 	memcpy(vd->config + offset, buf, len);
+	/* A new selection: the answer to the last one is gone (vlb_types.h). */
+	if (vd->type->select_window && offset < 2)
+		memset(vd->config + 2, 0, vd->params.config_size - 2);
 	spin_unlock_irqrestore(&vd->config_lock, flags);
 
 	while (done < len) {
@@ -261,6 +263,112 @@ static void vlb_queue_call_work(struct vlb_vq *q)
 	queue_work(vlb_wq, &q->call_work);
 }
 
+/* ------------------------------------------------- request deadline */
+
+/*
+ * Arms the device's request deadline for @expires unless it is armed
+ * already or off. On another CPU than this one where there is one: a
+ * driver that busy-waits with interrupts off (virtio_console's hvc
+ * output) spins on the CPU that notified, where a timer never fires.
+ * Any context.
+ */
+static void vlb_arm_deadline(struct vlb_device *vd, unsigned long expires)
+{
+	unsigned long flags;
+	unsigned int cpu;
+
+	spin_lock_irqsave(&vd->deadline_lock, flags);
+	if (!vd->deadline_off && !timer_pending(&vd->deadline)) {
+		vd->deadline.expires = expires;
+		cpu = cpumask_any_but(cpu_online_mask, raw_smp_processor_id());
+		if (cpu < nr_cpu_ids)
+			add_timer_on(&vd->deadline, cpu);
+		else
+			add_timer(&vd->deadline);
+	}
+	spin_unlock_irqrestore(&vd->deadline_lock, flags);
+}
+
+/*
+ * Breaks the driver's virtqueues, which ends its busy-waits, from any
+ * context: virtio_break_device() takes a lock that softirqs must not.
+ */
+static void vlb_break_queues(struct vlb_device *vd)
+{
+	unsigned long flags;
+	unsigned int i;
+
+	for (i = 0; i < vd->params.num_queues; i++) {
+		struct vlb_vq *q = &vd->vqs[i];
+
+		/* @ready: the virtqueue exists until teardown clears it. */
+		spin_lock_irqsave(&q->avail_lock, flags);
+		if (q->ready)
+			__virtqueue_break(q->vq);
+		spin_unlock_irqrestore(&q->avail_lock, flags);
+	}
+}
+
+/*
+ * The deadline timer: the oldest request in flight on a queue with a
+ * deadline either has time left (the timer is armed for it) or breaks
+ * the device, whose removal then fails every request and ends the
+ * driver's waits. Softirq context; it scans only queues with a deadline,
+ * and only while requests are in flight there.
+ */
+static void vlb_deadline_expired(struct timer_list *t)
+{
+	struct vlb_device *vd = from_timer(vd, t, deadline);
+	unsigned long timeout = msecs_to_jiffies(vd->params.request_timeout_ms);
+	unsigned long flags, oldest = 0;
+	bool pending = false;
+	unsigned int i, head;
+
+	for (i = 0; i < vd->params.num_queues; i++) {
+		struct vlb_vq *q = &vd->vqs[i];
+
+		if (!q->has_deadline)
+			continue;
+		spin_lock_irqsave(&q->avail_lock, flags);
+		for (head = 0; q->ready && head < q->num; head++) {
+			const struct vlb_inflight *f = &q->inflight[head];
+
+			if (!f->active)
+				continue;
+			if (!pending || time_before(f->published, oldest))
+				oldest = f->published;
+			pending = true;
+		}
+		spin_unlock_irqrestore(&q->avail_lock, flags);
+	}
+	if (!pending || READ_ONCE(vd->broken))
+		return;
+	if (time_before(jiffies, oldest + timeout)) {
+		vlb_arm_deadline(vd, oldest + timeout);
+		return;
+	}
+	atomic64_inc(&vd->stats.request_timeouts);
+	if (!vd->type->fails_by_status_byte)
+		vlb_break_queues(vd);
+	vlb_mark_broken(vd, "a request was not completed within its deadline");
+}
+
+void vlb_deadline_init(struct vlb_device *vd)
+{
+	spin_lock_init(&vd->deadline_lock);
+	timer_setup(&vd->deadline, vlb_deadline_expired, 0);
+}
+
+void vlb_deadline_stop(struct vlb_device *vd)
+{
+	spin_lock_irq(&vd->deadline_lock);
+	vd->deadline_off = true;
+	spin_unlock_irq(&vd->deadline_lock);
+	del_timer_sync(&vd->deadline);
+}
+
+/* ------------------------------------------------------ notifications */
+
 /*
  * The driver's notify (any context, possibly atomic): publish new avail
  * entries to the device, then kick it unless it asked not to be.
@@ -303,6 +411,7 @@ static bool vlb_vq_notify(struct virtqueue *vq)
 			dead = true;
 		q->inflight[head].writable = min_t(u64, writable, U32_MAX);
 		q->inflight[head].avail_pos = q->last_avail;
+		q->inflight[head].published = jiffies;
 		q->inflight[head].active = true;
 		q->shadow_avail->ring[slot] = cpu_to_virtio16(vdev, head);
 		q->last_avail++;
@@ -323,6 +432,9 @@ static bool vlb_vq_notify(struct virtqueue *vq)
 		atomic64_inc(&vd->stats.kicks);
 	}
 	spin_unlock_irqrestore(&q->avail_lock, flags);
+	if (publish && q->has_deadline)
+		vlb_arm_deadline(vd, jiffies +
+				 msecs_to_jiffies(vd->params.request_timeout_ms));
 	if (dead) {
 		vlb_mark_broken(vd, "invalid request chain from the driver");
 		vlb_queue_call_work(q);
@@ -382,10 +494,10 @@ static void vlb_publish_used(struct vlb_vq *q, bool force_irq)
 static void vlb_vq_fail_inflight(struct vlb_vq *q)
 {
 	struct vlb_device *vd = q->vd;
-	bool blk = vd->params.device_id == VIRTIO_ID_BLOCK;
+	bool by_status = vd->type->fails_by_status_byte;
 	unsigned int head, n = 0;
 
-	if (!blk)
+	if (!by_status)
 		virtio_break_device(&vd->vdev);
 
 	for (head = 0; head < q->num; head++) {
@@ -399,7 +511,7 @@ static void vlb_vq_fail_inflight(struct vlb_vq *q)
 		q->inflight[head].active = false;
 		spin_unlock_irq(&q->avail_lock);
 
-		if (blk) {
+		if (by_status) {
 			u64 status = 0;
 
 			vlb_walk_chain(q, head, vlb_last_writable, &status);
@@ -463,7 +575,8 @@ static void vlb_vq_process_used(struct vlb_vq *q)
 
 		spin_lock_irq(&q->avail_lock);
 		ok = id < q->num && q->inflight[id].active &&
-		     len <= q->inflight[id].writable;
+		     len <= q->inflight[id].writable &&
+		     (!vd->type->used_len_ok || vd->type->used_len_ok(q->index, len));
 		spin_unlock_irq(&q->avail_lock);
 		if (!ok) {
 			atomic64_inc(&vd->stats.used_rejected);
@@ -716,25 +829,6 @@ void vlb_vq_release_eventfds(struct vlb_vq *q)
 
 /* -------------------------------------------------------------- queues */
 
-/*
- * Whether completions may run on the CPU of the task that signalled them
- * (vlb_call_wakeup). That CPU ran the device's thread a moment ago, so the
- * work runs as soon as the thread yields, without waking another, maybe
- * idle, CPU: 4k reads at QD1 went from 11-12 to 16-17 MiB/s in a TCG guest
- * (docs/design.md). It is safe only for drivers that sleep while they
- * wait for the device. virtio_console (control messages, hvc writes) and
- * virtio_net (control queue, from ndo_set_rx_mode with BHs off) spin with
- * preemption off instead: should one of them start spinning on that CPU
- * before the work ran, the work never runs and the CPU locks up. Those
- * completions stay on the unbound queue. virtio_blk and virtio_rng only
- * ever sleep for the device.
- */
-static bool vlb_driver_waits_by_sleeping(const struct vlb_device *vd)
-{
-	return vd->params.device_id == VIRTIO_ID_BLOCK ||
-	       vd->params.device_id == VIRTIO_ID_RNG;
-}
-
 void vlb_vq_init(struct vlb_device *vd, struct vlb_vq *q, unsigned int index)
 {
 	q->vd = vd;
@@ -743,7 +837,18 @@ void vlb_vq_init(struct vlb_device *vd, struct vlb_vq *q, unsigned int index)
 	mutex_init(&q->used_mutex);
 	INIT_WORK(&q->call_work, vlb_call_work);
 	INIT_WORK(&q->call_work_local, vlb_call_work_local);
-	q->call_on_signalling_cpu = vlb_driver_waits_by_sleeping(vd);
+	/*
+	 * Completions on the CPU of the task that signalled them run as soon
+	 * as that thread yields, without waking another, maybe idle, CPU: 4k
+	 * reads at QD1 went from 11-12 to 16-17 MiB/s in a TCG guest
+	 * (docs/design.md). Only for drivers that sleep while they wait:
+	 * virtio_console and virtio_net spin with preemption off, and should
+	 * one start spinning on that CPU before the work ran, it never would.
+	 */
+	q->call_on_signalling_cpu = vd->type->waits_by_sleeping;
+	q->has_deadline = vd->type->timeout_max_ms &&
+			  (!vd->type->queue_has_deadline ||
+			   vd->type->queue_has_deadline(index));
 }
 
 static unsigned int vlb_pages(size_t bytes)
@@ -834,9 +939,13 @@ static int vlb_setup_vq(struct vlb_device *vd, struct vlb_vq *q,
 	u64 used_iova;
 	int ret;
 
-	/* Page-aligned used ring: it never shares a page with the desc table. */
+	/*
+	 * Page-aligned used ring: it never shares a page with the desc table.
+	 * Exactly queue_size_max entries, never fewer: the config checks of
+	 * CREATE (what fits in a ring) hold for that size.
+	 */
 	vq = vring_create_virtqueue(q->index, vd->params.queue_size_max,
-				    PAGE_SIZE, &vd->vdev, true, true, ctx,
+				    PAGE_SIZE, &vd->vdev, true, false, ctx,
 				    vlb_vq_notify, callback, name);
 	if (!vq)
 		return -ENOMEM;

@@ -139,18 +139,68 @@ calls=$(vlb_stat "$log" calls)
 no_console_port() { ! ls /sys/class/virtio-ports/vport* >/dev/null 2>&1; }
 wait_for 20 no_console_port || fail "console: port not removed with the device"
 
-step "hostile: a console never completes the probe's DEVICE_READY, then dies"
-# The probe busy-waits for it, preemption off, holding one CPU. Removal
-# after the grace period breaks the queues, which ends the wait.
+step "hostile: a console names its port with a control message shorter than its header"
+# virtio_console takes the name's length as used length - 8 + 1: 7 bytes
+# made an empty allocation it then wrote to (fewer, a huge one that
+# WARNs). The transport refuses such a used entry: the device breaks.
+log=$VLB_CASE_OUT/console-short.log
+vlb_start_device "$log" --type console --name h-console-short --hostile short-control
+console_short_broken() { dmesg | grep -q 'h-console-short: device broken: used entry'; }
+wait_for 30 console_short_broken || fail "console short-control: not broken by the short message"
+vlb_stop_device "$log"
+[ "$(vlb_stat "$log" used_rejected)" = 1 ] || fail "console short-control: used_rejected"
+
+step "hostile: a console that never completes the probe's DEVICE_READY, and lives on"
+# The probe busy-waits for it, preemption off, holding one CPU. The
+# console's deadline breaks its queues, which ends the wait, and removal
+# follows while the device process still runs.
 log=$VLB_CASE_OUT/console-never.log
-vlb_start_device "$log" --type console --name h-console-never --hostile never-complete
-probe_spins() { dmesg | grep -q 'h-console-never: created'; }
-wait_for 30 probe_spins || fail "console never-complete: not created"
-sleep 2
-kill -KILL "$VLB_DEV_PID"
-wait "$VLB_DEV_PID" 2>/dev/null || true
+vlb_start_device "$log" --type console --name h-console-never --hostile never-complete \
+	--request-timeout-ms 2000
 console_never_gone() { dmesg | grep -q 'h-console-never: removed'; }
 wait_for 30 console_never_gone || fail "console never-complete: not removed, the probe still spins"
+kill -0 "$VLB_DEV_PID" || fail "console never-complete: the device process died"
+dmesg | grep -q 'h-console-never: device broken: a request was not completed within its deadline' ||
+	fail "console never-complete: not broken by the deadline"
+vlb_stop_device "$log"
+[ "$(vlb_stat "$log" request_timeouts)" = 1 ] || fail "console never-complete: request_timeouts"
+
+step "hostile: a disk that never completes a request, and lives on"
+# Its partition scan sleeps in the module's register work; the deadline
+# ends it with EIO long before the hung-task detector would speak.
+log=$VLB_CASE_OUT/never-alive.log
+vlb_start_device "$log" --type blk --name h-never-alive --hostile never-complete --request-timeout-ms 3000
+wait_for 30 grep -q 'removed by the kernel' "$log" || fail "never-alive: not removed while its process ran"
+dmesg | grep -q 'h-never-alive: device broken: a request was not completed within its deadline' ||
+	fail "never-alive: not broken by the deadline"
+vlb_stop_device "$log"
+[ "$(vlb_stat "$log" request_timeouts)" = 1 ] || fail "never-alive: request_timeouts"
+wait_for 20 gone || fail "never-alive: disk not removed"
+
+step "hostile: an rng that never answers holds up no other rng"
+# The hwrng core reads every rng under one mutex, and every rng's probe
+# takes it: one device that never completes a read used to stall every
+# later rng probe (and every removal behind them) for as long as it lived.
+log=$VLB_CASE_OUT/rng-never.log
+good=$VLB_CASE_OUT/rng-good.log
+vlb_start_device "$log" --type rng --name h-rng-never --hostile never-complete
+never_pid=$VLB_DEV_PID
+vlb_start_device "$good" --type rng --name h-rng-good
+good_pid=$VLB_DEV_PID
+rng_never_gone() { dmesg | grep -q 'h-rng-never: removed'; }
+wait_for 30 rng_never_gone || fail "rng never-complete: not removed within its deadline"
+kill -0 "$never_pid" || fail "rng never-complete: the device process died"
+an_rng() { grep -q virtio_rng /sys/class/misc/hw_random/rng_available 2>/dev/null; }
+wait_for 20 an_rng || fail "rng: the good rng never registered"
+grep . /sys/class/misc/hw_random/rng_available /sys/class/misc/hw_random/rng_current
+n=$(timeout 20 head -c 64 /dev/hwrng | wc -c)
+[ "$n" = 64 ] || fail "rng: read $n bytes of /dev/hwrng"
+VLB_DEV_PID=$never_pid vlb_stop_device "$log"
+[ "$(vlb_stat "$log" request_timeouts)" = 1 ] || fail "rng never-complete: request_timeouts"
+VLB_DEV_PID=$good_pid vlb_stop_device "$good"
+[ "$(vlb_stat "$good" broken)" = 0 ] || fail "rng: the good rng was broken"
+rng_good_gone() { dmesg | grep -q 'h-rng-good: removed'; }
+wait_for 20 rng_good_gone || fail "rng: the good rng was not removed"
 
 vlb_unload
 echo ok

@@ -29,7 +29,9 @@ void usage(std::FILE *to)
 		     "  --bounce-threshold N    bytes; 4294967295 bounces everything\n"
 		     "  --max-granted-pages N   grant budget\n"
 		     "  --iova-size BYTES       IOVA space\n"
+		     "  --request-timeout-ms N  request deadline (0: the type's default)\n"
 		     "  --hostile MODE          bad-used-id (console: once its port is up) | long-len |\n"
+		     "                          short-control (console: a 7-byte PORT_NAME) |\n"
 		     "                          never-complete | no-replies |\n"
 		     "                          late-copy (a thread copies into each read of 64 KiB\n"
 		     "                          and more while it is completed) |\n"
@@ -72,6 +74,8 @@ vlb::testdev::Hostile hostile(const std::string_view v)
 		return Hostile::late_copy;
 	if (v == "late-grant")
 		return Hostile::late_grant;
+	if (v == "short-control")
+		return Hostile::short_control;
 	throw std::invalid_argument("--hostile: unknown mode " + std::string(v));
 }
 
@@ -135,6 +139,8 @@ int main(int argc, char **argv)
 				o.max_granted_pages = static_cast<std::uint32_t>(number(a, v));
 			} else if (a == "--iova-size") {
 				o.iova_size = number(a, v);
+			} else if (a == "--request-timeout-ms") {
+				o.request_timeout_ms = static_cast<std::uint32_t>(number(a, v));
 			} else if (a == "--hostile") {
 				o.hostile = hostile(v);
 			} else if (a == "--device") {

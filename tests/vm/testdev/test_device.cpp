@@ -58,7 +58,7 @@ enum BlkStatus : std::uint8_t { kBlkOk = 0, kBlkIoErr = 1, kBlkUnsupp = 2 };
 // A multiport console with one port: its queues, in the driver's order
 // (virtio 1.2, 5.3.2), and the control events this device speaks.
 enum ConsoleQueue : std::uint32_t { kPortRx = 0, kPortTx = 1, kControlIn = 2, kControlOut = 3, kConsoleQueues = 4 };
-enum ConsoleEvent : std::uint16_t { kDeviceReady = 0, kPortAdd = 1, kPortReady = 3 };
+enum ConsoleEvent : std::uint16_t { kDeviceReady = 0, kPortAdd = 1, kPortReady = 3, kPortName = 7 };
 static_assert(sizeof(ConsoleControl) == 8);
 
 struct VringDesc {
@@ -166,6 +166,7 @@ void TestDevice::create()
 	c.bounce_threshold = opts_.bounce_threshold;
 	c.max_granted_pages = opts_.max_granted_pages;
 	c.iova_size = opts_.iova_size;
+	c.request_timeout_ms = opts_.request_timeout_ms;
 	set_name(c.name, opts_.name);
 
 	const UniqueFd ctl(retry_eintr([&] { return ::open(opts_.control_node.c_str(), O_RDWR | O_CLOEXEC); }));
@@ -195,9 +196,9 @@ void TestDevice::create()
 		if (::ioctl(dev_.get(), VLB_DEV_SET_VQ_CALL, &e) < 0)
 			throw_errno("VLB_DEV_SET_VQ_CALL");
 	}
-	std::printf("ready name=%s features=0x%llx iova_size=%llu\n", opts_.name.c_str(),
+	std::printf("ready name=%s features=0x%llx iova_size=%llu request_timeout_ms=%u\n", opts_.name.c_str(),
 		    static_cast<unsigned long long>(c.device_features),
-		    static_cast<unsigned long long>(c.iova_size));
+		    static_cast<unsigned long long>(c.iova_size), c.request_timeout_ms);
 	(void)std::fflush(stdout);
 }
 
@@ -594,8 +595,11 @@ std::optional<std::uint32_t> TestDevice::serve_console(const Queue &q, std::uint
 				     m.value);
 		if (m.event == kDeviceReady && m.value == 1)
 			console_control_out_.push_back({.id = 0, .event = kPortAdd, .value = 0});
-		else if (m.event == kPortReady && m.id == 0 && m.value == 1)
+		else if (m.event == kPortReady && m.id == 0 && m.value == 1) {
 			console_port_ready_ = true;
+			if (opts_.hostile == Hostile::short_control)
+				console_control_out_.push_back({.id = 0, .event = kPortName, .value = 0});
+		}
 		return 0;
 	}
 	default:
@@ -613,9 +617,13 @@ void TestDevice::send_console_control()
 		const std::vector<Segment> chain = walk_chain(in, head);
 		if (!chain.front().writable || chain.front().len < sizeof(ConsoleControl))
 			throw std::runtime_error("console control buffer too small");
-		iova_->store(chain.front().addr, console_control_out_.front());
+		const ConsoleControl m = console_control_out_.front();
+		iova_->store(chain.front().addr, m);
 		console_control_out_.pop_front();
-		complete(in, head, sizeof(ConsoleControl));
+		// --hostile short-control: a PORT_NAME one byte short of its
+		// header, which virtio_console takes as a name of length 0.
+		const bool short_name = opts_.hostile == Hostile::short_control && m.event == kPortName;
+		complete(in, head, short_name ? sizeof(ConsoleControl) - 1 : sizeof(ConsoleControl));
 		sent = true;
 	}
 	if (sent)
@@ -921,7 +929,8 @@ int TestDevice::run()
 				std::printf("stats served=%llu grants=%llu bounces=%llu revocations=%llu "
 					    "faults_refused=%llu map_failures=%llu used_rejected=%llu "
 					    "broken=%llu kicks=%llu calls=%llu msg_timeouts=%llu copies=%llu "
-					    "copied_bytes=%llu calls_on_signalling_cpu=%llu calls_in_device=%llu\n",
+					    "copied_bytes=%llu calls_on_signalling_cpu=%llu calls_in_device=%llu "
+					    "request_timeouts=%llu\n",
 					    static_cast<unsigned long long>(served_),
 					    static_cast<unsigned long long>(s.grants),
 					    static_cast<unsigned long long>(s.bounces),
@@ -936,7 +945,8 @@ int TestDevice::run()
 					    static_cast<unsigned long long>(s.copies),
 					    static_cast<unsigned long long>(s.copied_bytes),
 					    static_cast<unsigned long long>(s.calls_on_signalling_cpu),
-					    static_cast<unsigned long long>(s.calls_in_device));
+					    static_cast<unsigned long long>(s.calls_in_device),
+					    static_cast<unsigned long long>(s.request_timeouts));
 				if (late_) {
 					const LateCopier::Counts c = late_->counts();
 					std::printf("late-copy requests=%llu copies=%llu refused=%llu\n",

@@ -31,6 +31,7 @@ enum class Hostile {
 	never_complete,  // take requests, never answer them
 	no_replies,      // never answer control messages
 	late_copy,       // blk: copy into reads of 64 KiB+ while completing them
+	short_control,   // console: a PORT_NAME shorter than its 8-byte header
 	late_grant,      // SIGUSR2: break the device as soon as a notify is held
 	                 // (test_notify_delay_ms), then report whether the
 	                 // request it publishes can still be reached
@@ -46,6 +47,7 @@ struct Options {
 	std::uint32_t bounce_threshold = 0;
 	std::uint32_t max_granted_pages = 0;
 	std::uint64_t iova_size = 0;
+	std::uint32_t request_timeout_ms = 0;
 	Hostile hostile = Hostile::none;
 	// Check, from child processes, what the kernel lets this device reach.
 	bool probes = false;

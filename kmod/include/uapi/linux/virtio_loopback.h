@@ -10,6 +10,9 @@
  * Minor 3 added VLB_IOVA_COPY and the copies/copied_bytes counters.
  * Minor 4 added the calls_on_signalling_cpu counter.
  * Minor 5 added VLB_IOVA_CALL and the calls_in_device counter.
+ * Minor 6 added vlb_create.request_timeout_ms and the request_timeouts
+ * counter, and checks config spaces against what the stock drivers build
+ * from them.
  *
  * Incompatible changes bump VLB_ABI_MAJOR; user space must refuse a kernel
  * whose major differs from the one it was built against.
@@ -24,7 +27,7 @@
 #define VLB_MISC_NAME		"virtio-loopback"
 
 #define VLB_ABI_MAJOR		0
-#define VLB_ABI_MINOR		5
+#define VLB_ABI_MINOR		6
 
 /* Unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst (6.1). */
 #define VLB_IOCTL_MAGIC		0xBE
@@ -102,7 +105,9 @@ struct vlb_create {
 	__u32 flags;
 	__u64 iova_size;
 	char name[VLB_NAME_MAX];
-	__u64 reserved[4];
+	__u32 request_timeout_ms;
+	__u32 reserved1;
+	__u64 reserved[3];
 	__u8 config[VLB_CONFIG_MAX];
 };
 
@@ -226,7 +231,11 @@ struct vlb_vq_eventfd {
  * @reserved: zero
  * @data: new bytes
  *
- * Updates the config cache and raises a config-change interrupt.
+ * Updates the config cache and raises a config-change interrupt; the
+ * config space it makes is checked as at CREATE (EINVAL, nothing changed).
+ * Once the driver is up, 20 updates a second at most (EAGAIN beyond). A
+ * selection window (virtio-input's select and subsel) stays as the driver
+ * wrote it.
  */
 struct vlb_config_update {
 	__u32 offset;
@@ -266,6 +275,8 @@ struct vlb_vq_index {
  *	task that signalled them (virtio_blk and virtio_rng only)
  * @calls_in_device: of @calls, those the device made with VLB_IOVA_CALL
  *	and that were processed in its own context
+ * @request_timeouts: requests that passed the device's deadline (each
+ *	breaks the device, so at most 1)
  * @reserved: zero
  */
 struct vlb_stats {
@@ -283,7 +294,8 @@ struct vlb_stats {
 	__u64 copied_bytes;
 	__u64 calls_on_signalling_cpu;
 	__u64 calls_in_device;
-	__u64 reserved[2];
+	__u64 request_timeouts;
+	__u64 reserved[1];
 };
 
 /**

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0 */
+/*
+ * The device types the module serves, and everything the transport does
+ * differently per type: one table, so that adding a type is one entry.
+ *
+ * Plain C like vlb_abi_check.c: user space compiles it too, so the fuzz
+ * targets check the very config validation the kernel runs.
+ */
+#ifndef VLB_TYPES_H
+#define VLB_TYPES_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#else
+#include <stdbool.h>
+#include <stdint.h>
+#endif
+
+#include <linux/virtio_loopback.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vlb_type {
+	__u32 device_id;		/* VIRTIO_ID_* */
+	const char *name;
+	/*
+	 * The stock driver only ever sleeps while it waits for the device,
+	 * so completions may run on the signalling CPU (vlb_transport.c,
+	 * vlb_call_wakeup); drivers that spin must not get them there.
+	 */
+	bool waits_by_sleeping;
+	/*
+	 * Failed requests are completed with an error status byte the
+	 * driver reads (virtio_blk); otherwise the queues are broken first,
+	 * since the driver would take a failed buffer for data.
+	 */
+	bool fails_by_status_byte;
+	/*
+	 * Request deadline: a request of a queue that has one and is not
+	 * completed in time breaks the device. 0 for types without. A
+	 * CREATE may choose up to @timeout_max_ms; 0 selects the default.
+	 */
+	__u32 timeout_default_ms;
+	__u32 timeout_max_ms;
+	/* Whether queue @index has the deadline (NULL: every queue). */
+	bool (*queue_has_deadline)(__u32 index);
+	/*
+	 * Whether a used length the device reports for queue @index is one
+	 * the driver survives (beyond fitting the chain, which is always
+	 * checked); NULL: any.
+	 */
+	bool (*used_len_ok)(__u32 index, __u32 len);
+	/*
+	 * The config space is a window (virtio_input): the driver writes a
+	 * selection to bytes 0-1 and reads the device's answer after it.
+	 * Those bytes are the driver's alone, and a new selection clears the
+	 * answer to the last one, so the driver never reads a stale answer.
+	 */
+	bool select_window;
+	/*
+	 * Checks the config space (@config, @size bytes) against what the
+	 * stock driver builds from it and the device's limits (@c: queues,
+	 * ring size, features offered), at CREATE and for every config
+	 * update; NULL if nothing in it can hurt the driver.
+	 */
+	int (*check_config)(const struct vlb_create *c, const __u8 *config,
+			    __u32 size, const char **why);
+};
+
+/* The type of @device_id, or NULL if the module does not serve it. */
+const struct vlb_type *vlb_type_find(__u32 device_id);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VLB_TYPES_H */
