@@ -19,6 +19,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/module.h>
+#include <linux/nospec.h>
 #include <linux/ratelimit.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -293,7 +294,8 @@ static long vlb_dev_set_eventfd(struct vlb_device *vd, void __user *argp,
 		pr_debug("%s: %s\n", vd->name, why);
 		return ret;
 	}
-	return vlb_set_vq_eventfd(vd, e.index, e.fd, call);
+	return vlb_set_vq_eventfd(vd, array_index_nospec(e.index, vd->params.num_queues),
+				  e.fd, call);
 }
 
 static long vlb_dev_config_update(struct vlb_device *vd, void __user *argp)
@@ -359,7 +361,7 @@ static long vlb_dev_vq_interrupt(struct vlb_device *vd, void __user *argp)
 	ret = vlb_check_vq_index(&v, vd->params.num_queues, &why);
 	if (ret)
 		return ret;
-	vlb_vq_interrupt(&vd->vqs[v.index]);
+	vlb_vq_interrupt(&vd->vqs[array_index_nospec(v.index, vd->params.num_queues)]);
 	return 0;
 }
 
@@ -401,7 +403,7 @@ static long vlb_dev_get_vq_state(struct vlb_device *vd,
 	if (!s)
 		return -ENOMEM;
 	s->index = index;
-	vlb_vq_get_state(&vd->vqs[index], s);
+	vlb_vq_get_state(&vd->vqs[array_index_nospec(index, vd->params.num_queues)], s);
 	if (copy_to_user(argp, s, sizeof(*s)))
 		ret = -EFAULT;
 	kfree(s);

@@ -169,6 +169,15 @@ static void vlb_copy_page_range(struct page *to, struct page *from,
 	kunmap_local(dst);
 }
 
+/* Clears a DIRTY page before the device can see it; under @lock. */
+static void vlb_iova_clean_locked(struct vlb_iova_entry *e)
+{
+	if (!(e->flags & VLB_IOVA_DIRTY))
+		return;
+	clear_highpage(e->page);
+	e->flags &= ~VLB_IOVA_DIRTY;
+}
+
 /* ------------------------------------------------------------- DMA ops */
 
 static struct vlb_iova_domain *vlb_dev_domain(struct device *dev)
@@ -257,6 +266,8 @@ static dma_addr_t vlb_dma_map_page(struct device *dev, struct page *page,
 			e->flags |= VLB_IOVA_BOUNCE;
 		} else {
 			e->page = nth_page(page, i);
+			if (dir == DMA_FROM_DEVICE)
+				e->flags |= VLB_IOVA_DIRTY;
 		}
 	}
 	d->granted += npages;
@@ -264,16 +275,18 @@ static dma_addr_t vlb_dma_map_page(struct device *dev, struct page *page,
 
 	/*
 	 * The entries are not ACTIVE yet, so the device cannot see the bounce
-	 * pages while they are filled outside the lock.
+	 * pages while they are filled outside the lock. A pool page holds an
+	 * earlier request's bytes: the device sees this request's and zeros.
 	 */
-	if (to_dev && nbounce) {
-		for (i = 0; i < npages; i++) {
-			struct vlb_iova_entry *e = &d->entries[pfn + i];
+	for (i = 0; nbounce && i < npages; i++) {
+		struct vlb_iova_entry *e = &d->entries[pfn + i];
 
-			if (e->flags & VLB_IOVA_BOUNCE)
-				vlb_copy_page_range(e->page, e->orig, e->start,
-						    e->end);
-		}
+		if (!(e->flags & VLB_IOVA_BOUNCE))
+			continue;
+		if (!(e->flags & VLB_IOVA_EXTRA))
+			clear_highpage(e->page);
+		if (to_dev)
+			vlb_copy_page_range(e->page, e->orig, e->start, e->end);
 	}
 	if (!dead) {
 		atomic64_add(npages - nbounce, &d->stats->grants);
@@ -486,8 +499,13 @@ void vlb_iova_attach_dma_dev(struct vlb_iova_domain *d, struct device *dev)
 
 /* ------------------------------------------- copies for the device */
 
-/* Takes (@hold) or drops a copy's hold on every page of @segs (checked). */
-static void vlb_iova_hold_locked(struct vlb_iova_domain *d,
+/*
+ * Takes (@hold) or drops a copy's hold on every page of @segs (checked).
+ * Segments may overlap, so one call can hold a page many times; a hold
+ * that would overflow the page's count undoes this call's holds and
+ * fails, rather than wrap under a running copy.
+ */
+static bool vlb_iova_hold_locked(struct vlb_iova_domain *d,
 				 const struct vlb_iova_seg *segs, u32 nr_segs,
 				 bool hold)
 {
@@ -499,16 +517,27 @@ static void vlb_iova_hold_locked(struct vlb_iova_domain *d,
 		if (!vlb_iova_range(d, segs[s].iova, segs[s].len, &pfn, &n))
 			continue;
 		for (i = 0; i < n; i++) {
-			if (hold)
-				d->entries[pfn + i].copying++;
-			else
-				d->entries[pfn + i].copying--;
+			struct vlb_iova_entry *e = &d->entries[pfn + i];
+
+			if (!hold) {
+				e->copying--;
+				continue;
+			}
+			if (e->copying == U16_MAX) {
+				/* Undo this call: pages before i, segments before s. */
+				while (i--)
+					d->entries[pfn + i].copying--;
+				vlb_iova_hold_locked(d, segs, s, false);
+				return false;
+			}
+			e->copying++;
 		}
 		if (hold)
 			d->copying += n;
 		else
 			d->copying -= n;
 	}
+	return true;
 }
 
 int vlb_iova_copy_get(struct vlb_iova_domain *d,
@@ -534,15 +563,18 @@ int vlb_iova_copy_get(struct vlb_iova_domain *d,
 			if (d->dead || !e->page || (e->flags & VLB_IOVA_RING) ||
 			    !(e->flags & VLB_IOVA_ACTIVE) ||
 			    !(e->flags & (VLB_IOVA_READ | VLB_IOVA_WRITE)) ||
-			    (write && !(e->flags & VLB_IOVA_WRITE)) ||
-			    e->copying == U16_MAX)
+			    (write && !(e->flags & VLB_IOVA_WRITE)))
 				goto refused;
+			/* A copy to a file reads the page, as the device would. */
+			if (!write)
+				vlb_iova_clean_locked(e);
 			bvec_set_page(&bv[nbv++], e->page, chunk, off);
 			left -= chunk;
 			off = 0;
 		}
 	}
-	vlb_iova_hold_locked(d, segs, nr_segs, true);
+	if (!vlb_iova_hold_locked(d, segs, nr_segs, true))
+		goto refused;
 	spin_unlock_irqrestore(&d->lock, flags);
 	return nbv;
 
@@ -700,24 +732,43 @@ void vlb_revoke_batch_add(struct vlb_iova_domain *d, struct vlb_revoke_batch *b,
 	b->n++;
 }
 
+/* Entries scanned per hold of @lock: bounds the time interrupts are off. */
+#define VLB_REVOKE_SCAN_CHUNK	4096
+
 void vlb_iova_revoke_all(struct vlb_iova_domain *d)
 {
-	unsigned long i, n = 0, flags;
+	unsigned long i = 0, end, n = 0, flags;
+	bool any;
 
 	might_sleep();
 	down_write(&d->revoke_rwsem);
+	/*
+	 * Callers keep new activations out (the queues are not ready, or
+	 * notifies were quiesced after the device broke), so @active only
+	 * falls meanwhile: the scan ends at the last active entry, and a
+	 * domain with none active (a broken device signalled again) costs
+	 * nothing here.
+	 */
 	spin_lock_irqsave(&d->lock, flags);
-	for (i = 0; i < d->npages; i++) {
-		struct vlb_iova_entry *e = &d->entries[i];
+	any = d->active;
+	while (d->active && i < d->npages) {
+		end = min(i + VLB_REVOKE_SCAN_CHUNK, d->npages);
+		for (; i < end; i++) {
+			struct vlb_iova_entry *e = &d->entries[i];
 
-		if ((e->flags & VLB_IOVA_ACTIVE) && !(e->flags & VLB_IOVA_RING)) {
-			e->flags &= ~VLB_IOVA_ACTIVE;
-			n++;
+			if ((e->flags & VLB_IOVA_ACTIVE) && !(e->flags & VLB_IOVA_RING)) {
+				e->flags &= ~VLB_IOVA_ACTIVE;
+				d->active--;
+				n++;
+			}
 		}
+		spin_unlock_irqrestore(&d->lock, flags);
+		cond_resched();
+		spin_lock_irqsave(&d->lock, flags);
 	}
-	d->active = 0;
 	spin_unlock_irqrestore(&d->lock, flags);
-	vlb_iova_zap(d, 0, d->npages);
+	if (any)
+		vlb_iova_zap(d, 0, d->npages);
 	up_write(&d->revoke_rwsem);
 	vlb_iova_wait_all_copies(d);
 	atomic64_add(n, &d->stats->revocations);
@@ -822,6 +873,7 @@ static struct page *__vlb_iova_lookup(struct vlb_iova_domain *d,
 		    (!write || (e->flags & VLB_IOVA_WRITE))) {
 			page = e->page;
 			*writable = e->flags & VLB_IOVA_WRITE;
+			vlb_iova_clean_locked(e);
 		}
 	}
 	spin_unlock_irq(&d->lock);

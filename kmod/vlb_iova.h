@@ -37,6 +37,13 @@ struct vlb_stats_counters;
 #define VLB_IOVA_RING		BIT(4)
 /* A bounce page allocated beyond the pool (see vlb_dma_map_page). */
 #define VLB_IOVA_EXTRA		BIT(5)
+/*
+ * A from-device page granted zero-copy that still holds whatever its
+ * owner left there (freed kernel memory, with init_on_alloc=0, or an
+ * application's buffer under O_DIRECT): cleared before the device can
+ * read it, by a fault or a copy to a file.
+ */
+#define VLB_IOVA_DIRTY		BIT(6)
 
 struct vlb_iova_entry {
 	struct page *page;	/* what the device sees; NULL if unmapped */

@@ -15,18 +15,23 @@
  * The pages are held for the transfer (vlb_iova_copy_get), so revocation
  * of a request (and with it the driver's completion) waits for a copy
  * into its buffers to end; copies of other requests are not waited for.
- * That wait, and the one of a reset for every copy, is bounded by the
- * file's I/O, which must not depend on this transport: files on a
- * virtio-loopback device are refused (as loop refuses to recurse), and
- * allocations in the transfer do no I/O.
+ * That wait, and the one of a reset or a removal for every copy, is
+ * bounded by the file's I/O, which must depend on no process: files on a
+ * virtio-loopback device are refused (ELOOP, as loop refuses to recurse),
+ * and so are files whose I/O a process serves or can hold up (EOPNOTSUPP:
+ * FUSE, NFS and every file system without a local block device, nbd and
+ * loop devices); allocations in the transfer do no I/O.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/blkdev.h>
+#include <linux/magic.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/major.h>
 #include <linux/sched/mm.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 
@@ -48,20 +53,42 @@ static bool vlb_bdev_on_loopback(struct block_device *bdev)
 }
 
 /*
+ * A block device whose requests a process may serve or hold up: nbd's
+ * server, or whatever backs a loop device (a FUSE file, say).
+ */
+static bool vlb_bdev_served_by_a_process(struct block_device *bdev)
+{
+	return MAJOR(bdev->bd_dev) == NBD_MAJOR || MAJOR(bdev->bd_dev) == LOOP_MAJOR;
+}
+
+static int vlb_copy_bdev_ok(struct block_device *bdev)
+{
+	if (vlb_bdev_on_loopback(bdev))
+		return -ELOOP;
+	return vlb_bdev_served_by_a_process(bdev) ? -EOPNOTSUPP : 0;
+}
+
+/*
  * A regular file or a block device, and not one whose I/O could come back
- * to this transport. Only the file's own filesystem or block device is
- * seen, not what it is stacked on (device mapper, loop, overlayfs).
+ * to this transport or wait on a process: a regular file on tmpfs (memfd)
+ * or on a file system with a local block device, FUSE's fuseblk excepted.
+ * Only the file's own file system or block device is seen, not what it is
+ * stacked on (device mapper, md, overlayfs): SECURITY.md, known limits.
  */
 static int vlb_copy_file_ok(struct file *file)
 {
 	struct inode *inode = file_inode(file);
+	struct super_block *sb = inode->i_sb;
 
 	if (S_ISBLK(inode->i_mode))
-		return vlb_bdev_on_loopback(I_BDEV(file->f_mapping->host)) ?
-		       -ELOOP : 0;
-	if (S_ISREG(inode->i_mode))
-		return vlb_bdev_on_loopback(inode->i_sb->s_bdev) ? -ELOOP : 0;
-	return -EINVAL;
+		return vlb_copy_bdev_ok(I_BDEV(file->f_mapping->host));
+	if (!S_ISREG(inode->i_mode))
+		return -EINVAL;
+	if (shmem_file(file))
+		return 0;
+	if (!sb->s_bdev || sb->s_magic == FUSE_SUPER_MAGIC)
+		return -EOPNOTSUPP;
+	return vlb_copy_bdev_ok(sb->s_bdev);
 }
 
 /* The transfer itself, its pages held. */

@@ -16,6 +16,7 @@
 
 #include <linux/delay.h>
 #include <linux/file.h>
+#include <linux/nospec.h>
 #include <linux/slab.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
@@ -574,7 +575,11 @@ static void vlb_vq_process_used(struct vlb_vq *q)
 		bool ok;
 
 		spin_lock_irq(&q->avail_lock);
-		ok = id < q->num && q->inflight[id].active &&
+		/* @id is the device's: no speculative read past the array. */
+		ok = id < q->num;
+		if (ok)
+			id = array_index_nospec(id, q->num);
+		ok = ok && q->inflight[id].active &&
 		     len <= q->inflight[id].writable &&
 		     (!vd->type->used_len_ok || vd->type->used_len_ok(q->index, len));
 		spin_unlock_irq(&q->avail_lock);

@@ -29,8 +29,16 @@ long transfer_inline(int fd, IoOp &op)
 {
 	if (op.kind == IoOp::Kind::kFlush)
 		return ::fdatasync(fd) == 0 ? 0 : -errno;
-	if (op.mem_fd >= 0)
-		return transfer_iova_copy(fd, op);
+	if (op.mem_fd >= 0) {
+		const long n = transfer_iova_copy(fd, op);
+		// The kernel copies only for files whose I/O cannot wait on a
+		// process (not FUSE, NFS, nbd, loop): refused before anything
+		// moved, so the same request goes through the mapping.
+		if (n != -EOPNOTSUPP)
+			return n;
+		op.mem_fd = -1;
+		op.mem.clear();
+	}
 	long total = 0;
 	auto off = static_cast<off_t>(op.offset);
 	std::size_t first = 0;

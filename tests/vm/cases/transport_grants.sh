@@ -29,8 +29,15 @@ step "blk device with probes"
 log=$VLB_CASE_OUT/blk.log
 # The only disk of the guest, hence vda; a loop probe that never ran fails below.
 mnt=/tmp/grants-mnt
+# A file on the guest's 9p root (served by QEMU) and a loop device (its
+# backing file could be anything, a FUSE file among them): the copy's I/O
+# would wait on a process, so VLB_IOVA_COPY refuses both.
+modprobe loop
+truncate -s 1M /tmp/grants-loop.img
+loopdev=$(losetup --find --show /tmp/grants-loop.img)
 vlb_start_device "$log" --type blk --name probes --probes \
-	--loop-probe /dev/vda --loop-probe "$mnt/on-the-disk"
+	--loop-probe /dev/vda --loop-probe "$mnt/on-the-disk" \
+	--served-probe "$VLB_SRC/README.md" --served-probe "$loopdev"
 wait_for 30 first_vd >/dev/null || fail "no disk"
 dev=$(first_vd)
 [ "$dev" = /dev/vda ] || fail "the disk is $dev, the loop probe expects /dev/vda"
@@ -55,7 +62,8 @@ check_probes "$log" ungranted-read desc-read desc-write desc-read-then-write \
 	around-to-device-write around-from-device-write \
 	copy-ungranted copy-desc copy-avail copy-used-from-file copy-to-device-to-file copy-to-device-from-file \
 	copy-from-device-from-file copy-pipe after-completion-copy \
-	loop:/dev/vda "loop:$mnt/on-the-disk"
+	loop:/dev/vda "loop:$mnt/on-the-disk" "served:$VLB_SRC/README.md" "served:$loopdev"
+losetup -d "$loopdev"
 copies=$(vlb_stat "$log" copies)
 echo "copies: $copies"
 [ "$copies" -ge 2 ] || fail "the kernel counted $copies copies, want at least 2"
@@ -74,5 +82,28 @@ vlb_stop_device "$log"
 check_probes "$log" subpage-outside-zero ungranted-read after-completion-read
 
 wait_for 20 sh -c '! ls -d /sys/block/vd* 2>/dev/null' || fail "disk not removed"
+step "from-device pages show the device zeros, not what their owner left there"
+# An O_DIRECT read lands in the application's own buffer, granted to the
+# device whole: filled with 0xa5 first, it must look empty to the device
+# before the device writes it (and every bounced buffer's page must show
+# nothing of earlier requests: headers, status bytes).
+log=$VLB_CASE_OUT/peek.log
+vlb_start_device "$log" --type blk --name peek --peek
+wait_for 30 first_vd >/dev/null || fail "peek: no disk"
+python3 - "$(first_vd)" <<'PY'
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, 65536)
+for i in range(16):
+    buf[:] = b"\xa5" * len(buf)
+    if os.preadv(fd, [buf], i * len(buf)) != len(buf):
+        sys.exit("short read")
+PY
+vlb_stop_device "$log"
+grep '^peek ' "$log"
+[ "$(sed -n 's/^peek pages=\([0-9]*\).*/\1/p' "$log")" -ge 256 ] || fail "peek: too few pages looked at"
+grep -q '^peek .* stale=0$' "$log" || fail "peek: the device saw what a page held before"
+wait_for 20 sh -c "! ls -d /sys/block/vd* 2>/dev/null" || fail "peek: disk not removed"
+
 vlb_unload
 echo ok

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // vlb-test-device: serves one virtio device over the kernel uapi directly.
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -44,6 +45,10 @@ void usage(std::FILE *to)
 		     "  --loop-probe PATH       with --probes: VLB_IOVA_COPY must refuse PATH (a disk of\n"
 		     "                          this transport, or a file on one) with ELOOP; tried once\n"
 		     "                          it can be opened (repeatable)\n"
+		     "  --served-probe PATH     the same for a file whose I/O a process serves (9p, FUSE,\n"
+		     "                          NFS, nbd, loop): EOPNOTSUPP\n"
+		     "  --peek                  count from-device pages that show the device anything\n"
+		     "                          but zeros before it writes them ('peek' line at exit)\n"
 		     "  --suppress-kicks        set VRING_USED_F_NO_NOTIFY while draining queues\n"
 		     "  --interrupt-ioctl       complete through VLB_DEV_VQ_INTERRUPT, not the call eventfd\n"
 		     "  --call-ioctl            complete through VLB_IOVA_CALL on the IOVA fd\n"
@@ -104,6 +109,10 @@ int main(int argc, char **argv)
 				o.suppress_kicks = true;
 				continue;
 			}
+			if (a == "--peek") {
+				o.peek = true;
+				continue;
+			}
 			if (a == "--interrupt-ioctl") {
 				o.interrupt_ioctl = true;
 				continue;
@@ -146,7 +155,9 @@ int main(int argc, char **argv)
 			} else if (a == "--device") {
 				o.control_node = v;
 			} else if (a == "--loop-probe") {
-				o.loop_probes.emplace_back(v);
+				o.copy_refusals.emplace_back(v, ELOOP);
+			} else if (a == "--served-probe") {
+				o.copy_refusals.emplace_back(v, EOPNOTSUPP);
 			} else {
 				throw std::invalid_argument("unknown option " + std::string(a) + " (see --help)");
 			}

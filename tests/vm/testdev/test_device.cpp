@@ -128,7 +128,7 @@ TestDevice::TestDevice(Options opts) : opts_(std::move(opts))
 		scratch_ = UniqueFd(::memfd_create("vlb-copy-probes", MFD_CLOEXEC));
 		if (!scratch_)
 			throw_errno("memfd_create");
-		loop_probes_done_.assign(opts_.loop_probes.size(), false);
+		copy_refusals_done_.assign(opts_.copy_refusals.size(), false);
 	}
 	create();
 }
@@ -360,7 +360,7 @@ void TestDevice::run_probes(const Queue &q, const std::vector<Segment> &chain)
 		report_copy("after-completion-copy", EFAULT,
 			    copy_errno(iova_->copy(done.addr, done.len, scratch_.get(), 0, true), done.len));
 	}
-	run_loop_probes(chain);
+	run_copy_refusals(chain);
 }
 
 // VLB_IOVA_COPY gives the rights the mapping gives, on data buffers only,
@@ -417,13 +417,13 @@ void TestDevice::run_copy_probes(const Queue &q, const std::vector<Segment> &cha
 // Opening such a path needs I/O this device must serve (a partition scan,
 // a directory lookup), so a child opens it, copies and reports, and
 // nobody waits for it.
-void TestDevice::run_loop_probes(const std::vector<Segment> &chain)
+void TestDevice::run_copy_refusals(const std::vector<Segment> &chain)
 {
-	for (std::size_t i = 0; i < opts_.loop_probes.size(); ++i) {
-		if (loop_probes_done_[i])
+	for (std::size_t i = 0; i < opts_.copy_refusals.size(); ++i) {
+		if (copy_refusals_done_[i])
 			continue;
-		loop_probes_done_[i] = true;
-		const std::string &path = opts_.loop_probes[i];
+		copy_refusals_done_[i] = true;
+		const auto &[path, want] = opts_.copy_refusals[i];
 		const Segment s = chain.front();
 		const pid_t pid = ::fork();
 		if (pid < 0)
@@ -441,7 +441,7 @@ void TestDevice::run_loop_probes(const std::vector<Segment> &chain)
 		for (int tries = 0; tries < 600; ++tries) {
 			const UniqueFd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
 			if (f) {
-				report_copy("loop:" + path, ELOOP,
+				report_copy((want == ELOOP ? "loop:" : "served:") + path, want,
 					    copy_errno(iova_->copy(s.addr, s.len, f.get(), 0, false), s.len));
 				::_exit(0);
 			}
@@ -499,6 +499,29 @@ void TestDevice::check_subpage(const Segment &s)
 			clean = false;
 	report("subpage-outside-zero", IovaSpace::Outcome::ok,
 	       clean ? IovaSpace::Outcome::ok : IovaSpace::Outcome::other);
+}
+
+// What the device may see of a from-device buffer before it writes it: a
+// page granted whole shows zeros (not what its owner left there), a
+// bounced buffer's page zeros outside the buffer (not an earlier request).
+void TestDevice::peek(const std::vector<Segment> &chain)
+{
+	for (const Segment &s : chain) {
+		if (!s.writable || s.len == 0)
+			continue;
+		for (std::uint64_t page = s.addr & ~std::uint64_t{4095}; page < s.addr + s.len; page += 4096) {
+			const std::uint64_t start = page < s.addr ? s.addr - page : 0;
+			const std::uint64_t end = std::min<std::uint64_t>(s.addr + s.len - page, 4096);
+			const bool whole = start == 0 && end == 4096;
+			const std::span<std::byte> bytes = iova_->bytes(page, 4096);
+			bool clean = true;
+			for (std::uint64_t i = 0; i < 4096 && clean; ++i)
+				if ((whole || i < start || i >= end) && bytes[i] != std::byte{0})
+					clean = false;
+			++peeked_;
+			stale_ += clean ? 0 : 1;
+		}
+	}
 }
 
 std::uint32_t TestDevice::serve_rng(std::span<const Segment> chain)
@@ -697,6 +720,8 @@ bool TestDevice::drain(Queue &q)
 			const std::vector<Segment> chain = walk_chain(q, head);
 			if (opts_.probes)
 				run_probes(q, chain);
+			if (opts_.peek)
+				peek(chain);
 			const std::optional<std::uint32_t> served = serve(q, head, chain);
 			if (!served)
 				continue;
@@ -947,6 +972,9 @@ int TestDevice::run()
 					    static_cast<unsigned long long>(s.calls_on_signalling_cpu),
 					    static_cast<unsigned long long>(s.calls_in_device),
 					    static_cast<unsigned long long>(s.request_timeouts));
+				if (opts_.peek)
+					std::printf("peek pages=%llu stale=%llu\n", static_cast<unsigned long long>(peeked_),
+						    static_cast<unsigned long long>(stale_));
 				if (late_) {
 					const LateCopier::Counts c = late_->counts();
 					std::printf("late-copy requests=%llu copies=%llu refused=%llu\n",

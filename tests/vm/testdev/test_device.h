@@ -51,6 +51,10 @@ struct Options {
 	Hostile hostile = Hostile::none;
 	// Check, from child processes, what the kernel lets this device reach.
 	bool probes = false;
+	// Before serving, read what every from-device page of the request
+	// shows and count the pages holding anything but zeros (printed as
+	// 'peek pages=N stale=S' at exit).
+	bool peek = false;
 	// Set VRING_USED_F_NO_NOTIFY while draining a queue (kick suppression).
 	bool suppress_kicks = false;
 	// Complete through VLB_DEV_VQ_INTERRUPT instead of the call eventfd.
@@ -59,7 +63,9 @@ struct Options {
 	bool call_ioctl = false;
 	// With probes: files VLB_IOVA_COPY must refuse (ELOOP) as being on a
 	// virtio-loopback device; each is tried once, when it can be opened.
-	std::vector<std::string> loop_probes;
+	// VLB_IOVA_COPY refusals to check: a file and the errno it must get
+	// (ELOOP: on a virtio-loopback disk; EOPNOTSUPP: served by a process).
+	std::vector<std::pair<std::string, int>> copy_refusals;
 	bool verbose = false;
 };
 
@@ -127,8 +133,9 @@ private:
 	void run_probes(const Queue &q, const std::vector<Segment> &chain);
 	bool run_fault_around_probes(const std::vector<Segment> &chain);
 	void check_subpage(const Segment &s);
+	void peek(const std::vector<Segment> &chain);
 	void run_copy_probes(const Queue &q, const std::vector<Segment> &chain);
-	void run_loop_probes(const std::vector<Segment> &chain);
+	void run_copy_refusals(const std::vector<Segment> &chain);
 
 	Options opts_;
 	UniqueFd dev_;
@@ -140,6 +147,7 @@ private:
 	std::deque<ConsoleControl> console_control_out_;   // messages waiting for a buffer
 	bool console_port_ready_ = false;                  // the driver said PORT_READY for port 0
 	std::uint64_t served_ = 0;
+	std::uint64_t peeked_ = 0, stale_ = 0;  // --peek
 	bool stalled_ = false;  // SIGUSR2: take requests, answer none from now on
 	bool self_broken_ = false;  // --hostile late-grant, after SIGUSR2
 	bool first_probes_done_ = false;
@@ -148,7 +156,7 @@ private:
 	bool around_from_device_done_ = false;
 	std::vector<Segment> completed_chain_;  // a chain the kernel has revoked
 	UniqueFd scratch_;  // probes: a memfd that VLB_IOVA_COPY copies to and from
-	std::vector<bool> loop_probes_done_;
+	std::vector<bool> copy_refusals_done_;
 };
 
 } // namespace vlb::testdev

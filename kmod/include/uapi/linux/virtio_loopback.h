@@ -406,7 +406,9 @@ struct vlb_iova_seg {
  * @segs: user address of @nr_segs struct vlb_iova_seg, in file order
  * @nr_segs: 1..VLB_IOVA_COPY_SEGS_MAX
  * @fd: the caller's fd of a regular file or block device, open for the
- *	direction; not one on a virtio-loopback device
+ *	direction; not one on a virtio-loopback device, nor one whose I/O a
+ *	process serves (FUSE, NFS and other file systems without a local
+ *	block device, nbd and loop devices)
  * @offset: file position (for O_DIRECT, as aligned as the file needs)
  * @flags: exactly one of VLB_IOVA_COPY_TO_FILE, VLB_IOVA_COPY_FROM_FILE
  * @reserved0: zero
@@ -414,12 +416,15 @@ struct vlb_iova_seg {
  *
  * Every page of every segment must be reachable by the device now, with
  * the access its mapping would have: TO_FILE reads the buffers, FROM_FILE
- * writes them (from-device buffers only). Ring memory is never copied.
+ * writes them (from-device buffers only). Ring memory is never copied. A
+ * from-device page TO_FILE reads is cleared first, as a fault of the
+ * mapping would: the device sees nothing its owner left there.
  * At most VLB_IOVA_COPY_BYTES_MAX bytes in all.
  *
  * Returns the bytes transferred (short only where pread()/pwrite() would
  * be), or -1 with errno: EFAULT a page is not reachable so, EINVAL a bad
- * argument or file kind, ELOOP a file on a virtio-loopback device, EBADF
+ * argument or file kind, ELOOP a file on a virtio-loopback device,
+ * EOPNOTSUPP a file whose I/O a process serves (nothing moved), EBADF
  * @fd not open (for the direction), or the error of the file's read or
  * write. Revocation waits for a copy in progress: a completion never
  * overtakes a copy into its buffers.
