@@ -7,7 +7,7 @@ results=/run/vlb/results
 . "$results/boot.conf"
 export VLB_SRC VLB_BUILD VLB_KERNEL
 # shellcheck disable=SC2163 # exports the variables these names hold
-for v in ${!VLB_BENCH_@}; do export "$v"; done
+for v in ${!VLB_BENCH_@} ${!VLB_HOSTILE_@}; do export "$v"; done
 export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 cd /tmp || exit 1
 
