@@ -51,6 +51,36 @@ int vlb_check_config(const struct vlb_create *c, const __u8 *config,
 	return t->check_config ? t->check_config(c, config, c->config_size, why) : 0;
 }
 
+static bool vlb_in_ranges(const struct vlb_type *t, __u32 i)
+{
+	unsigned int r;
+
+	for (r = 0; r < t->nmutable; r++)
+		if (i >= t->mutable_ranges[r].off &&
+		    i - t->mutable_ranges[r].off < t->mutable_ranges[r].len)
+			return true;
+	return false;
+}
+
+int vlb_check_config_change(const struct vlb_create *c, const __u8 *old,
+			    const __u8 *next, bool answer_allowed, const char **why)
+{
+	const struct vlb_type *t = vlb_type_find(c->device_id);
+	__u32 i;
+
+	if (!t)
+		return vlb_fail(why, "device_id: type not allowed", -EPROTONOSUPPORT);
+	if (t->select_window) {
+		if (!answer_allowed)
+			return vlb_fail(why, "config: answered already; no new selection", -EBUSY);
+	} else {
+		for (i = 0; i < c->config_size; i++)
+			if (old[i] != next[i] && !vlb_in_ranges(t, i))
+				return vlb_fail(why, "config: a field read once changed", -EINVAL);
+	}
+	return vlb_check_config(c, next, why);
+}
+
 static int vlb_check_timeout(struct vlb_create *c, const char **why)
 {
 	const struct vlb_type *t = vlb_type_find(c->device_id);

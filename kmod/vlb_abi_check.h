@@ -46,6 +46,14 @@ int vlb_check_name(const char name[VLB_NAME_MAX], const char **why);
  */
 int vlb_check_config(const struct vlb_create *c, const __u8 *config,
 		     const char **why);
+/*
+ * Checks a config update from @old to @next: only fields the driver reads
+ * again may change (EINVAL), a selection window's answer once per
+ * selection (@answer_allowed, else EBUSY), and @next must pass
+ * vlb_check_config().
+ */
+int vlb_check_config_change(const struct vlb_create *c, const __u8 *old,
+			    const __u8 *next, bool answer_allowed, const char **why);
 /* Checks @c and fills in defaults for fields left zero. */
 int vlb_check_create(struct vlb_create *c, const char **why);
 int vlb_check_reattach(const struct vlb_reattach *r, const char **why);

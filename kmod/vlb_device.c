@@ -43,7 +43,7 @@ MODULE_PARM_DESC(grace_period_ms, "How long a detached device waits for REATTACH
  */
 static unsigned int vlb_test_remove_delay_ms;
 module_param_named(test_remove_delay_ms, vlb_test_remove_delay_ms, uint, 0644);
-MODULE_PARM_DESC(test_remove_delay_ms, "Testing only: sleep this long (ms) as every removal starts");
+MODULE_PARM_DESC(test_remove_delay_ms, "Testing only: sleep this long (ms, 10000 at most) as every removal starts");
 
 /*
  * Every device by name, from CREATE until its removal is complete;
@@ -333,10 +333,12 @@ static long vlb_dev_config_update(struct vlb_device *vd, void __user *argp)
 	/* A selection window's selection is the driver's, whatever this says. */
 	if (vd->type->select_window)
 		memcpy(u->data, vd->config, min_t(u32, 2, vd->params.config_size));
-	ret = vlb_check_config(&vd->params, u->data, &why);
+	ret = vlb_check_config_change(&vd->params, vd->config, u->data,
+				      !vd->config_answered, &why);
 	if (!ret) {
 		memcpy(vd->config, u->data, vd->params.config_size);
 		vd->config_generation++;
+		vd->config_answered = true;
 	}
 	spin_unlock_irq(&vd->config_lock);
 	if (ret) {
@@ -486,7 +488,7 @@ static void vlb_device_remove(struct vlb_device *vd)
 
 	pr_info("%s: removing\n", vd->name);
 	if (READ_ONCE(vlb_test_remove_delay_ms))
-		msleep(READ_ONCE(vlb_test_remove_delay_ms));
+		msleep(min(READ_ONCE(vlb_test_remove_delay_ms), 10000U));
 	/* Nothing an fd holder does reaches the device from here on. */
 	down_write(&vd->gone_rwsem);
 	vd->gone = true;
@@ -609,6 +611,31 @@ static struct vlb_device *vlb_find_locked(const char *name)
 	return NULL;
 }
 
+/*
+ * True if @dev hangs directly off the virtio device of a registered
+ * loopback device: a disk virtio_blk added for it. Pointers are compared,
+ * never followed: a deleted disk outlives its parent while it is open, and
+ * that parent may be freed memory by now. Sleeps.
+ */
+bool vlb_is_child_of_a_device(const struct device *dev)
+{
+	const struct device *parent = READ_ONCE(dev->parent);
+	struct vlb_device *vd;
+	bool found = false;
+
+	if (!parent)
+		return false;
+	mutex_lock(&vlb_devices_lock);
+	list_for_each_entry(vd, &vlb_devices, node) {
+		if (parent == &vd->vdev.dev) {
+			found = true;
+			break;
+		}
+	}
+	mutex_unlock(&vlb_devices_lock);
+	return found;
+}
+
 static struct vlb_device *vlb_device_alloc(const struct vlb_create *c)
 {
 	struct vlb_device *vd;
@@ -634,6 +661,7 @@ static struct vlb_device *vlb_device_alloc(const struct vlb_create *c)
 	INIT_DELAYED_WORK(&vd->remove_work, vlb_remove_work);
 	INIT_WORK(&vd->register_work, vlb_register_work);
 	vd->state = VLB_ATTACHED;
+	vd->config_answered = true;	/* nothing selected yet */
 	vlb_deadline_init(vd);
 	/* 20 config changes a second: a device may not flood its driver. */
 	ratelimit_state_init(&vd->config_changes, HZ, 20);
@@ -718,11 +746,16 @@ long vlb_ioctl_create(void __user *argp)
 		goto out_parent;
 	}
 	list_add_tail(&vd->node, &vlb_devices);	/* the registry owns the initial ref */
+	/*
+	 * Queued before the lock goes: a removal (which flushes this work)
+	 * needs the lock to start, so it cannot finish before the work is
+	 * queued and free the device under it.
+	 */
+	queue_work(vlb_dev_wq, &vd->register_work);
 	mutex_unlock(&vlb_devices_lock);
 
 	pr_info("%s: created (virtio id %u, %u queue(s) of %u)\n", vd->name,
 		c->device_id, c->num_queues, c->queue_size_max);
-	queue_work(vlb_dev_wq, &vd->register_work);
 	kfree(c);
 	return fd;
 
@@ -741,6 +774,7 @@ long vlb_ioctl_reattach(void __user *argp)
 	struct vlb_reattach r;
 	struct vlb_device *vd;
 	const char *why;
+	bool broken;
 	int ret;
 
 	if (copy_from_user(&r, argp, sizeof(r)))
@@ -768,9 +802,16 @@ long vlb_ioctl_reattach(void __user *argp)
 			 */
 			if (cancel_delayed_work(&vd->remove_work))
 				vlb_device_put(vd);
+			/*
+			 * It may have broken since the check above, its removal
+			 * queued and just cancelled: queue that again.
+			 */
 			spin_lock_irq(&vd->msg_lock);
 			vd->state = VLB_ATTACHED;
+			broken = vd->broken;
 			spin_unlock_irq(&vd->msg_lock);
+			if (broken)
+				vlb_queue_removal(vd, 0);
 			pr_info("%s: reattached\n", vd->name);
 		}
 	}
@@ -780,8 +821,11 @@ long vlb_ioctl_reattach(void __user *argp)
 
 int vlb_devices_init(void)
 {
-	vlb_dev_wq = alloc_workqueue("virtio-loopback-dev",
-				     WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	/*
+	 * No WQ_MEM_RECLAIM: removal runs drivers' remove, which flush work
+	 * on queues without it, and flushes this queue's register work.
+	 */
+	vlb_dev_wq = alloc_workqueue("virtio-loopback-dev", WQ_UNBOUND, 0);
 	return vlb_dev_wq ? 0 : -ENOMEM;
 }
 

@@ -121,10 +121,15 @@ struct vlb_device {
 	struct vlb_iova_domain *iova;
 	struct vlb_stats_counters stats;
 
-	/* @config_lock (irq-safe) guards @config and @config_generation. */
+	/*
+	 * @config_lock (irq-safe) guards @config, @config_generation and
+	 * @config_answered (a selection window's answer was given since the
+	 * driver's last selection).
+	 */
 	spinlock_t config_lock;
 	u8 config[VLB_CONFIG_MAX];
 	u32 config_generation;
+	bool config_answered;
 	/* Bounds the config-change interrupts VLB_DEV_CONFIG_UPDATE raises. */
 	struct ratelimit_state config_changes;
 
@@ -184,6 +189,7 @@ long vlb_ioctl_create(void __user *argp);
 long vlb_ioctl_reattach(void __user *argp);
 int vlb_send_msg(struct vlb_device *vd, struct vlb_msg *msg);
 void vlb_mark_broken(struct vlb_device *vd, const char *why);
+bool vlb_is_child_of_a_device(const struct device *dev);
 extern unsigned int vlb_msg_timeout_ms;
 
 /* vlb_transport.c */

@@ -14,6 +14,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mount.h>
+#include <linux/nospec.h>
 #include <linux/pseudo_fs.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
@@ -99,7 +100,11 @@ static bool vlb_iova_range(struct vlb_iova_domain *d, u64 iova, u64 len,
 		return false;
 	*first = iova >> PAGE_SHIFT;
 	*n = ((end - 1) >> PAGE_SHIFT) - *first + 1;
-	return *first < d->npages && *n <= d->npages - *first;
+	if (*first >= d->npages || *n > d->npages - *first)
+		return false;
+	/* The device chose @iova: no speculative index past the entries. */
+	*first = array_index_nospec(*first, d->npages);
+	return true;
 }
 
 /* Next-fit allocation of @n contiguous IOVA pages; page 0 is never used. */
@@ -352,9 +357,10 @@ static void vlb_dma_unmap_page(struct device *dev, dma_addr_t addr,
 		 * to a page going back to its owner, and no zap is possible
 		 * here (atomic context). Never silent.
 		 */
-		WARN_ONCE(e->flags & VLB_IOVA_ACTIVE,
-			  "virtio_loopback: unmap of a grant still active at 0x%llx\n",
-			  vlb_pfn_to_iova(pfn + i));
+		if (WARN_ONCE(e->flags & VLB_IOVA_ACTIVE,
+			      "virtio_loopback: unmap of a grant still active at 0x%llx\n",
+			      vlb_pfn_to_iova(pfn + i)))
+			d->stale = true;
 	}
 	vlb_iova_unmap_locked(d, pfn, n);
 	vlb_iova_free(d, pfn, n);
@@ -585,14 +591,37 @@ refused:
 	return -EFAULT;
 }
 
+/* Drops DIRTY from the pages @segs cover whole; under @lock. */
+static void vlb_iova_filled_locked(struct vlb_iova_domain *d,
+				   const struct vlb_iova_seg *segs, u32 nr_segs)
+{
+	unsigned long pfn, n, i;
+	u32 s;
+
+	for (s = 0; s < nr_segs; s++) {
+		u64 start = segs[s].iova, end = start + segs[s].len;
+
+		if (!vlb_iova_range(d, start, segs[s].len, &pfn, &n))
+			continue;
+		for (i = 0; i < n; i++) {
+			u64 page = vlb_pfn_to_iova(pfn + i);
+
+			if (page >= start && page + PAGE_SIZE <= end)
+				d->entries[pfn + i].flags &= ~VLB_IOVA_DIRTY;
+		}
+	}
+}
+
 void vlb_iova_copy_put(struct vlb_iova_domain *d,
 		       const struct vlb_iova_seg *segs, u32 nr_segs,
-		       ssize_t copied)
+		       ssize_t copied, bool filled)
 {
 	unsigned long flags;
 
 	spin_lock_irqsave(&d->lock, flags);
 	vlb_iova_hold_locked(d, segs, nr_segs, false);
+	if (filled)
+		vlb_iova_filled_locked(d, segs, nr_segs);
 	if (copied >= 0 && d->stats) {
 		atomic64_inc(&d->stats->copies);
 		atomic64_add(copied, &d->stats->copied_bytes);
@@ -696,6 +725,8 @@ void vlb_revoke_batch_flush(struct vlb_iova_domain *d, struct vlb_revoke_batch *
 			if ((e->flags & VLB_IOVA_ACTIVE) && !(e->flags & VLB_IOVA_RING)) {
 				e->flags &= ~VLB_IOVA_ACTIVE;
 				d->active--;
+				/* Never written: the driver gets zeros back, not stale data. */
+				vlb_iova_clean_locked(e);
 			}
 		}
 		pages += b->r[i].last - b->r[i].first + 1;
@@ -750,7 +781,8 @@ void vlb_iova_revoke_all(struct vlb_iova_domain *d)
 	 * nothing here.
 	 */
 	spin_lock_irqsave(&d->lock, flags);
-	any = d->active;
+	any = d->active || d->stale;
+	d->stale = false;
 	while (d->active && i < d->npages) {
 		end = min(i + VLB_REVOKE_SCAN_CHUNK, d->npages);
 		for (; i < end; i++) {
@@ -759,6 +791,7 @@ void vlb_iova_revoke_all(struct vlb_iova_domain *d)
 			if ((e->flags & VLB_IOVA_ACTIVE) && !(e->flags & VLB_IOVA_RING)) {
 				e->flags &= ~VLB_IOVA_ACTIVE;
 				d->active--;
+				vlb_iova_clean_locked(e);
 				n++;
 			}
 		}

@@ -105,6 +105,12 @@ struct vlb_iova_domain {
 
 	bool dead;			/* device gone: every fault is SIGBUS */
 	/*
+	 * A page was unmapped while still ACTIVE (a WARN: impossible by
+	 * construction): its PTEs may remain, so the next vlb_iova_revoke_all()
+	 * zaps everything even with nothing active.
+	 */
+	bool stale;
+	/*
 	 * The device's counters. IOVA files, hence the domain, may outlive
 	 * the device, so vlb_iova_destroy() clears @stats under revoke_rwsem
 	 * held for write and @lock: the fault path reads it under the read
@@ -184,14 +190,16 @@ int vlb_iova_set_ring_perm(struct vlb_iova_domain *d, u64 iova, u64 len,
  * writing if @write), holds them and fills @bv with one bio_vec per page;
  * returns their number or -EFAULT (nothing held). The pages stay valid
  * until put: their revocation waits for it. Put counts @copied (bytes, or
- * a negative errno) and lets revocation go on.
+ * a negative errno) and lets revocation go on; @filled (a copy from a file
+ * that wrote every byte of @segs) makes the DIRTY pages they cover whole
+ * clean, since nothing of what their owner left remains there.
  */
 int vlb_iova_copy_get(struct vlb_iova_domain *d,
 		      const struct vlb_iova_seg *segs, u32 nr_segs, bool write,
 		      struct bio_vec *bv);
 void vlb_iova_copy_put(struct vlb_iova_domain *d,
 		       const struct vlb_iova_seg *segs, u32 nr_segs,
-		       ssize_t copied);
+		       ssize_t copied, bool filled);
 long vlb_iova_copy(struct vlb_iova_domain *d, void __user *argp);
 
 /* Writes @byte at @iova as the device would (fail-in-flight path). */

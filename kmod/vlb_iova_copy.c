@@ -36,29 +36,31 @@
 #include <linux/uio.h>
 
 #include "vlb_abi_check.h"
+#include "vlb_device.h"
 #include "vlb_iova.h"
 #include "vlb_stats.h"
 
-/* True if @bdev is a disk of a virtio-loopback device, or a part of one. */
+/*
+ * True if @bdev is a disk of a virtio-loopback device, or a part of one.
+ * The registry answers, not the disk's parents: a disk removed while open
+ * keeps a pointer to a parent that may already be freed.
+ */
 static bool vlb_bdev_on_loopback(struct block_device *bdev)
 {
-	struct device *dev;
-
-	if (!bdev || !bdev->bd_disk)
-		return false;
-	for (dev = disk_to_dev(bdev->bd_disk); dev; dev = dev->parent)
-		if (get_dma_ops(dev) == &vlb_dma_ops)
-			return true;
-	return false;
+	return bdev && bdev->bd_disk &&
+	       vlb_is_child_of_a_device(disk_to_dev(bdev->bd_disk));
 }
 
 /*
  * A block device whose requests a process may serve or hold up: nbd's
- * server, or whatever backs a loop device (a FUSE file, say).
+ * server, or whatever backs a loop device (a FUSE file, say). The disk's
+ * major, not the device's: partitions may have the extended major.
  */
 static bool vlb_bdev_served_by_a_process(struct block_device *bdev)
 {
-	return MAJOR(bdev->bd_dev) == NBD_MAJOR || MAJOR(bdev->bd_dev) == LOOP_MAJOR;
+	int major = bdev->bd_disk ? bdev->bd_disk->major : MAJOR(bdev->bd_dev);
+
+	return major == NBD_MAJOR || major == LOOP_MAJOR;
 }
 
 static int vlb_copy_bdev_ok(struct block_device *bdev)
@@ -161,7 +163,8 @@ long vlb_iova_copy(struct vlb_iova_domain *d, void __user *argp)
 	if (ret < 0)
 		goto out_fd;
 	ret = vlb_copy_held(f.file, &c, bv, ret, bytes);
-	vlb_iova_copy_put(d, segs, c.nr_segs, ret);
+	vlb_iova_copy_put(d, segs, c.nr_segs, ret,
+			  c.flags == VLB_IOVA_COPY_FROM_FILE && ret == bytes);
 out_fd:
 	fdput(f);
 out_bv:

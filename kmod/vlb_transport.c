@@ -33,7 +33,7 @@
  */
 static unsigned int vlb_test_notify_delay_ms;
 module_param_named(test_notify_delay_ms, vlb_test_notify_delay_ms, uint, 0644);
-MODULE_PARM_DESC(test_notify_delay_ms, "Testing only: busy-wait this long (ms) in every notify");
+MODULE_PARM_DESC(test_notify_delay_ms, "Testing only: busy-wait this long (ms, 5000 at most) in every notify");
 
 static struct workqueue_struct *vlb_wq;
 /* Per-CPU: call work of drivers that sleep, see vlb_driver_waits_by_sleeping. */
@@ -96,9 +96,14 @@ static void vlb_set(struct virtio_device *vdev, unsigned int offset,
 		return;
 	spin_lock_irqsave(&vd->config_lock, flags);
 	memcpy(vd->config + offset, buf, len);
-	/* A new selection: the answer to the last one is gone (vlb_types.h). */
-	if (vd->type->select_window && offset < 2)
+	/*
+	 * A new selection: the answer to the last one is gone, and the device
+	 * may give one, once (vlb_types.h). CREATE checked config_size >= 8.
+	 */
+	if (vd->type->select_window && offset < 2 && vd->params.config_size > 2) {
 		memset(vd->config + 2, 0, vd->params.config_size - 2);
+		vd->config_answered = false;
+	}
 	spin_unlock_irqrestore(&vd->config_lock, flags);
 
 	while (done < len) {
@@ -268,25 +273,34 @@ static void vlb_queue_call_work(struct vlb_vq *q)
 
 /*
  * Arms the device's request deadline for @expires unless it is armed
- * already or off. On another CPU than this one where there is one: a
- * driver that busy-waits with interrupts off (virtio_console's hvc
- * output) spins on the CPU that notified, where a timer never fires.
- * Any context.
+ * already or off, on @cpu if given (>= 0), else on another CPU than this
+ * one where there is one: a driver that busy-waits with interrupts off
+ * (virtio_console's hvc output) spins on the CPU that notified, where a
+ * timer never fires. A timer pending on this CPU moves away for the same
+ * reason. Any context.
  */
-static void vlb_arm_deadline(struct vlb_device *vd, unsigned long expires)
+static void vlb_arm_deadline(struct vlb_device *vd, unsigned long expires, int cpu)
 {
+	unsigned int here = raw_smp_processor_id();
 	unsigned long flags;
-	unsigned int cpu;
 
 	spin_lock_irqsave(&vd->deadline_lock, flags);
-	if (!vd->deadline_off && !timer_pending(&vd->deadline)) {
-		vd->deadline.expires = expires;
-		cpu = cpumask_any_but(cpu_online_mask, raw_smp_processor_id());
-		if (cpu < nr_cpu_ids)
-			add_timer_on(&vd->deadline, cpu);
-		else
-			add_timer(&vd->deadline);
+	if (vd->deadline_off)
+		goto out;
+	if (timer_pending(&vd->deadline)) {
+		if (cpu >= 0 || (vd->deadline.flags & TIMER_CPUMASK) != here ||
+		    !del_timer(&vd->deadline))
+			goto out;
+		expires = vd->deadline.expires;
 	}
+	vd->deadline.expires = expires;
+	if (cpu < 0)
+		cpu = cpumask_any_but(cpu_online_mask, here);
+	if (cpu >= 0 && cpu < nr_cpu_ids)
+		add_timer_on(&vd->deadline, cpu);
+	else
+		add_timer(&vd->deadline);
+out:
 	spin_unlock_irqrestore(&vd->deadline_lock, flags);
 }
 
@@ -345,7 +359,8 @@ static void vlb_deadline_expired(struct timer_list *t)
 	if (!pending || READ_ONCE(vd->broken))
 		return;
 	if (time_before(jiffies, oldest + timeout)) {
-		vlb_arm_deadline(vd, oldest + timeout);
+		/* This CPU takes interrupts: it is not spinning with them off. */
+		vlb_arm_deadline(vd, oldest + timeout, raw_smp_processor_id());
 		return;
 	}
 	atomic64_inc(&vd->stats.request_timeouts);
@@ -382,7 +397,9 @@ static bool vlb_vq_notify(struct virtqueue *vq)
 	struct eventfd_ctx *kick = NULL;
 	unsigned long flags;
 	bool dead, publish = false;
-	u16 avail_idx;
+	const char *why = NULL;
+	u16 avail_idx, bad_head = 0, bad_pos = 0;
+	int err = 0;
 
 	spin_lock_irqsave(&q->avail_lock, flags);
 	if (!q->ready) {
@@ -391,9 +408,10 @@ static bool vlb_vq_notify(struct virtqueue *vq)
 	}
 	dead = READ_ONCE(vd->broken);
 	if (unlikely(READ_ONCE(vlb_test_notify_delay_ms)) && !dead) {
-		pr_info("%s: test: notify delayed %u ms\n", vd->name,
-			READ_ONCE(vlb_test_notify_delay_ms));
-		mdelay(READ_ONCE(vlb_test_notify_delay_ms));
+		unsigned int ms = min(READ_ONCE(vlb_test_notify_delay_ms), 5000U);
+
+		pr_info_ratelimited("%s: test: notify delayed %u ms\n", vd->name, ms);
+		mdelay(ms);
 	}
 	avail_idx = virtio16_to_cpu(vdev, READ_ONCE(q->vring.avail->idx));
 	/* Entries before the index the driver published are complete. */
@@ -404,12 +422,24 @@ static bool vlb_vq_notify(struct virtqueue *vq)
 		u64 writable = 0;
 
 		if (head >= q->num || q->inflight[head].active) {
+			why = "the driver's avail entry names a head out of range or in flight";
+			bad_head = head;
+			bad_pos = q->last_avail;
 			dead = true;
 			break;
 		}
 		/* A dead device gets nothing; the call work fails the request. */
-		if (!dead && vlb_walk_chain(q, head, vlb_activate_desc, &writable))
-			dead = true;
+		if (!dead) {
+			err = vlb_walk_chain(q, head, vlb_activate_desc, &writable);
+			if (err) {
+				why = err == -EINVAL ?
+				      "a driver's request chain the transport cannot follow" :
+				      "a driver's request buffer outside its grants";
+				bad_head = head;
+				bad_pos = q->last_avail;
+				dead = true;
+			}
+		}
 		q->inflight[head].writable = min_t(u64, writable, U32_MAX);
 		q->inflight[head].avail_pos = q->last_avail;
 		q->inflight[head].published = jiffies;
@@ -435,11 +465,16 @@ static bool vlb_vq_notify(struct virtqueue *vq)
 	spin_unlock_irqrestore(&q->avail_lock, flags);
 	if (publish && q->has_deadline)
 		vlb_arm_deadline(vd, jiffies +
-				 msecs_to_jiffies(vd->params.request_timeout_ms));
-	if (dead) {
-		vlb_mark_broken(vd, "invalid request chain from the driver");
-		vlb_queue_call_work(q);
+				 msecs_to_jiffies(vd->params.request_timeout_ms), -1);
+	if (why) {
+		/* The driver's own ring: the details help find whose bug it is. */
+		pr_warn_ratelimited("%s: queue %u: head %u at avail %u of %u: %s\n",
+				    vd->name, q->index, bad_head, bad_pos,
+				    avail_idx, why);
+		vlb_mark_broken(vd, why);
 	}
+	if (dead)
+		vlb_queue_call_work(q);
 	return true;
 }
 
@@ -1011,7 +1046,20 @@ static void vlb_del_vqs(struct virtio_device *vdev)
 		msg.u.vq.index = i;
 		vlb_send_msg(vd, &msg);
 	}
-	/* Nothing of the device's may stay reachable once the rings go. */
+	/*
+	 * Nothing of the device's may stay reachable once the rings go. Not
+	 * ready first: a probe's error path deletes queues without a reset,
+	 * and no notify may activate grants after the revocation.
+	 */
+	for (i = 0; i < vd->params.num_queues; i++) {
+		struct vlb_vq *q = &vd->vqs[i];
+
+		mutex_lock(&q->used_mutex);
+		spin_lock_irq(&q->avail_lock);
+		q->ready = false;
+		spin_unlock_irq(&q->avail_lock);
+		mutex_unlock(&q->used_mutex);
+	}
 	vlb_iova_revoke_all(vd->iova);
 	for (i = 0; i < vd->params.num_queues; i++)
 		if (vd->vqs[i].vq)

@@ -247,6 +247,8 @@ static int vlb_input_check_config(const struct vlb_create *c, const __u8 *config
 	__s32 min, max, fuzz, flat;
 
 	(void)c;
+	if (size < VLB_INPUT_ABS_MIN)
+		return vlb_type_fail(why, "config_size: an input config is 8 bytes at least");
 	if (vlb_cfg8(config, size, VLB_INPUT_SIZE) > 128)
 		return vlb_type_fail(why, "config size: above 128");
 	if (vlb_cfg8(config, size, VLB_INPUT_SELECT) != VLB_INPUT_CFG_ABS_INFO)
@@ -265,6 +267,16 @@ static int vlb_input_check_config(const struct vlb_create *c, const __u8 *config
 	return 0;
 }
 
+/* The fields drivers read again when the device says its config changed. */
+static const struct vlb_cfg_range vlb_blk_mutable[] = {
+	{ VLB_BLK_CAPACITY, 8 },	/* virtblk_update_capacity() */
+	{ VLB_BLK_WCE, 1 },		/* cache_type_show(), on every read */
+};
+
+static const struct vlb_cfg_range vlb_console_mutable[] = {
+	{ 0, 4 },			/* cols, rows: hvc_resize() */
+};
+
 /* ------------------------------------------------------------------ */
 
 static const struct vlb_type vlb_types[] = {
@@ -281,6 +293,8 @@ static const struct vlb_type vlb_types[] = {
 		.timeout_default_ms = 30000,
 		.timeout_max_ms = 90000,
 		.check_config = vlb_blk_check_config,
+		.mutable_ranges = vlb_blk_mutable,
+		.nmutable = VLB_ARRAY_SIZE(vlb_blk_mutable),
 	},
 	{
 		.device_id = VLB_ID_CONSOLE,
@@ -294,6 +308,8 @@ static const struct vlb_type vlb_types[] = {
 		.queue_has_deadline = vlb_console_queue_has_deadline,
 		.used_len_ok = vlb_console_used_len_ok,
 		.check_config = vlb_console_check_config,
+		.mutable_ranges = vlb_console_mutable,
+		.nmutable = VLB_ARRAY_SIZE(vlb_console_mutable),
 	},
 	{
 		.device_id = VLB_ID_RNG,

@@ -22,6 +22,11 @@
 extern "C" {
 #endif
 
+/* Bytes [@off, @off + @len) of a config space. */
+struct vlb_cfg_range {
+	__u16 off, len;
+};
+
 struct vlb_type {
 	__u32 device_id;		/* VIRTIO_ID_* */
 	const char *name;
@@ -67,6 +72,15 @@ struct vlb_type {
 	 */
 	int (*check_config)(const struct vlb_create *c, const __u8 *config,
 			    __u32 size, const char **why);
+	/*
+	 * What a config update may change once the device exists: the fields
+	 * the driver reads again on a config change. Drivers read the others
+	 * once, field by field, at probe: an update between two reads would
+	 * hand them a mix no check saw. A selection window's answer may be
+	 * given once per selection instead.
+	 */
+	const struct vlb_cfg_range *mutable_ranges;
+	unsigned int nmutable;
 };
 
 /* The type of @device_id, or NULL if the module does not serve it. */

@@ -130,8 +130,9 @@ TEST(AbiCheckCreate, EveryAllowedTypeIsAccepted)
 		vlb_create c = valid_rng();
 		c.device_id = id;
 		c.num_queues = 2;
+		c.config_size = id == 18 ? 136 : 0;
 		const char *why = nullptr;
-		EXPECT_EQ(vlb_check_create(&c, &why), 0) << "type " << id;
+		EXPECT_EQ(vlb_check_create(&c, &why), 0) << "type " << id << ": " << why;
 	}
 }
 
@@ -142,6 +143,7 @@ TEST(AbiCheckCreate, RequestDeadlinesDefaultPerType)
 		vlb_create c = valid_rng();
 		c.device_id = id;
 		c.num_queues = 2;
+		c.config_size = id == 18 ? 136 : 0;
 		const char *why = nullptr;
 		ASSERT_EQ(vlb_check_create(&c, &why), 0) << why;
 		EXPECT_EQ(c.request_timeout_ms, ms) << "type " << id;
@@ -276,6 +278,7 @@ const std::vector<BadConfig> kBadConfigs = {
 	{"console no ports", 3, F(1), [](vlb_create &c) { put<__u32>(c, 4, 0); }, "max_nr_ports"},
 	{"console more ports than queues", 3, F(1), [](vlb_create &c) { put<__u32>(c, 4, 2); }, "max_nr_ports"},
 	{"input answer above 128 bytes", 18, 0, [](vlb_create &c) { c.config[2] = 129; }, "size"},
+	{"input config of 1 byte (its window is 8 at least)", 18, 0, [](vlb_create &c) { c.config_size = 1; }, "config_size"},
 	{"input axis min above max", 18, 0,
 	 [](vlb_create &c) { c.config[0] = 0x12; put<__s32>(c, 8, 10); put<__s32>(c, 12, 9); }, "min/max"},
 	{"input axis range overflows (mousedev divides by it)", 18, 0,
@@ -297,6 +300,44 @@ std::string config_row_name(const ::testing::TestParamInfo<BadConfig> &info)
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, AbiCheckConfigRejects, ::testing::ValuesIn(kBadConfigs), config_row_name);
+
+// Drivers read most fields once, one by one: an update between two reads
+// would mix two spaces each check passed. Only what they read again may
+// change, and a selection window's answer once per selection.
+TEST(AbiCheckConfigChange, OnlyWhatTheDriverReadsAgain)
+{
+	const char *why = nullptr;
+	vlb_create blk = valid_rng();
+	blk.device_id = 2;
+	blk.device_features |= 1ULL << 2 | 1ULL << 11;
+	blk.config_size = 60;
+	put<__u32>(blk, 12, 8);
+	ASSERT_EQ(vlb_check_create(&blk, &why), 0) << why;
+	std::array<__u8, VLB_CONFIG_MAX> next{};
+	std::memcpy(next.data(), blk.config, sizeof(blk.config));
+	put<__u64>(blk, 0, 0);  // the old space, for comparison
+	const auto change = [&](std::size_t off, __u8 v, bool answer = true) {
+		auto n = next;
+		n.at(off) = v;
+		return vlb_check_config_change(&blk, blk.config, n.data(), answer, &why);
+	};
+	EXPECT_EQ(change(0, 7), 0);    // capacity
+	EXPECT_EQ(change(32, 1), 0);   // wce
+	EXPECT_EQ(change(32, 2), -EINVAL) << "wce 2 passed";
+	EXPECT_EQ(change(12, 4), -EINVAL) << "seg_max changed";
+	EXPECT_NE(std::string(why).find("read once"), std::string::npos) << why;
+
+	vlb_create input = valid_rng();
+	input.device_id = 18;
+	input.num_queues = 2;
+	input.config_size = 136;
+	ASSERT_EQ(vlb_check_create(&input, &why), 0) << why;
+	std::array<__u8, VLB_CONFIG_MAX> answer{};
+	answer.at(2) = 4;
+	EXPECT_EQ(vlb_check_config_change(&input, input.config, answer.data(), true, &why), 0);
+	EXPECT_EQ(vlb_check_config_change(&input, input.config, answer.data(), false, &why), -EBUSY)
+		<< "a second answer to one selection passed";
+}
 
 TEST(AbiCheckReply, ResultMustBeZeroOrErrno)
 {
