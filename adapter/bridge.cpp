@@ -492,13 +492,23 @@ int Bridge::handle(const vlb_msg &msg)
 		// select/subsel window): refresh the kernel's cache before the
 		// driver, still waiting for this reply, reads it.
 		if (config_size_ != 0)
-			dev_->update_config(0, backend_config());
+			push_config("after a driver's config write");
 		return 0;
 	}
 	default:
 		log_.warn("unknown kernel message type %u refused", msg.type);
 		return -EOPNOTSUPP;
 	}
+}
+
+// Hands the back-end's config to the kernel; false (logged) if the kernel
+// refused it, and the driver keeps what it has.
+bool Bridge::push_config(const char *when)
+{
+	const int err = dev_->update_config(0, backend_config());
+	if (err != 0)
+		log_.warn("the kernel refused the back-end's config %s: %s", when, errno_string(err).c_str());
+	return err == 0;
 }
 
 // The back-end's config space as the driver must see it. A virtio-blk
@@ -576,9 +586,8 @@ void Bridge::on_backend_request()
 		}
 		vu::check_backend_request(*msg);
 		// CONFIG_CHANGE_MSG: re-read the whole config and push it.
-		const auto cfg = backend_config();
-		dev_->update_config(0, cfg);
-		log_.info("back-end config change forwarded");
+		if (push_config("on its config change"))
+			log_.info("back-end config change forwarded");
 		if (msg->needs_reply())
 			backend_req_.send_value(msg->code(), vu::kFlagReply, std::uint64_t{0});
 	} catch (const std::exception &e) {

@@ -97,6 +97,8 @@ private:
 	void send_queue(std::uint32_t index, const QueueSetup &q, std::uint16_t base = 0);
 	void negotiate_protocol();
 	[[nodiscard]] std::vector<std::uint8_t> backend_config() const;
+	// Pushes backend_config() to the kernel; false (logged) if refused.
+	bool push_config(const char *when);
 	KernelDevice open_kernel_device(const CreateParams &p);
 	void take_over(const CreateParams &p);
 	void hand_over_inflight(const std::vector<std::optional<QueueState>> &queues, std::uint16_t size);

@@ -154,7 +154,7 @@ void KernelDevice::reply(const vlb_msg &msg, int result) const
 		throw_errno("write control reply");
 }
 
-void KernelDevice::update_config(std::uint32_t offset, std::span<const std::uint8_t> bytes) const
+int KernelDevice::update_config(std::uint32_t offset, std::span<const std::uint8_t> bytes) const
 {
 	vlb_config_update u{};
 	if (bytes.size() > sizeof(u.data))
@@ -162,8 +162,11 @@ void KernelDevice::update_config(std::uint32_t offset, std::span<const std::uint
 	u.offset = offset;
 	u.len = static_cast<__u32>(bytes.size());
 	std::copy(bytes.begin(), bytes.end(), std::begin(u.data));
-	if (::ioctl(dev_.get(), VLB_DEV_CONFIG_UPDATE, &u) != 0)
-		throw_errno("VLB_DEV_CONFIG_UPDATE");
+	if (::ioctl(dev_.get(), VLB_DEV_CONFIG_UPDATE, &u) == 0)
+		return 0;
+	if (errno == EINVAL || errno == EBUSY || errno == EAGAIN)
+		return errno;
+	throw_errno("VLB_DEV_CONFIG_UPDATE");
 }
 
 } // namespace vlb::adapter

@@ -68,7 +68,11 @@ public:
 	// The next control message, or nullopt if none is pending.
 	[[nodiscard]] std::optional<vlb_msg> read_message() const;
 	void reply(const vlb_msg &msg, int result) const;
-	void update_config(std::uint32_t offset, std::span<const std::uint8_t> bytes) const;
+	// 0, or the errno of a config the kernel refused (EINVAL: a value the
+	// driver could not take, or a field it reads only once; EBUSY: an
+	// answer given already; EAGAIN: too many changes). The driver then
+	// keeps the config it has.
+	[[nodiscard]] int update_config(std::uint32_t offset, std::span<const std::uint8_t> bytes) const;
 
 private:
 	KernelDevice() = default;
