@@ -5,6 +5,7 @@
 // drains it (fuzz.vu_backend found one whose used ring lay over its avail
 // ring) cannot hold the back-end in one kick.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -191,6 +192,22 @@ TEST_F(KickBudget, AKickTakesAtMostTheRingSizeThenYields)
 	EXPECT_FALSE(readable(kick));
 	EXPECT_EQ(q.counters().chains, 3U * kSize);
 	EXPECT_EQ(q.counters().refused_chains, 0U);
+}
+
+// A front-end's blocking eventfd would hang the loop in the kick's drain
+// (a counter of 0) or in a signal: the back-end makes every vring fd
+// non-blocking as it takes it.
+TEST_F(KickBudget, VringFdsBecomeNonBlocking)
+{
+	set_up_ring(kUsed);
+	UniqueFd call(::eventfd(0, EFD_CLOEXEC));
+	const int call_fd = call.get();
+	auto m = message(Request::SetVringCall, std::uint64_t{0}, std::move(call));
+	backend_->handle(m);
+	// Signalled once: with the old code the drain returns, and the check fails.
+	const int kick = start(UniqueFd(::eventfd(1, EFD_CLOEXEC)));
+	EXPECT_NE(::fcntl(kick, F_GETFL) & O_NONBLOCK, 0);
+	EXPECT_NE(::fcntl(call_fd, F_GETFL) & O_NONBLOCK, 0);
 }
 
 // fuzz/regressions/vu_backend/timeout-2c9ae217: used ring == avail ring.

@@ -191,6 +191,20 @@ TEST_F(RingTest, BuffersOverTheRingAreRefused)
 	EXPECT_EQ(r.walk(0, mem_, c), ChainError::kNone);
 }
 
+// The per-turn allowance counts descriptors: a chain of one indirect
+// table of many walks them all.
+TEST_F(RingTest, WalksCountTheirDescriptors)
+{
+	std::uint8_t *table = base() + 0x8000;
+	for (std::uint16_t i = 0; i < 100; i++)
+		set_desc(i, 0, 0, i + 1 < 100 ? kDescFNext : 0, static_cast<std::uint16_t>(i + 1), table);
+	set_desc(0, kGuestBase + 0x8000, 100 * 16, kDescFIndirect);
+	auto r = ring(bit(kFRingIndirectDesc));
+	Chain c;
+	ASSERT_EQ(r.walk(0, mem_, c), ChainError::kNone);
+	EXPECT_EQ(c.descriptors, 101U);
+}
+
 TEST(RingLayout, PartsThatShareAByteOverlap)
 {
 	std::vector<std::uint8_t> m(0x3000);
@@ -242,6 +256,20 @@ TEST_F(RingTest, EventIdxSuppressesUntilTheDriversIndex)
 	EXPECT_FALSE(r.should_notify());
 	r.push_used(2, 1);
 	EXPECT_TRUE(r.should_notify());
+}
+
+// One file range at two guest addresses is one memory twice: a buffer in
+// the alias of a ring would pass every check that compares addresses.
+TEST(MemoryTableTest, RefusesAliasesOfOneFileRange)
+{
+	UniqueFd fd(::memfd_create("alias", MFD_CLOEXEC));
+	ASSERT_EQ(::ftruncate(fd.get(), 1 << 20), 0);
+	MemoryTable t;
+	t.add(MemRegion{0, 1 << 16, 0x1000'0000, 0}, UniqueFd(::dup(fd.get())));
+	EXPECT_THROW(t.add(MemRegion{1 << 20, 1 << 16, 0x2000'0000, 0x8000}, UniqueFd(::dup(fd.get()))),
+		     ProtocolError);
+	// Another range of the same file is another memory.
+	EXPECT_NO_THROW(t.add(MemRegion{1 << 20, 1 << 16, 0x2000'0000, 1 << 16}, UniqueFd(::dup(fd.get()))));
 }
 
 TEST(MemoryTableTest, RejectsBadRegions)

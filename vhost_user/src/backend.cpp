@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vlb/vu/backend.h"
 
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -43,9 +44,10 @@ bool VirtQueue::take_budget()
 	if (loop_->turn() != budget_turn_) {
 		budget_turn_ = loop_->turn();
 		budget_ = num_;
+		desc_budget_ = kDescriptorsPerTurn;
 		yielded_ = false;
 	}
-	if (budget_ > 0)
+	if (budget_ > 0 && desc_budget_ > 0)
 		return true;
 	if (!yielded_ && (resubmit_next_ < resubmit_.size() || ring_->has_pending())) {
 		yielded_ = true;
@@ -81,6 +83,7 @@ bool VirtQueue::pop(Chain &out)
 	}
 	budget_--;
 	const ChainError err = ring_->walk(*head, *mem_, out);
+	desc_budget_ -= std::min(desc_budget_, out.descriptors);
 	if (err != ChainError::kNone) {
 		log_->error("queue %u: descriptor chain at head %u: %s; queue stopped", index_,
 			    *head, std::string(chain_error_name(err)).c_str());
@@ -109,8 +112,11 @@ void VirtQueue::notify()
 	if (!ring_ || !pending_notify_)
 		return;
 	pending_notify_ = false;
-	if (call_ && ring_->should_notify() && !call_through_kernel())
-		signal_eventfd(call_.get());
+	// Not signal_eventfd(): a call fd the front-end made unwritable must
+	// not throw out of the device's processing.
+	if (call_ && ring_->should_notify() && !call_through_kernel() &&
+	    ::eventfd_write(call_.get(), 1) != 0 && errno != EAGAIN)
+		log_->warn("queue %u: call fd: %s", index_, errno_string(errno).c_str());
 }
 
 bool VirtQueue::call_through_kernel()
@@ -507,6 +513,12 @@ void Backend::set_vring_fd(Message &msg)
 	const auto v = msg.as_u64();
 	auto &q = queue_for(v & kVringIndexMask);
 	UniqueFd fd = (v & kVringNoFd) ? UniqueFd() : msg.take_fd();
+	// The loop reads and writes these: a blocking one would hang it.
+	if (fd) {
+		const int fl = ::fcntl(fd.get(), F_GETFL);
+		if (fl < 0 || ::fcntl(fd.get(), F_SETFL, fl | O_NONBLOCK) != 0)
+			throw ProtocolError(std::string(request_name(msg.code())) + ": fd refuses O_NONBLOCK");
+	}
 	switch (static_cast<Request>(msg.code())) {
 	case Request::SetVringKick:
 		if (q.kick_)

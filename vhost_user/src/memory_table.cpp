@@ -66,11 +66,19 @@ void MemoryTable::add(const MemRegion &r, UniqueFd fd)
 		throw ProtocolError("memory region fd is not open");
 	if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) < r.mmap_offset + r.size)
 		throw ProtocolError("memory region beyond the end of its file");
+	// Two regions of one file range are one memory at two addresses: the
+	// ring checks, which compare addresses, would not see a buffer in the
+	// alias of a ring.
+	if (std::any_of(regions_.begin(), regions_.end(), [&](const Region &o) {
+		    return o.dev == st.st_dev && o.ino == st.st_ino &&
+			   overlaps(r.mmap_offset, r.size, o.desc.mmap_offset, o.desc.size);
+	    }))
+		throw ProtocolError("memory region aliases another's file range");
 	// Lazy on purpose: see the header. MAP_NORESERVE because the front-end
 	// owns the memory.
 	auto map = Mapping::map(r.mmap_offset + r.size, PROT_READ | PROT_WRITE,
 				MAP_SHARED | MAP_NORESERVE, fd.get(), 0, "vhost-user memory region");
-	regions_.push_back(Region{r, std::move(fd), std::move(map)});
+	regions_.push_back(Region{r, std::move(fd), std::move(map), st.st_dev, st.st_ino});
 	generation_ = next_generation();
 }
 

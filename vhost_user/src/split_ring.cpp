@@ -175,6 +175,7 @@ ChainError SplitRing::walk(std::uint16_t head, const MemoryTable &mem, Chain &ou
 	bool in_indirect = false;
 	for (;;) {
 		const VringDesc d = read_desc(table, i);
+		out.descriptors++;
 		if (d.flags & kDescFIndirect) {
 			if (!indirect_)
 				return ChainError::kIndirectNotNegotiated;

@@ -75,14 +75,12 @@ private:
 	bool call_through_kernel();
 
 	std::uint16_t index_;
+	std::uint16_t base_ = 0;
 	std::uint32_t num_ = 0;
 	std::optional<VringAddr> addr_;
-	std::uint16_t base_ = 0;
 	UniqueFd kick_;
 	UniqueFd call_;
 	UniqueFd err_;
-	bool enabled_ = false;
-	bool broken_ = false;
 	std::optional<SplitRing> ring_;
 	InflightTracker inflight_;
 	std::vector<std::uint16_t> resubmit_;
@@ -90,16 +88,22 @@ private:
 	const MemoryTable *mem_ = nullptr;
 	const Logger *log_ = nullptr;
 	const EventLoop *loop_ = nullptr;
-	bool pending_notify_ = false;
+	QueueCounters counters_;
+	// This turn's allowance (take_budget). Indirect tables make a chain
+	// of up to 32768 descriptors: the allowance counts them too.
+	static constexpr std::uint32_t kDescriptorsPerTurn = 65536;
 	std::uint64_t budget_turn_ = UINT64_MAX;
 	std::uint32_t budget_ = 0;
-	bool yielded_ = false;
-	QueueCounters counters_;
+	std::uint32_t desc_budget_ = 0;
 	// VLB_IOVA_CALL: allowed at all, and what the probe of the memory
 	// table of |call_generation_| found (-1: write the eventfd).
-	bool kernel_calls_ = true;
 	std::uint64_t call_generation_ = UINT64_MAX;
 	int kernel_call_fd_ = -1;
+	bool kernel_calls_ = true;
+	bool enabled_ = false;
+	bool broken_ = false;
+	bool pending_notify_ = false;
+	bool yielded_ = false;
 };
 
 class Device {

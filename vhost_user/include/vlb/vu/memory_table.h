@@ -8,6 +8,8 @@
 // arithmetic; a range that is not inside a region yields nullptr.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -66,6 +68,8 @@ private:
 		MemRegion desc;
 		UniqueFd fd;
 		Mapping map;  // covers [0, mmap_offset + size) of the fd
+		dev_t dev;    // the file behind the fd, to refuse aliases
+		ino_t ino;
 		[[nodiscard]] std::uint8_t *base() const
 		{
 			// The mapping covers [0, mmap_offset + size): see add().

@@ -53,12 +53,14 @@ struct Chain {
 	std::vector<Segment> writable;
 	std::uint64_t readable_bytes = 0;
 	std::uint64_t writable_bytes = 0;
+	std::uint32_t descriptors = 0;  // walked, empty ones and the indirect one included
 
 	void clear()
 	{
 		readable.clear();
 		writable.clear();
 		readable_bytes = writable_bytes = 0;
+		descriptors = 0;
 	}
 };
 
