@@ -45,13 +45,14 @@ struct Options {
 	unsigned settle_s = 45;  // grace + the longest deadline + removal
 	bool user = true;
 	bool hvc = false;
+	bool console_rx = false;
 };
 
 void usage(std::FILE *to)
 {
 	std::fprintf(to,
 		     "Usage: vlb-hostile [--seed N] [--duration SEC] [--procs N] [--settle SEC] [--no-user]\n"
-		     "                   [--hvc]\n"
+		     "                   [--hvc] [--console-rx]\n"
 		     "Runs N hostile device processes at a time against /dev/virtio-loopback for SEC\n"
 		     "seconds (default 60, 6 processes), each created, misbehaving and killed at\n"
 		     "random, with an application reading the disks and /dev/hwrng that come up.\n"
@@ -61,6 +62,9 @@ void usage(std::FILE *to)
 		     "--hvc also writes to /dev/hvc*: a console device that never completes its\n"
 		     "output then holds the writing CPUs with interrupts off (SECURITY.md, known\n"
 		     "limits), which can freeze a guest; off by default.\n"
+		     "--console-rx also completes buffers of console port receive queues, which\n"
+		     "can corrupt a virtqueue through a race in virtio_console (SECURITY.md, known\n"
+		     "limits) and BUG the guest on the device's removal; off by default.\n"
 		     "Exit status: 0 passed, 1 a process or a device outlived the bound, 2 usage.\n");
 }
 
@@ -174,7 +178,7 @@ int run(const Options &o)
 				continue;
 			ActorConfig cfg{.seed = splitmix(o.seed ^ (std::uint64_t{s} << 40) ^ generation.at(s)),
 					.slot = s, .generation = generation.at(s), .slots = o.procs,
-					.counters = counters};
+					.counters = counters, .console_rx = o.console_rx};
 			const pid_t pid = ::fork();
 			if (pid == 0) {
 				(void)::setpgid(0, 0);  // killed with the children that hold its fds
@@ -265,6 +269,10 @@ int main(int argc, char **argv)
 		}
 		if (a == "--hvc") {
 			o.hvc = true;
+			continue;
+		}
+		if (a == "--console-rx") {
+			o.console_rx = true;
 			continue;
 		}
 		if (v == nullptr || (a != "--seed" && a != "--duration" && a != "--procs" && a != "--settle")) {
