@@ -156,6 +156,9 @@ const Broken kBroken[] = {
 	 "p.toml:7:1: restart.mode: \"sometimes\" is not one of: always, never, on-failure"},
 	{"port_range", with("[backend.sandbox.landlock]\ntcp_connect = [70000]\n"),
 	 "p.toml:7:1: backend.sandbox.landlock.tcp_connect: port 70000 is out of range 1..65535"},
+	{"attestation_required", with("[attestation]\nrequired = true\n"),
+	 "p.toml:7:1: attestation.required: attestation is not implemented yet; a policy that requires it is "
+	 "refused until it is"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Table, BrokenPolicy, ::testing::ValuesIn(kBroken),
