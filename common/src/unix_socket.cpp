@@ -2,13 +2,16 @@
 #include "vlb/unix_socket.h"
 
 #include <poll.h>
+#include <sys/fsuid.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <exception>
 #include <stdexcept>
+#include <system_error>
 
 #include "vlb/sys_error.h"
 
@@ -57,6 +60,30 @@ UniqueFd listen_unix(const std::string &path, int backlog)
 		throw_errno("bind " + path);
 	if (::listen(fd.get(), backlog) != 0)
 		throw_errno("listen " + path);
+	return fd;
+}
+
+UniqueFd listen_unix(const std::string &path, int backlog, mode_t mode, gid_t group)
+{
+	const mode_t old_umask = ::umask(~mode & 0777);
+	const auto old_fsgid = static_cast<gid_t>(::setfsgid(group));
+	// setfsgid() answers with the previous id whether or not it changed.
+	const bool group_set = group == static_cast<gid_t>(-1) ||
+			       static_cast<gid_t>(::setfsgid(static_cast<gid_t>(-1))) == group;
+	UniqueFd fd;
+	std::exception_ptr error;
+	try {
+		if (!group_set)
+			throw std::system_error(EPERM, std::generic_category(),
+						"setfsgid " + std::to_string(group) + " for " + path);
+		fd = listen_unix(path, backlog);
+	} catch (...) {
+		error = std::current_exception();
+	}
+	::setfsgid(old_fsgid);
+	::umask(old_umask);
+	if (error)
+		std::rethrow_exception(error);
 	return fd;
 }
 

@@ -171,10 +171,9 @@ void DeviceUnit::spawn_backend()
 	for (const auto &f : b.files) {
 		UniqueFd fd;
 		if (f.listen) {
-			fd = listen_unix(f.path, 4);
-			// Clients of the port: root and the socket's group.
-			if (::chmod(f.path.c_str(), 0660) != 0)
-				throw_errno("chmod " + f.path);
+			// Clients of the port: root and the socket's group; the
+			// mode comes with the file, no chmod that follows a link.
+			fd = listen_unix(f.path, 4, 0660);
 		} else {
 			fd.reset(::open(f.path.c_str(), (f.writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY));
 			if (!fd)

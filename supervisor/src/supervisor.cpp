@@ -62,11 +62,10 @@ Supervisor::Supervisor(Options options, const Logger &log)
 
 	if (::mkdir(options_.paths.runtime_dir.c_str(), 0755) != 0 && errno != EEXIST)
 		throw_errno("mkdir " + options_.paths.runtime_dir);
-	control_ = listen_unix(options_.control_socket, 8);
-	const mode_t mode = options_.control_group != 0 ? 0660 : 0600;
-	if (::chown(options_.control_socket.c_str(), 0, options_.control_group) != 0 ||
-	    ::chmod(options_.control_socket.c_str(), mode) != 0)
-		throw_errno("set the owner of " + options_.control_socket);
+	// Created with its mode and group: no chown (the unit keeps no
+	// CAP_CHOWN) or chmod of a path after.
+	control_ = listen_unix(options_.control_socket, 8, options_.control_group != 0 ? 0660 : 0600,
+			       options_.control_group != 0 ? options_.control_group : static_cast<gid_t>(-1));
 	loop_.watch(control_.get(), [this] { on_control_client(); });
 
 	std::uint64_t watchdog_usec = 0;

@@ -14,4 +14,14 @@ for d in Type=notify WatchdogSec= KillMode=mixed NoNewPrivileges=yes ProtectSyst
 	RestrictAddressFamilies=AF_UNIX SystemCallArchitectures=native; do
 	grep -q "^$d" "$unit" || { echo "unit_file: $d missing"; exit 1; }
 done
+# What vm.systemd_unit found the supervisor cannot start without: the
+# calls its sandboxes are built with, and capabilities after exec.
+filter=$(sed -n 's/^SystemCallFilter=\([^~].*\)/\1/p' "$unit" | tr ' ' '\n')
+for c in seccomp landlock_create_ruleset landlock_add_rule landlock_restrict_self; do
+	grep -qx "$c" <<<"$filter" || { echo "unit_file: SystemCallFilter= lacks $c"; exit 1; }
+done
+if grep -q '^SecureBits=.*noroot' "$unit" && ! grep -q '^AmbientCapabilities=.' "$unit"; then
+	echo "unit_file: SecureBits=noroot without AmbientCapabilities= leaves the supervisor no capability"
+	exit 1
+fi
 echo ok

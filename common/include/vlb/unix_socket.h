@@ -5,6 +5,8 @@
 // std::invalid_argument.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <utility>
 
@@ -14,6 +16,11 @@ namespace vlb {
 
 UniqueFd connect_unix(const std::string &path);
 UniqueFd listen_unix(const std::string &path, int backlog = 1);
+// The same, the socket file created with |mode| and, unless -1, owned by
+// |group|: no chown or chmod of a path that could have been replaced by
+// then, and no CAP_CHOWN. Sets the umask and the fsgid around bind(), so
+// only for a single-threaded caller; |group| needs CAP_SETGID.
+UniqueFd listen_unix(const std::string &path, int backlog, mode_t mode, gid_t group = static_cast<gid_t>(-1));
 
 // A connected pair of close-on-exec unix stream sockets.
 std::pair<UniqueFd, UniqueFd> stream_socketpair();
