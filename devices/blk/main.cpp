@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <system_error>
 
 #include "blk_device.h"
+#include "uring_lock.h"
 #include "vlb/devices/server.h"
 #include "vlb/program.h"
 #include "vlb/sys_error.h"
@@ -169,6 +171,11 @@ int main(int argc, char **argv)
 		const unsigned read_threads = bo.read_threads;
 		const std::uint64_t copy_min = bo.kernel_copy_min;
 		BlkDevice dev(std::move(bo), loop, log);
+		// Every ring exists now, and no input has been read.
+		if (const int r = forbid_new_rings(); r == -EACCES)
+			log.debug("not sandboxed: new io_uring rings stay allowed");
+		else if (r < 0)
+			throw std::system_error(-r, std::generic_category(), "forbidding new io_uring rings");
 		log.info("%llu bytes, engine %s, %u read thread(s), kernel copies %s%llu bytes",
 			 static_cast<unsigned long long>(dev.capacity_bytes()), dev.engine_name(), read_threads,
 			 copy_min == 0 ? "off, " : "from ", static_cast<unsigned long long>(copy_min));

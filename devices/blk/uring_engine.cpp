@@ -10,6 +10,7 @@
 #include <string>
 
 #include "io_engine.h"
+#include "uring_lock.h"
 #include "vlb/sys_error.h"
 
 namespace vlb::devices {
@@ -38,13 +39,12 @@ public:
 	// Returns 0 or -errno.
 	int init(unsigned depth)
 	{
-		if (const int r = io_uring_queue_init(depth, &ring_, 0); r < 0)
-			return r;
 		efd_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-		if (!efd_ || io_uring_register_eventfd(&ring_, efd_.get()) < 0) {
-			io_uring_queue_exit(&ring_);
-			return -EIO;
-		}
+		if (!efd_)
+			return -errno;
+		// Restricted to what submit() prepares (uring_lock.h).
+		if (const int r = setup_engine_ring(depth, ring_, efd_.get()); r < 0)
+			return r;
 		ready_ = true;
 		loop_.watch(efd_.get(), [this] {
 			vu::drain_eventfd(efd_.get());

@@ -9,7 +9,11 @@
 //   clone     only to start a thread (CLONE_THREAD, no CLONE_NEW* flags):
 //             never a new process; clone3 fails with ENOSYS so libc falls
 //             back to clone, whose flags the filter can see
+//   seccomp   only SECCOMP_SET_MODE_FILTER: a program may narrow its own
+//             filter further (vlb-dev-blk forbids itself io_uring_setup
+//             once its ring exists), never widen it
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/socket.h>
@@ -20,6 +24,8 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "steps.h"
 #include "vlb/sandbox/profiles.h"
@@ -34,6 +40,20 @@ using Filter = std::unique_ptr<void, FilterDeleter>;
 
 constexpr std::uint64_t kCloneNamespaceFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |
 					       CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP;
+
+// Calls allowed with one value of their first argument only.
+constexpr std::pair<std::string_view, scmp_datum_t> kFirstArgument[] = {
+	{"socket", AF_UNIX},		      // unix sockets only
+	{"seccomp", SECCOMP_SET_MODE_FILTER}, // adding a filter, never another operation
+};
+
+const scmp_datum_t *required_first_argument(const std::string &name)
+{
+	for (const auto &[call, value] : kFirstArgument)
+		if (call == name)
+			return &value;
+	return nullptr;
+}
 
 // SCMP_A0() and friends are C compound literals; this is the C++ spelling.
 scmp_arg_cmp arg(unsigned index, scmp_compare op, scmp_datum_t a, scmp_datum_t b = 0)
@@ -95,8 +115,8 @@ std::string apply_seccomp(const SeccompRules &rules, int binary_fd)
 		if (is_forbidden_syscall(name))
 			throw std::runtime_error("seccomp: " + name + " may never be allowed");
 		const int nr = resolve(name);
-		if (name == "socket") {
-			check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 1, arg(0, SCMP_CMP_EQ, AF_UNIX)), name);
+		if (const auto *first = required_first_argument(name)) {
+			check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 1, arg(0, SCMP_CMP_EQ, *first)), name);
 		} else if (name == "clone") {
 			check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 1,
 					       arg(0, SCMP_CMP_MASKED_EQ, kCloneNamespaceFlags | CLONE_THREAD,

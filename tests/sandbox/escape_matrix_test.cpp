@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vlb/sandbox/sandbox.h"
@@ -182,6 +183,27 @@ TEST(EscapeMatrix, BlkProfileAllowsIoUringOnly)
 	Scratch s;
 	EXPECT_EQ(run_probe(device_spec(s, "device-blk"), s, {"io_uring"}).text, "escaped");
 	EXPECT_EQ(run_probe(device_spec(s, "device-blk"), s, {"socket-inet"}).text, "SIGSYS");
+}
+
+// io_uring runs its operations in the kernel without the seccomp filter
+// seeing them. vlb-dev-blk's ring (uring_lock.h, as the probe sets it up)
+// runs only the engine's opcodes, with no SQE flags; once it exists, no
+// second ring can be made. Without the restriction, the socket, connect,
+// sendmsg and openat rows escape; without the second filter, the new ring
+// does.
+TEST(EscapeMatrix, BlkRingRunsOnlyTheEnginesOpcodes)
+{
+	Scratch s;
+	const Spec spec = device_spec(s, "device-blk");
+	const std::pair<const char *, const char *> kRows[] = {
+		{"socket", "refused EACCES"},  {"connect", "refused EACCES"},
+		{"sendmsg", "refused EACCES"}, {"openat", "refused EACCES"},
+		{"readv-linked", "refused EACCES"},
+		{"readv", "escaped"}, // control: the engine's own opcode runs
+	};
+	for (const auto &[op, expected] : kRows)
+		EXPECT_EQ(run_probe(spec, s, {"io_uring-op", op}).text, expected) << "IORING_OP " << op;
+	EXPECT_EQ(run_probe(spec, s, {"io_uring-new"}).text, "SIGSYS") << "a second, unrestricted ring";
 }
 
 // vlb-dev-blk's --read-threads: clone may start a thread, never a process.

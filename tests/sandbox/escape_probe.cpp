@@ -5,7 +5,6 @@
 // minimal root, where their runtime finds no /proc.
 #include <fcntl.h>
 #include <linux/bpf.h>
-#include <linux/io_uring.h>
 #include <linux/perf_event.h>
 #include <linux/userfaultfd.h>
 #include <pthread.h>
@@ -19,6 +18,8 @@
 #include <sys/wait.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "uring_lock.h"
 
 #include <cerrno>
 #include <csignal>
@@ -107,6 +108,71 @@ int try_fork()
 	return report(pid);
 }
 
+// One io_uring operation on a ring set up and locked as vlb-dev-blk sets
+// up and locks its own (uring_lock.h): what a compromised blk device
+// holds. The kernel runs the operation without the seccomp filter seeing
+// it.
+int try_uring_op(const std::string &op)
+{
+	io_uring ring{};
+	if (const int r = vlb::devices::setup_engine_ring(4, ring, -1); r < 0) {
+		errno = -r;
+		return report(-1);
+	}
+	if (const int r = vlb::devices::forbid_new_rings(); r < 0) {
+		errno = -r;
+		return report(-1);
+	}
+	io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+	static sockaddr_un addr{AF_UNIX, "/run/systemd/notify"};
+	static char byte = 0;
+	static iovec iov{&byte, 1};
+	static msghdr msg{nullptr, 0, &iov, 1, nullptr, 0, 0};
+	if (op == "socket")
+		io_uring_prep_socket(sqe, AF_INET, SOCK_STREAM, 0, 0);
+	else if (op == "connect")
+		io_uring_prep_connect(sqe, 0, reinterpret_cast<sockaddr *>(&addr), sizeof addr);
+	else if (op == "sendmsg")
+		io_uring_prep_sendmsg(sqe, 0, &msg, 0);
+	else if (op == "openat")
+		io_uring_prep_openat(sqe, AT_FDCWD, "/dev/null", O_RDONLY, 0);
+	else if (op == "readv")
+		io_uring_prep_readv(sqe, 0, &iov, 1, 0);
+	else if (op == "readv-linked") {
+		io_uring_prep_readv(sqe, 0, &iov, 1, 0);
+		sqe->flags |= IOSQE_IO_LINK;
+	} else
+		return 2;
+	if (const int r = io_uring_submit(&ring); r < 0) {
+		errno = -r;
+		return report(-1);
+	}
+	io_uring_cqe *cqe = nullptr;
+	if (const int r = io_uring_wait_cqe(&ring, &cqe); r < 0) {
+		errno = -r;
+		return report(-1);
+	}
+	errno = cqe->res < 0 ? -cqe->res : 0;
+	return report(cqe->res);
+}
+
+// A second ring after the device's own is locked: unrestricted, if the
+// kernel let the process make it.
+int try_uring_new()
+{
+	io_uring ring{};
+	if (const int r = vlb::devices::setup_engine_ring(4, ring, -1); r < 0) {
+		errno = -r;
+		return report(-1);
+	}
+	if (const int r = vlb::devices::forbid_new_rings(); r < 0) {
+		errno = -r;
+		return report(-1);
+	}
+	io_uring_params params{};
+	return report(::syscall(SYS_io_uring_setup, 4, &params));
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -170,6 +236,10 @@ int main(int argc, char **argv)
 		io_uring_params params{};
 		return report(::syscall(SYS_io_uring_setup, 4, &params));
 	}
+	if (what == "io_uring-op")
+		return try_uring_op(arg);
+	if (what == "io_uring-new")
+		return try_uring_new();
 	if (what == "setuid")
 		return report(::setuid(0));
 	if (what == "capabilities")
