@@ -12,20 +12,31 @@
 //   seccomp   only SECCOMP_SET_MODE_FILTER: a program may narrow its own
 //             filter further (vlb-dev-blk forbids itself io_uring_setup
 //             once its ring exists), never widen it
+//   mmap, mprotect, pkey_mprotect, shmat
+//             never memory that is writable and executable, or made
+//             executable later: what systemd's MemoryDenyWriteExecute=
+//             filters, here for a supervisor that runs without systemd too
+// W+X memory, other execveat and clone with namespace flags are refused
+// under every action: "log" audits what a profile lacks, it never lets
+// these through.
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cstring>
-#include <system_error>
+#include <initializer_list>
 #include <memory>
 #include <set>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
+#include <vector>
 
 #include "steps.h"
 #include "vlb/sandbox/profiles.h"
@@ -40,20 +51,7 @@ using Filter = std::unique_ptr<void, FilterDeleter>;
 
 constexpr std::uint64_t kCloneNamespaceFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |
 					       CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP;
-
-// Calls allowed with one value of their first argument only.
-constexpr std::pair<std::string_view, scmp_datum_t> kFirstArgument[] = {
-	{"socket", AF_UNIX},		      // unix sockets only
-	{"seccomp", SECCOMP_SET_MODE_FILTER}, // adding a filter, never another operation
-};
-
-const scmp_datum_t *required_first_argument(const std::string &name)
-{
-	for (const auto &[call, value] : kFirstArgument)
-		if (call == name)
-			return &value;
-	return nullptr;
-}
+constexpr std::uint64_t kWriteExec = PROT_WRITE | PROT_EXEC;
 
 // SCMP_A0() and friends are C compound literals; this is the C++ spelling.
 scmp_arg_cmp arg(unsigned index, scmp_compare op, scmp_datum_t a, scmp_datum_t b = 0)
@@ -90,6 +88,100 @@ std::uint32_t default_action(const SeccompRules &rules)
 	return SCMP_ACT_KILL_PROCESS;
 }
 
+// What a refused call meets: the policy's action, but never "log".
+std::uint32_t refusal(const SeccompRules &rules)
+{
+	return rules.action == SeccompAction::kLog ? SCMP_ACT_KILL_PROCESS : default_action(rules);
+}
+
+// Calls allowed with one value of their first argument only.
+constexpr std::pair<std::string_view, scmp_datum_t> kFirstArgument[] = {
+	{"socket", AF_UNIX},		      // unix sockets only
+	{"seccomp", SECCOMP_SET_MODE_FILTER}, // adding a filter, never another operation
+};
+
+const scmp_datum_t *required_first_argument(const std::string &name)
+{
+	for (const auto &[call, value] : kFirstArgument)
+		if (call == name)
+			return &value;
+	return nullptr;
+}
+
+class Builder {
+public:
+	explicit Builder(const SeccompRules &rules) : rules_(rules), ctx_(seccomp_init(default_action(rules)))
+	{
+		if (!ctx_)
+			throw std::runtime_error("seccomp: seccomp_init failed");
+	}
+
+	void allow(const std::string &name)
+	{
+		if (const auto *first = required_first_argument(name)) {
+			add(SCMP_ACT_ALLOW, name, {arg(0, SCMP_CMP_EQ, *first)});
+		} else if (name == "clone") {
+			add(SCMP_ACT_ALLOW, name,
+			    {arg(0, SCMP_CMP_MASKED_EQ, kCloneNamespaceFlags | CLONE_THREAD, CLONE_THREAD)});
+			for (std::uint64_t bit = 1; bit != 0; bit <<= 1)
+				if ((kCloneNamespaceFlags & bit) != 0)
+					add_refusal(name, arg(0, SCMP_CMP_MASKED_EQ, bit, bit));
+			add(SCMP_ACT_ERRNO(ENOSYS), "clone3", {});
+		} else if (name == "mmap") {
+			// Readable, writable or executable, but never writable and
+			// executable at once.
+			for (const std::uint64_t prot : {std::uint64_t{0}, std::uint64_t{PROT_WRITE}, std::uint64_t{PROT_EXEC}})
+				add(SCMP_ACT_ALLOW, name, {arg(2, SCMP_CMP_MASKED_EQ, kWriteExec, prot)});
+			add_refusal(name, arg(2, SCMP_CMP_MASKED_EQ, kWriteExec, kWriteExec));
+		} else if (name == "mprotect" || name == "pkey_mprotect" || name == "shmat") {
+			// The protection (shmat: its flags) never asks for
+			// execution: memory mapped without it stays so.
+			const std::uint64_t exec = name == "shmat" ? SHM_EXEC : PROT_EXEC;
+			add(SCMP_ACT_ALLOW, name, {arg(2, SCMP_CMP_MASKED_EQ, exec, 0)});
+			add_refusal(name, arg(2, SCMP_CMP_MASKED_EQ, exec, exec));
+		} else {
+			add(SCMP_ACT_ALLOW, name, {});
+		}
+	}
+
+	void limit_ioctl(const Profile &profile)
+	{
+		for (const auto &rule : profile.ioctls)
+			add(SCMP_ACT_ALLOW, "ioctl", {arg(1, SCMP_CMP_MASKED_EQ, rule.mask, rule.value)});
+	}
+
+	void allow_own_exec(int binary_fd)
+	{
+		const auto fd = static_cast<scmp_datum_t>(binary_fd);
+		add(SCMP_ACT_ALLOW, "execveat",
+		    {arg(0, SCMP_CMP_EQ, fd), arg(4, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)});
+		add_refusal("execveat", arg(0, SCMP_CMP_NE, fd));
+	}
+
+	void load() { check(seccomp_load(ctx_.get()), "load"); }
+
+private:
+	void add(std::uint32_t action, const std::string &name, std::initializer_list<scmp_arg_cmp> cmps)
+	{
+		const std::vector<scmp_arg_cmp> v(cmps);
+		check(seccomp_rule_add_array(ctx_.get(), action, resolve(name), static_cast<unsigned>(v.size()),
+					     v.empty() ? nullptr : v.data()),
+		      name);
+	}
+
+	// Refusals need rules of their own only under "log": elsewhere the
+	// default action refuses already (and libseccomp rejects a rule that
+	// repeats the default action).
+	void add_refusal(const std::string &name, scmp_arg_cmp cmp)
+	{
+		if (rules_.action == SeccompAction::kLog)
+			add(refusal(rules_), name, {cmp});
+	}
+
+	const SeccompRules &rules_;
+	Filter ctx_;
+};
+
 } // namespace
 
 std::string apply_seccomp(const SeccompRules &rules, int binary_fd)
@@ -108,41 +200,22 @@ std::string apply_seccomp(const SeccompRules &rules, int binary_fd)
 		allowed.erase(s);
 	const bool ioctl_denied = std::find(rules.deny.begin(), rules.deny.end(), "ioctl") != rules.deny.end();
 
-	Filter ctx(seccomp_init(default_action(rules)));
-	if (!ctx)
-		throw std::runtime_error("seccomp: seccomp_init failed");
+	Builder filter(rules);
 	for (const auto &name : allowed) {
 		if (is_forbidden_syscall(name))
 			throw std::runtime_error("seccomp: " + name + " may never be allowed");
-		const int nr = resolve(name);
-		if (const auto *first = required_first_argument(name)) {
-			check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 1, arg(0, SCMP_CMP_EQ, *first)), name);
-		} else if (name == "clone") {
-			check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 1,
-					       arg(0, SCMP_CMP_MASKED_EQ, kCloneNamespaceFlags | CLONE_THREAD,
-						   CLONE_THREAD)),
-			      name);
-			check(seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), resolve("clone3"), 0), "clone3");
-		} else {
-			check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0), name);
-		}
+		filter.allow(name);
 	}
-	if (!allowed.contains("ioctl") && !ioctl_denied) {
-		for (const auto &rule : profile->ioctls)
-			check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, resolve("ioctl"), 1,
-					       arg(1, SCMP_CMP_MASKED_EQ, rule.mask, rule.value)),
-			      "ioctl rule");
-	}
-	check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, resolve("execveat"), 2,
-			       arg(0, SCMP_CMP_EQ, static_cast<scmp_datum_t>(binary_fd)),
-			       arg(4, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)),
-	      "execveat");
-	check(seccomp_load(ctx.get()), "load");
+	if (!allowed.contains("ioctl") && !ioctl_denied)
+		filter.limit_ioctl(*profile);
+	filter.allow_own_exec(binary_fd);
+	filter.load();
 
-	static constexpr const char *kActionNames[] = {"kill the process", "fail with errno", "log only"};
+	static constexpr const char *kActionNames[] = {"kill the process", "fail with errno",
+						       "log only (W+X memory: kill)"};
 	return "seccomp: profile " + rules.profile + ", " + std::to_string(allowed.size()) + " calls allowed" +
 	       (profile->ioctls.empty() || ioctl_denied ? "" : " + ioctl limited to the profile's types") +
-	       ", anything else: " + kActionNames[static_cast<int>(rules.action)];
+	       ", no W+X memory, anything else: " + kActionNames[static_cast<int>(rules.action)];
 }
 
 } // namespace vlb::sandbox::detail

@@ -206,6 +206,28 @@ TEST(EscapeMatrix, BlkRingRunsOnlyTheEnginesOpcodes)
 	EXPECT_EQ(run_probe(spec, s, {"io_uring-new"}).text, "SIGSYS") << "a second, unrestricted ring";
 }
 
+// What systemd's MemoryDenyWriteExecute= refuses, in every profile and
+// whatever runs the supervisor: memory both writable and executable, or
+// made executable later. Under "log" too, which lets other calls through.
+TEST(EscapeMatrix, NoProfileMapsWritableExecutableMemory)
+{
+	Scratch s;
+	for (const char *profile : {"device-blk", "device-rng", "device-input", "device-console", "adapter"}) {
+		for (const auto action : {vlb::sandbox::SeccompAction::kKillProcess, vlb::sandbox::SeccompAction::kLog}) {
+			Spec spec = device_spec(s, profile);
+			spec.seccomp.action = action;
+			// Calls a policy may add: they get the same argument check.
+			spec.seccomp.allow = {"pkey_mprotect", "shmget", "shmat"};
+			const std::string where = std::string(profile) +
+						  (action == vlb::sandbox::SeccompAction::kLog ? ", action log" : "");
+			for (const char *how : {"mmap", "mprotect", "pkey_mprotect", "shmat"})
+				EXPECT_EQ(run_probe(spec, s, {"write-exec", how}).text, "SIGSYS") << where << ": " << how;
+			EXPECT_EQ(run_probe(spec, s, {"write-exec", "mmap-rw"}).text, "escaped") << where;
+			EXPECT_EQ(run_probe(spec, s, {"write-exec", "mprotect-r"}).text, "escaped") << where;
+		}
+	}
+}
+
 // vlb-dev-blk's --read-threads: clone may start a thread, never a process.
 TEST(EscapeMatrix, BlkProfileStartsThreadsButNoProcesses)
 {

@@ -10,9 +10,11 @@
 #include <pthread.h>
 #include <sched.h>
 #include <linux/capability.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -22,6 +24,7 @@
 #include "uring_lock.h"
 
 #include <cerrno>
+#include <cstdint>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -156,6 +159,28 @@ int try_uring_op(const std::string &op)
 	return report(cqe->res);
 }
 
+// Writable and executable memory: at once, or made executable later;
+// "mmap-rw" and "mprotect-r" are the controls that must work.
+int try_write_exec(const std::string &how)
+{
+	const int prot = how == "mmap" ? PROT_READ | PROT_WRITE | PROT_EXEC : PROT_READ | PROT_WRITE;
+	void *p = ::mmap(nullptr, 4096, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED || how == "mmap" || how == "mmap-rw")
+		return report(p == MAP_FAILED ? -1 : 0);
+	if (how == "mprotect")
+		return report(::mprotect(p, 4096, PROT_READ | PROT_EXEC));
+	if (how == "mprotect-r")
+		return report(::mprotect(p, 4096, PROT_READ));
+	if (how == "pkey_mprotect")
+		return report(::syscall(SYS_pkey_mprotect, p, 4096, PROT_READ | PROT_EXEC, -1));
+	if (how == "shmat") {
+		const int id = ::shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+		// shmat() fails with (void *)-1; compare as an integer.
+		return report(id < 0 ? -1 : (reinterpret_cast<std::intptr_t>(::shmat(id, nullptr, SHM_EXEC)) == -1 ? -1 : 0));
+	}
+	return 2;
+}
+
 // A second ring after the device's own is locked: unrestricted, if the
 // kernel let the process make it.
 int try_uring_new()
@@ -240,6 +265,8 @@ int main(int argc, char **argv)
 		return try_uring_op(arg);
 	if (what == "io_uring-new")
 		return try_uring_new();
+	if (what == "write-exec")
+		return try_write_exec(arg);
 	if (what == "setuid")
 		return report(::setuid(0));
 	if (what == "capabilities")
