@@ -5,6 +5,9 @@
 // sandbox's own steps) is not in here.
 #include "vlb/sandbox/profiles.h"
 
+#include <asm/termbits.h>
+#include <linux/fs.h>
+#include <linux/input.h>
 #include <linux/virtio_loopback.h>
 
 #include <algorithm>
@@ -15,11 +18,19 @@ namespace {
 
 using namespace std::string_view_literals;
 
-// Type byte of an ioctl request (_IOC_TYPE) sits in bits 8..15.
-constexpr std::uint32_t kIoctlTypeMask = 0xff00;
-constexpr std::uint32_t ioctl_type(unsigned char type) { return static_cast<std::uint32_t>(type) << 8; }
-// The whole request number: one ioctl of a type.
+// The whole request number: one ioctl. The kernel reads the request as
+// 32 bits, so the filter compares those. No profile allows an ioctl type
+// as a whole: a type holds requests that change host devices (evdev's
+// EVIOCGRAB and EVIOCSKEYCODE, the terminal's TIOCSTI).
 constexpr std::uint32_t kIoctlRequestMask = 0xffffffff;
+// Every request of one number whatever its size field (_IOC_SIZE, bits
+// 16..29): the evdev queries whose size is the caller's buffer length.
+constexpr std::uint32_t kIoctlAnySize = ~(static_cast<std::uint32_t>(_IOC_SIZEMASK) << _IOC_SIZESHIFT);
+// A query of a variable-length evdev table (EVIOCGNAME(len) and friends).
+constexpr IoctlRule evdev_query(std::uint32_t nr, std::string_view why)
+{
+	return IoctlRule{kIoctlAnySize, _IOC(_IOC_READ, 'E', nr, 0), why};
+}
 
 constexpr std::array kBase = {
 	// dynamic loader and libc start-up
@@ -52,8 +63,18 @@ constexpr std::array kAdapter = {
 	// the front-end's reply timeouts, and the BACKEND_REQ channel it opens
 	"setsockopt"sv, "socketpair"sv,
 };
+// The requests the adapter makes: CREATE or REATTACH on the control node,
+// then the device fd's (adapter/kernel_device.cpp).
 constexpr std::array kAdapterIoctls = {
-	IoctlRule{kIoctlTypeMask, ioctl_type(VLB_IOCTL_MAGIC), "virtio-loopback control and device ioctls"},
+	IoctlRule{kIoctlRequestMask, VLB_IOC_CREATE, "creating its device"},
+	IoctlRule{kIoctlRequestMask, VLB_IOC_REATTACH, "taking over its device from a previous adapter"},
+	IoctlRule{kIoctlRequestMask, VLB_DEV_SET_VQ_KICK, "the driver's kick eventfd of a queue"},
+	IoctlRule{kIoctlRequestMask, VLB_DEV_SET_VQ_CALL, "the back-end's call eventfd of a queue"},
+	IoctlRule{kIoctlRequestMask, VLB_DEV_GET_IOVA_FD, "the IOVA fd the back-end maps"},
+	IoctlRule{kIoctlRequestMask, VLB_DEV_CONFIG_UPDATE, "config space changes"},
+	IoctlRule{kIoctlRequestMask, VLB_DEV_GET_STATS, "the device's counters"},
+	IoctlRule{kIoctlRequestMask, VLB_DEV_GET_STATE, "a taken-over device's driver state"},
+	IoctlRule{kIoctlRequestMask, VLB_DEV_GET_VQ_STATE, "a taken-over device's queues"},
 };
 
 // Every back-end: vhost-user INFLIGHT_SHMFD, it creates and sizes the
@@ -81,8 +102,8 @@ constexpr std::array kBlk = {
 	"fsync"sv, "fdatasync"sv, "fallocate"sv,
 };
 constexpr std::array kBlkIoctls = {
-	// BLKGETSIZE64, BLKSSZGET: capacity and logical block size of a block device
-	IoctlRule{kIoctlTypeMask, ioctl_type(0x12), "block device geometry (BLK*)"},
+	IoctlRule{kIoctlRequestMask, BLKGETSIZE64, "a block device's capacity (BLKGETSIZE64)"},
+	IoctlRule{kIoctlRequestMask, BLKSSZGET, "a block device's logical block size (BLKSSZGET)"},
 	// these requests alone of the transport's: no control ioctl
 	IoctlRule{kIoctlRequestMask, VLB_IOVA_COPY, "kernel copies on the IOVA fd (VLB_IOVA_COPY)"},
 	kIovaCall,
@@ -90,8 +111,27 @@ constexpr std::array kBlkIoctls = {
 
 constexpr std::array kRngIoctls = {kIovaCall};
 
+// What libevdev asks a forwarded host device (--evdev-fd) at start and
+// after SYN_DROPPED (the requests in Debian's libevdev 1.13 besides the
+// grab and clock calls vlb-dev-input never makes): queries only. Nothing
+// that changes the host device (EVIOCGRAB, EVIOCSKEYCODE, EVIOCSREP,
+// EVIOCSABS, EVIOCSFF, EVIOCREVOKE, EVIOCSMASK, EVIOCSCLOCKID).
 constexpr std::array kInputIoctls = {
-	IoctlRule{kIoctlTypeMask, ioctl_type('E'), "evdev queries and grab (EVIOC*)"},
+	IoctlRule{kIoctlRequestMask, EVIOCGVERSION, "evdev: protocol version"},
+	IoctlRule{kIoctlRequestMask, EVIOCGID, "evdev: bus, vendor, product"},
+	IoctlRule{kIoctlRequestMask, EVIOCGREP, "evdev: key repeat settings, read"},
+	evdev_query(0x06, "evdev: name (EVIOCGNAME)"),
+	evdev_query(0x07, "evdev: physical path (EVIOCGPHYS)"),
+	evdev_query(0x08, "evdev: unique id (EVIOCGUNIQ)"),
+	evdev_query(0x09, "evdev: properties (EVIOCGPROP)"),
+	evdev_query(0x0a, "evdev: multitouch slots (EVIOCGMTSLOTS)"),
+	evdev_query(0x18, "evdev: key state (EVIOCGKEY)"),
+	evdev_query(0x19, "evdev: LED state (EVIOCGLED)"),
+	evdev_query(0x1b, "evdev: switch state (EVIOCGSW)"),
+	// EVIOCGBIT(type, len): numbers 0x20..0x3f
+	IoctlRule{kIoctlAnySize & ~0x1fU, _IOC(_IOC_READ, 'E', 0x20, 0), "evdev: event bits (EVIOCGBIT)"},
+	// EVIOCGABS(axis): numbers 0x40..0x7f, one struct input_absinfo
+	IoctlRule{kIoctlRequestMask & ~0x3fU, EVIOCGABS(0), "evdev: an axis (EVIOCGABS)"},
 	kIovaCall,
 };
 
@@ -100,8 +140,13 @@ constexpr std::array kConsole = {
 	// --port-fd with a listening socket accepts its clients
 	"accept4"sv,
 };
+// --pty: posix_openpt, grantpt, unlockpt, ptsname_r; --stdio: glibc's
+// isatty. Nothing that reaches another terminal (TIOCSTI, TIOCSCTTY,
+// TIOCCONS, TIOCLINUX, TIOCSETD, ...).
 constexpr std::array kConsoleIoctls = {
-	IoctlRule{kIoctlTypeMask, ioctl_type('T'), "terminal settings of a stdio or pty port (TC*, TIOC*)"},
+	IoctlRule{kIoctlRequestMask, TCGETS, "terminal settings, read (isatty)"},
+	IoctlRule{kIoctlRequestMask, TIOCGPTN, "the pty's number (ptsname_r, grantpt)"},
+	IoctlRule{kIoctlRequestMask, TIOCSPTLCK, "unlocking the pty (unlockpt)"},
 	kIovaCall,
 };
 

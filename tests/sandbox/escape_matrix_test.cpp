@@ -228,6 +228,50 @@ TEST(EscapeMatrix, NoProfileMapsWritableExecutableMemory)
 	}
 }
 
+// Each profile lets through the exact ioctl requests its program makes,
+// no other request of their types: an input back-end given a host evdev
+// node can neither grab nor remap it, a console back-end cannot type into
+// a terminal, an adapter makes no transport request but its own. "refused
+// ENOTTY" is the kernel's answer on /dev/null: the filter let it through.
+// With the whole types allowed (as before), every SIGSYS row is ENOTTY.
+TEST(EscapeMatrix, IoctlsAreTheExactRequestsEachProgramMakes)
+{
+	Scratch s;
+	const struct {
+		const char *profile;
+		const char *request;
+		const char *expected;
+	} kRows[] = {
+		{"device-input", "EVIOCGRAB", "SIGSYS"},
+		{"device-input", "EVIOCSKEYCODE", "SIGSYS"},
+		{"device-input", "EVIOCSKEYCODE_V2", "SIGSYS"},
+		{"device-input", "EVIOCSREP", "SIGSYS"},
+		{"device-input", "EVIOCREVOKE", "SIGSYS"},
+		{"device-input", "EVIOCSABS", "SIGSYS"},
+		{"device-input", "EVIOCGVERSION", "refused ENOTTY"},
+		{"device-input", "EVIOCGBIT", "refused ENOTTY"},
+		{"device-input", "EVIOCGABS", "refused ENOTTY"},
+		{"device-input", "EVIOCGNAME", "refused ENOTTY"},
+		{"device-console", "TIOCSTI", "SIGSYS"},
+		{"device-console", "TIOCSCTTY", "SIGSYS"},
+		{"device-console", "TIOCCONS", "SIGSYS"},
+		{"device-console", "TCSETS", "SIGSYS"},
+		{"device-console", "TCGETS", "refused ENOTTY"},
+		{"device-blk", "BLKDISCARD", "SIGSYS"},
+		{"device-blk", "BLKRRPART", "SIGSYS"},
+		{"device-blk", "BLKGETSIZE64", "refused ENOTTY"},
+		{"adapter", "VLB_IOVA_COPY", "SIGSYS"},
+		{"adapter", "VLB_OTHER", "SIGSYS"},
+		{"adapter", "VLB_DEV_GET_STATS", "refused ENOTTY"},
+		{"adapter", "VLB_IOC_CREATE", "refused ENOTTY"},
+		{"device-rng", "EVIOCGVERSION", "SIGSYS"},
+		{"device-rng", "TCGETS", "SIGSYS"},
+	};
+	for (const auto &row : kRows)
+		EXPECT_EQ(run_probe(device_spec(s, row.profile), s, {"ioctl", row.request}).text, row.expected)
+			<< row.profile << ": " << row.request;
+}
+
 // vlb-dev-blk's --read-threads: clone may start a thread, never a process.
 TEST(EscapeMatrix, BlkProfileStartsThreadsButNoProcesses)
 {

@@ -3,13 +3,18 @@
 // prints "escaped" (it worked) or "refused ERRNO_NAME". A seccomp kill shows
 // up as death by SIGSYS instead. Built without sanitizers: it runs in the
 // minimal root, where their runtime finds no /proc.
+#include <asm/termbits.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/fs.h>
+#include <linux/input.h>
 #include <linux/perf_event.h>
 #include <linux/userfaultfd.h>
+#include <linux/virtio_loopback.h>
 #include <pthread.h>
 #include <sched.h>
 #include <linux/capability.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -181,6 +186,43 @@ int try_write_exec(const std::string &how)
 	return 2;
 }
 
+// An ioctl a profile must not let through, or (the controls) one it must
+// let through to the kernel, which answers ENOTTY on /dev/null (fd 0).
+int try_ioctl(const std::string &name)
+{
+	static const std::pair<const char *, unsigned long> kRequests[] = {
+		{"EVIOCGRAB", EVIOCGRAB},
+		{"EVIOCSKEYCODE", EVIOCSKEYCODE},
+		{"EVIOCSKEYCODE_V2", EVIOCSKEYCODE_V2},
+		{"EVIOCSREP", EVIOCSREP},
+		{"EVIOCREVOKE", EVIOCREVOKE},
+		{"EVIOCSABS", EVIOCSABS(0)},
+		{"EVIOCGVERSION", EVIOCGVERSION},
+		{"EVIOCGBIT", EVIOCGBIT(EV_KEY, 96)},
+		{"EVIOCGABS", EVIOCGABS(ABS_X)},
+		{"EVIOCGNAME", EVIOCGNAME(64)},
+		{"TIOCSTI", TIOCSTI},
+		{"TIOCSCTTY", TIOCSCTTY},
+		{"TIOCCONS", TIOCCONS},
+		{"TCSETS", TCSETS},
+		{"TCGETS", TCGETS},
+		{"VLB_IOC_CREATE", VLB_IOC_CREATE},
+		{"VLB_DEV_GET_STATS", VLB_DEV_GET_STATS},
+		{"VLB_IOVA_COPY", VLB_IOVA_COPY},
+		{"VLB_OTHER", _IO(VLB_IOCTL_MAGIC, 0x7f)},
+		{"BLKGETSIZE64", BLKGETSIZE64},
+		{"BLKDISCARD", BLKDISCARD},
+		{"BLKRRPART", BLKRRPART},
+	};
+	for (const auto &[n, request] : kRequests) {
+		if (name == n) {
+			std::uint64_t buf[64]{};
+			return report(::ioctl(0, request, buf));
+		}
+	}
+	return 2;
+}
+
 // A second ring after the device's own is locked: unrestricted, if the
 // kernel let the process make it.
 int try_uring_new()
@@ -267,6 +309,8 @@ int main(int argc, char **argv)
 		return try_uring_new();
 	if (what == "write-exec")
 		return try_write_exec(arg);
+	if (what == "ioctl")
+		return try_ioctl(arg);
 	if (what == "setuid")
 		return report(::setuid(0));
 	if (what == "capabilities")

@@ -44,7 +44,7 @@ void print_usage(std::FILE *to)
 		     "  profile list\n"
 		     "               the baseline seccomp profiles and their process roles\n"
 		     "  profile show NAME\n"
-		     "               every system call and ioctl type profile NAME allows,\n"
+		     "               every system call and ioctl request profile NAME allows,\n"
 		     "               one per line (what a policy's allow/deny start from)\n"
 		     "\n"
 		     "Options:\n"
@@ -143,10 +143,11 @@ int cmd_profile(const std::vector<std::string_view> &args)
 		std::printf("%.*s\n", static_cast<int>(c.size()), c.data());
 	for (const auto &rule : p->ioctls) {
 		const int why_len = static_cast<int>(rule.why.size());
-		if (rule.mask == 0xffffffffU)  // one request, not its whole type
+		if (rule.mask == 0xffffffffU)  // one request
 			std::printf("ioctl 0x%08x only: %.*s\n", rule.value, why_len, rule.why.data());
-		else
-			std::printf("ioctl type 0x%02x: %.*s\n", (rule.value >> 8) & 0xffU, why_len, rule.why.data());
+		else  // one request of several sizes or numbers (evdev's tables)
+			std::printf("ioctl 0x%08x under mask 0x%08x: %.*s\n", rule.value, rule.mask, why_len,
+				    rule.why.data());
 	}
 	return kExitOk;
 }
