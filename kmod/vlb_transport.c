@@ -179,24 +179,37 @@ static void vlb_set_status(struct virtio_device *vdev, u8 status)
 	smp_store_release(&vd->status, status);
 }
 
+/*
+ * Not ready: no notify activates a grant and no call work completes a
+ * request from here on (both check @ready under the lock taken here).
+ */
+static void vlb_vq_stop(struct vlb_vq *q)
+{
+	mutex_lock(&q->used_mutex);
+	spin_lock_irq(&q->avail_lock);
+	q->ready = false;
+	spin_unlock_irq(&q->avail_lock);
+	mutex_unlock(&q->used_mutex);
+}
+
+/* Every queue stopped, then every grant of the device withdrawn. */
+static void vlb_stop_queues_and_revoke(struct vlb_device *vd)
+{
+	unsigned int i;
+
+	for (i = 0; i < vd->params.num_queues; i++)
+		vlb_vq_stop(&vd->vqs[i]);
+	vlb_iova_revoke_all(vd->iova);
+}
+
 static void vlb_reset(struct virtio_device *vdev)
 {
 	struct vlb_device *vd = to_vlb(vdev);
 	struct vlb_msg msg = { .type = VLB_MSG_RESET };
-	unsigned int i;
 
 	/* A device that does not answer still loses its grants below. */
 	vlb_send_msg(vd, &msg);
-	for (i = 0; i < vd->params.num_queues; i++) {
-		struct vlb_vq *q = &vd->vqs[i];
-
-		mutex_lock(&q->used_mutex);
-		spin_lock_irq(&q->avail_lock);
-		q->ready = false;
-		spin_unlock_irq(&q->avail_lock);
-		mutex_unlock(&q->used_mutex);
-	}
-	vlb_iova_revoke_all(vd->iova);
+	vlb_stop_queues_and_revoke(vd);
 	WRITE_ONCE(vd->status, 0);
 }
 
@@ -953,11 +966,7 @@ static void vlb_teardown_vq(struct vlb_vq *q)
 {
 	struct vlb_device *vd = q->vd;
 
-	mutex_lock(&q->used_mutex);
-	spin_lock_irq(&q->avail_lock);
-	q->ready = false;
-	spin_unlock_irq(&q->avail_lock);
-	mutex_unlock(&q->used_mutex);
+	vlb_vq_stop(q);
 	vlb_cancel_calls(q);
 
 	if (q->desc_len)
@@ -1051,16 +1060,7 @@ static void vlb_del_vqs(struct virtio_device *vdev)
 	 * ready first: a probe's error path deletes queues without a reset,
 	 * and no notify may activate grants after the revocation.
 	 */
-	for (i = 0; i < vd->params.num_queues; i++) {
-		struct vlb_vq *q = &vd->vqs[i];
-
-		mutex_lock(&q->used_mutex);
-		spin_lock_irq(&q->avail_lock);
-		q->ready = false;
-		spin_unlock_irq(&q->avail_lock);
-		mutex_unlock(&q->used_mutex);
-	}
-	vlb_iova_revoke_all(vd->iova);
+	vlb_stop_queues_and_revoke(vd);
 	for (i = 0; i < vd->params.num_queues; i++)
 		if (vd->vqs[i].vq)
 			vlb_teardown_vq(&vd->vqs[i]);

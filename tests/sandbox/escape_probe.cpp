@@ -116,6 +116,15 @@ int try_fork()
 	return report(pid);
 }
 
+// A ring set up and locked as vlb-dev-blk sets up and locks its own
+// (uring_lock.h); -errno on failure.
+int setup_locked_ring(io_uring &ring)
+{
+	if (const int r = vlb::devices::setup_engine_ring(4, ring, -1); r < 0)
+		return r;
+	return vlb::devices::forbid_new_rings();
+}
+
 // One io_uring operation on a ring set up and locked as vlb-dev-blk sets
 // up and locks its own (uring_lock.h): what a compromised blk device
 // holds. The kernel runs the operation without the seccomp filter seeing
@@ -123,11 +132,7 @@ int try_fork()
 int try_uring_op(const std::string &op)
 {
 	io_uring ring{};
-	if (const int r = vlb::devices::setup_engine_ring(4, ring, -1); r < 0) {
-		errno = -r;
-		return report(-1);
-	}
-	if (const int r = vlb::devices::forbid_new_rings(); r < 0) {
+	if (const int r = setup_locked_ring(ring); r < 0) {
 		errno = -r;
 		return report(-1);
 	}
@@ -228,11 +233,7 @@ int try_ioctl(const std::string &name)
 int try_uring_new()
 {
 	io_uring ring{};
-	if (const int r = vlb::devices::setup_engine_ring(4, ring, -1); r < 0) {
-		errno = -r;
-		return report(-1);
-	}
-	if (const int r = vlb::devices::forbid_new_rings(); r < 0) {
+	if (const int r = setup_locked_ring(ring); r < 0) {
 		errno = -r;
 		return report(-1);
 	}
