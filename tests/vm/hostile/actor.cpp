@@ -62,7 +62,7 @@ private:
 	bool chance(double p) { return std::bernoulli_distribution(p)(rng_); }
 	std::uint64_t below(std::uint64_t n) { return n ? std::uniform_int_distribution<std::uint64_t>(0, n - 1)(rng_) : 0; }
 	std::uint64_t between(std::uint64_t lo, std::uint64_t hi) { return lo + below(hi - lo + 1); }
-	void count(Count c, std::uint64_t n = 1) { cfg_.counters->add(c, n); }
+	void count(Count c, std::uint64_t n = 1) const { cfg_.counters->add(c, n); }
 
 	vlb_create random_create();
 	void random_config(vlb_create &c);

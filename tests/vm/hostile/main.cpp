@@ -5,9 +5,7 @@
 // it stopped everything, every process of it could die (nothing stuck in
 // the kernel) and every device is gone within the bound; the case around
 // it then unloads the module and the harness checks the kernel log.
-#include <dirent.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -16,15 +14,18 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <span>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "actor.h"
@@ -79,13 +80,12 @@ std::uint64_t splitmix(std::uint64_t x)
 std::vector<std::string> entries(const char *dir, std::string_view prefix)
 {
 	std::vector<std::string> out;
-	DIR *d = ::opendir(dir);
-	if (d == nullptr)
-		return out;
-	while (const dirent *e = ::readdir(d))
-		if (std::string_view(e->d_name).starts_with(prefix))
-			out.emplace_back(e->d_name);
-	::closedir(d);
+	std::error_code ec;
+	for (const auto &e : std::filesystem::directory_iterator(dir, ec)) {
+		std::string name = e.path().filename().string();
+		if (name.starts_with(prefix))
+			out.push_back(std::move(name));
+	}
 	return out;
 }
 
