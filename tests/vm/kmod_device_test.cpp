@@ -143,6 +143,17 @@ TEST(Create, RefusesConfigsTheStockDriversCannotTake)
 	EXPECT_EQ(st->params.config[32], 1) << "a refused update changed the config";
 	std::memcpy(u.data, &fits, sizeof(fits));
 	EXPECT_EQ(::ioctl(dev.get(), VLB_DEV_CONFIG_UPDATE, &u), 0) << vlb::errno_string(errno);
+
+	// After CREATE only what virtio_blk reads again may change: a valid
+	// but different seg_max is refused, a new capacity is not.
+	const __u32 fewer = 5;
+	std::memcpy(u.data, &fewer, sizeof(fewer));
+	EXPECT_EQ(expect_errno(::ioctl(dev.get(), VLB_DEV_CONFIG_UPDATE, &u)), EINVAL);
+	u.offset = 0;
+	u.len = 8;
+	const __u64 capacity = 4096;
+	std::memcpy(u.data, &capacity, sizeof(capacity));
+	EXPECT_EQ(::ioctl(dev.get(), VLB_DEV_CONFIG_UPDATE, &u), 0) << vlb::errno_string(errno);
 }
 
 TEST(Create, NamesAreUnique)
