@@ -650,6 +650,7 @@ static struct vlb_device *vlb_device_alloc(const struct vlb_create *c)
 	memcpy(vd->name, c->name, VLB_NAME_MAX);
 	memcpy(vd->config, c->config, c->config_size);
 	spin_lock_init(&vd->config_lock);
+	spin_lock_init(&vd->gate_lock);
 	spin_lock_init(&vd->msg_lock);
 	INIT_LIST_HEAD(&vd->msg_queue);
 	INIT_LIST_HEAD(&vd->msg_sent);

@@ -20,6 +20,7 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
+#include "vlb_console_gate.h"
 #include "vlb_iova.h"
 #include "vlb_stats.h"
 #include "vlb_types.h"
@@ -137,6 +138,15 @@ struct vlb_device {
 	u64 driver_features;
 
 	struct vlb_vq *vqs;		/* params.num_queues */
+
+	/*
+	 * virtio_console's receive gate (vlb_console_gate.h), set up by
+	 * find_vqs. @gate_lock (irq-safe: the driver notifies from atomic
+	 * context) guards it. A port is closed under its receive queue's
+	 * used_mutex too, so that no completion is being handed over then.
+	 */
+	spinlock_t gate_lock;
+	struct vlb_console_gate console_gate;
 
 	/* Control channel: @msg_lock guards the lists, @state and @next_seq. */
 	spinlock_t msg_lock;

@@ -888,6 +888,38 @@ int vlb_iova_poke(struct vlb_iova_domain *d, u64 iova, u8 byte)
 	return ret;
 }
 
+int vlb_iova_peek(struct vlb_iova_domain *d, u64 iova, void *buf, size_t len)
+{
+	unsigned long flags;
+	u8 *out = buf;
+	int ret = 0;
+
+	spin_lock_irqsave(&d->lock, flags);
+	while (len && !ret) {
+		unsigned long pfn = iova >> PAGE_SHIFT;
+		size_t off = offset_in_page(iova);
+		size_t n = min_t(size_t, len, PAGE_SIZE - off);
+		struct vlb_iova_entry *e;
+		char *va;
+
+		ret = -EFAULT;
+		if (pfn >= d->npages)
+			break;
+		e = &d->entries[pfn];
+		if (!e->page || (e->flags & VLB_IOVA_RING))
+			break;
+		va = kmap_local_page(e->page);
+		memcpy(out, va + off, n);
+		kunmap_local(va);
+		out += n;
+		iova += n;
+		len -= n;
+		ret = 0;
+	}
+	spin_unlock_irqrestore(&d->lock, flags);
+	return ret;
+}
+
 /* ------------------------------------------------ the device's mapping */
 
 /* The entry at @pgoff if the device may reach it now, with @write. */

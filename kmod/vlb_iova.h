@@ -204,5 +204,11 @@ long vlb_iova_copy(struct vlb_iova_domain *d, void __user *argp);
 
 /* Writes @byte at @iova as the device would (fail-in-flight path). */
 int vlb_iova_poke(struct vlb_iova_domain *d, u64 iova, u8 byte);
+/*
+ * Reads @len bytes at @iova of the driver's buffers, as the driver will
+ * see them: call it once the device's access is revoked, or for bytes
+ * the device cannot write.
+ */
+int vlb_iova_peek(struct vlb_iova_domain *d, u64 iova, void *buf, size_t len);
 
 #endif /* VLB_IOVA_H */

@@ -25,6 +25,7 @@ struct vlb_stats_counters {
 	atomic64_t calls_on_signalling_cpu;
 	atomic64_t calls_in_device;
 	atomic64_t request_timeouts;
+	atomic64_t completions_held;
 };
 
 static inline void vlb_stats_read(const struct vlb_stats_counters *c,
@@ -46,6 +47,7 @@ static inline void vlb_stats_read(const struct vlb_stats_counters *c,
 	out->calls_on_signalling_cpu = atomic64_read(&c->calls_on_signalling_cpu);
 	out->calls_in_device = atomic64_read(&c->calls_in_device);
 	out->request_timeouts = atomic64_read(&c->request_timeouts);
+	out->completions_held = atomic64_read(&c->completions_held);
 }
 
 #endif /* VLB_STATS_H */

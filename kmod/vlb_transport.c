@@ -20,7 +20,9 @@
 #include <linux/slab.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
+#include <asm/unaligned.h>
 #include <uapi/linux/virtio_blk.h>
+#include <uapi/linux/virtio_console.h>
 
 #include "vlb_abi_check.h"
 #include "vlb_device.h"
@@ -282,6 +284,133 @@ static void vlb_queue_call_work(struct vlb_vq *q)
 	queue_work(vlb_wq, &q->call_work);
 }
 
+/* ------------------------------------------ virtio_console's receive gate */
+
+/* A control message is the chain's first buffer, read whole. */
+static int vlb_control_buffer(struct vlb_vq *q, u64 addr, u32 len, u16 flags,
+			      void *arg)
+{
+	u64 *first = arg;
+
+	if (len < VLB_CONSOLE_CONTROL_LEN)
+		return -EINVAL;
+	*first = addr;
+	return 1;	/* the rest does not matter */
+}
+
+/* The control message of @head's chain, as the driver sees it. */
+static bool vlb_console_msg(struct vlb_vq *q, u16 head, u8 *msg)
+{
+	u64 addr = 0;
+
+	if (vlb_walk_chain(q, head, vlb_control_buffer, &addr) != 1)
+		return false;
+	return !vlb_iova_peek(q->vd->iova, addr, msg, VLB_CONSOLE_CONTROL_LEN);
+}
+
+/* Whether @q's completions must wait for the driver to list their port. */
+static bool vlb_console_holds(struct vlb_vq *q)
+{
+	struct vlb_device *vd = q->vd;
+	unsigned long flags;
+	bool held;
+
+	if (!vd->type->console_gate)
+		return false;
+	spin_lock_irqsave(&vd->gate_lock, flags);
+	held = vlb_console_gate_holds(&vd->console_gate, q->index);
+	spin_unlock_irqrestore(&vd->gate_lock, flags);
+	return held;
+}
+
+/*
+ * The driver's notify of @q made @head available (counted in
+ * @q->last_avail): its PORT_READY, or without multiport its full receive
+ * ring, may open a port. Under @q->avail_lock. Returns the port, or -1.
+ */
+static int vlb_console_driver_sent(struct vlb_vq *q, u16 head)
+{
+	struct vlb_device *vd = q->vd;
+	u8 msg[VLB_CONSOLE_CONTROL_LEN];
+	int port = -1;
+
+	if (q->index == VLB_CONSOLE_CONTROL_TX) {
+		if (!vlb_console_msg(q, head, msg))
+			return -1;
+		spin_lock(&vd->gate_lock);
+		port = vlb_console_gate_driver_msg(&vd->console_gate, msg);
+		spin_unlock(&vd->gate_lock);
+	} else if (q->last_avail == q->num) {
+		spin_lock(&vd->gate_lock);
+		port = vlb_console_gate_rx_filled(&vd->console_gate, q->index);
+		spin_unlock(&vd->gate_lock);
+	}
+	return port;
+}
+
+/* Hands over what ports opened in a notify (@ports: a mask) had to wait for. */
+static void vlb_console_release(struct vlb_device *vd, u32 ports)
+{
+	while (ports) {
+		unsigned int q = vlb_console_gate_rx_queue(__ffs(ports));
+
+		ports &= ports - 1;
+		if (q < vd->params.num_queues)
+			vlb_queue_call_work(&vd->vqs[q]);
+	}
+}
+
+/*
+ * @q's last @published entries, beyond the device's reach now and not
+ * yet shown to the driver: a console's PORT_REMOVE closes its port
+ * before the driver can unlist it, once no completion is being handed to
+ * that port. Under @q->used_mutex; receive queues never take another
+ * queue's.
+ */
+static void vlb_console_device_sent(struct vlb_vq *q, unsigned int published)
+{
+	struct vlb_device *vd = q->vd;
+	struct virtio_device *vdev = &vd->vdev;
+	u16 i;
+
+	if (!vd->type->console_gate || q->index != VLB_CONSOLE_CONTROL_RX)
+		return;
+	for (i = q->used_idx - published; i != q->used_idx; i++) {
+		u32 head = virtio32_to_cpu(vdev, q->vring.used->ring[i % q->num].id);
+		u8 msg[VLB_CONSOLE_CONTROL_LEN];
+		unsigned int rx;
+		int port;
+
+		if (!vlb_console_msg(q, head, msg))
+			continue;
+		spin_lock_irq(&vd->gate_lock);
+		port = vlb_console_gate_device_msg(&vd->console_gate, msg);
+		spin_unlock_irq(&vd->gate_lock);
+		rx = port < 0 ? U32_MAX : vlb_console_gate_rx_queue(port);
+		if (rx >= vd->params.num_queues)
+			continue;
+		mutex_lock_nested(&vd->vqs[rx].used_mutex, SINGLE_DEPTH_NESTING);
+		mutex_unlock(&vd->vqs[rx].used_mutex);
+	}
+}
+
+/* Called with every queue's used_mutex free; see vlb_console_gate.h. */
+static void vlb_console_gate_setup(struct vlb_device *vd)
+{
+	bool multiport = __virtio_test_bit(&vd->vdev, VIRTIO_CONSOLE_F_MULTIPORT);
+	u32 ports;
+
+	if (!vd->type->console_gate)
+		return;
+	spin_lock_irq(&vd->config_lock);
+	ports = get_unaligned_le32(&vd->config[offsetof(struct virtio_console_config,
+							max_nr_ports)]);
+	spin_unlock_irq(&vd->config_lock);
+	spin_lock_irq(&vd->gate_lock);
+	vlb_console_gate_init(&vd->console_gate, multiport, ports);
+	spin_unlock_irq(&vd->gate_lock);
+}
+
 /* ------------------------------------------------- request deadline */
 
 /*
@@ -412,6 +541,7 @@ static bool vlb_vq_notify(struct virtqueue *vq)
 	bool dead, publish = false;
 	const char *why = NULL;
 	u16 avail_idx, bad_head = 0, bad_pos = 0;
+	u32 opened = 0;
 	int err = 0;
 
 	spin_lock_irqsave(&q->avail_lock, flags);
@@ -460,6 +590,12 @@ static bool vlb_vq_notify(struct virtqueue *vq)
 		q->shadow_avail->ring[slot] = cpu_to_virtio16(vdev, head);
 		q->last_avail++;
 		publish = !dead;
+		if (publish && vd->type->console_gate) {
+			int port = vlb_console_driver_sent(q, head);
+
+			if (port >= 0)
+				opened |= BIT(port);
+		}
 	}
 	if (publish) {
 		/* Entries first, then the index the device polls. */
@@ -476,6 +612,7 @@ static bool vlb_vq_notify(struct virtqueue *vq)
 		atomic64_inc(&vd->stats.kicks);
 	}
 	spin_unlock_irqrestore(&q->avail_lock, flags);
+	vlb_console_release(vd, opened);
 	if (publish && q->has_deadline)
 		vlb_arm_deadline(vd, jiffies +
 				 msecs_to_jiffies(vd->params.request_timeout_ms), -1);
@@ -608,6 +745,10 @@ static void vlb_vq_process_used(struct vlb_vq *q)
 		vlb_vq_fail_inflight(q);
 		goto out;
 	}
+	if (vlb_console_holds(q)) {
+		atomic64_inc(&vd->stats.completions_held);
+		goto out;
+	}
 	shadow_idx = virtio16_to_cpu(vdev, READ_ONCE(q->shadow_used->idx));
 	/* The device wrote the entries before the index. */
 	virt_rmb();
@@ -649,14 +790,18 @@ static void vlb_vq_process_used(struct vlb_vq *q)
 	 * this batch is visible to the driver until its pages are gone.
 	 */
 	vlb_revoke_batch_flush(vd->iova, &batch);
-	if (published)
+	if (published) {
+		vlb_console_device_sent(q, published);
 		vlb_publish_used(q, false);
+	}
 	goto out;
 
 fail:
 	vlb_revoke_batch_flush(vd->iova, &batch);
-	if (published)
+	if (published) {
+		vlb_console_device_sent(q, published);
 		vlb_publish_used(q, false);
+	}
 	vlb_quiesce_notifies(vd);
 	vlb_iova_revoke_all(vd->iova);
 	vlb_vq_fail_inflight(q);
@@ -1075,6 +1220,8 @@ static int vlb_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 	unsigned int i, queue_idx = 0;
 	int ret;
 
+	/* Before any queue is ready: nothing may complete past the gate. */
+	vlb_console_gate_setup(vd);
 	for (i = 0; i < nvqs; i++) {
 		if (!names[i]) {
 			vqs[i] = NULL;

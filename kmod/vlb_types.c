@@ -14,6 +14,7 @@
 #include <stddef.h>
 #endif
 
+#include "vlb_console_gate.h"
 #include "vlb_types.h"
 
 #define VLB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -171,8 +172,6 @@ static int vlb_blk_check_config(const struct vlb_create *c, const __u8 *config,
 
 #define VLB_CONSOLE_F_MULTIPORT	0x2ULL	/* bit 1 */
 #define VLB_CONSOLE_MAX_NR_PORTS	4
-#define VLB_CONSOLE_CONTROL_RX	2
-#define VLB_CONSOLE_CONTROL_LEN	8	/* struct virtio_console_control */
 
 /*
  * Ports need a receive and a transmit queue each, port 0 and the control
@@ -307,6 +306,7 @@ static const struct vlb_type vlb_types[] = {
 		.timeout_max_ms = 10000,
 		.queue_has_deadline = vlb_console_queue_has_deadline,
 		.used_len_ok = vlb_console_used_len_ok,
+		.console_gate = true,
 		.check_config = vlb_console_check_config,
 		.mutable_ranges = vlb_console_mutable,
 		.nmutable = VLB_ARRAY_SIZE(vlb_console_mutable),

@@ -65,6 +65,11 @@ struct vlb_type {
 	 */
 	bool select_window;
 	/*
+	 * virtio_console: a port's receive completions wait while the driver
+	 * may have no port listed for them (vlb_console_gate.h).
+	 */
+	bool console_gate;
+	/*
 	 * Checks the config space (@config, @size bytes) against what the
 	 * stock driver builds from it and the device's limits (@c: queues,
 	 * ring size, features offered), at CREATE and for every config

@@ -150,6 +150,37 @@ wait_for 30 console_short_broken || fail "console short-control: not broken by t
 vlb_stop_device "$log"
 [ "$(vlb_stat "$log" used_rejected)" = 1 ] || fail "console short-control: used_rejected"
 
+step "hostile: a console sends on a port while its driver still fills the port's receive queue"
+# virtio_console empties a receive queue without the port's lock while no
+# port is listed for it (in_intr -> flush_bufs), and add_port() fills that
+# queue under the lock just before it lists the port: a completion then
+# corrupted the queue's free list (the driver later reused a descriptor
+# still in flight, a BUG at removal). The transport holds the completion
+# back until the driver's PORT_READY; the driver then takes it for its
+# port and, with no reader, counts the byte as discarded. Flushed, the
+# byte would be lost. A notify delay spreads the fill over seconds, so
+# the completion comes in the middle of it.
+log=$VLB_CASE_OUT/console-early.log
+echo 20 >"$delay"
+vlb_start_device "$log" --type console --name h-console-early --hostile early-rx
+early_port() {
+	local p
+	for p in /sys/class/virtio-ports/vport*p0; do
+		readlink -f "$p" | grep -q h-console-early && { echo "${p##*/}"; return 0; }
+	done
+	return 1
+}
+wait_for 90 early_port >/dev/null || fail "console early-rx: port 0 never came up"
+echo 0 >"$delay"
+grep -q 'early-rx: completed receive head' "$log" || fail "console early-rx: the device sent nothing early"
+port=$(early_port)
+discarded() { grep -q '^bytes_discarded: 1$' "/sys/kernel/debug/virtio-ports/$port"; }
+wait_for 30 discarded ||
+	fail "console early-rx: the port never got the byte: $(cat "/sys/kernel/debug/virtio-ports/$port")"
+vlb_stop_device "$log"
+[ "$(vlb_stat "$log" completions_held)" -ge 1 ] || fail "console early-rx: nothing was held back"
+[ "$(vlb_stat "$log" broken)" = 0 ] || fail "console early-rx: the device broke"
+
 step "hostile: a console that never completes the probe's DEVICE_READY, and lives on"
 # The probe busy-waits for it, preemption off, holding one CPU. The
 # console's deadline breaks its queues, which ends the wait, and removal

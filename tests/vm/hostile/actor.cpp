@@ -35,6 +35,7 @@ constexpr std::uint32_t kBlk = 2, kConsole = 3, kRng = 4, kInput = 18;
 constexpr std::uint64_t kVersion1 = 1ULL << 32;
 constexpr std::uint16_t kDescNext = 1, kDescWrite = 2;
 constexpr std::uint8_t kDriverOk = 4;
+constexpr std::ptrdiff_t kConsoleControlRx = 2;
 
 struct Queue {
 	bool enabled = false;
@@ -77,8 +78,8 @@ private:
 	void push_used(Queue &q, std::uint32_t id, std::uint32_t len);
 	void signal(Queue &q);
 	void garble(Queue &q);
+	void port_message(std::uint64_t addr);
 	void hold(Queue &q, std::uint16_t head);
-	[[nodiscard]] bool racy_console_rx(const Queue &q) const;
 	void random_action();
 	void random_copy();
 	void random_config_update();
@@ -129,6 +130,13 @@ std::string type_name(std::uint32_t t)
 template <typename T> void put(vlb_create &c, std::size_t off, T v)
 {
 	std::memcpy(std::span(c.config).subspan(off, sizeof(v)).data(), &v, sizeof(v));
+}
+
+template <typename T> T get(const vlb_create &c, std::size_t off)
+{
+	T v{};
+	std::memcpy(&v, std::span(c.config).subspan(off, sizeof(v)).data(), sizeof(v));
+	return v;
 }
 
 } // namespace
@@ -365,6 +373,8 @@ void Actor::serve(Queue &q, std::uint16_t head)
 {
 	std::uint32_t written = 0;
 	std::uint64_t last = 0;
+	std::uint64_t first_writable = 0;
+	std::uint32_t first_len = 0;
 	std::uint16_t i = head;
 	for (std::uint32_t n = 0; n < q.num && i < q.num; ++n) {
 		const std::uint64_t d = q.desc + 16 * std::uint64_t{i};
@@ -375,6 +385,10 @@ void Actor::serve(Queue &q, std::uint16_t head)
 			if (params_.device_id == kRng)
 				for (std::uint32_t b = 0; b < std::min<std::uint32_t>(len, 256); ++b)
 					store<std::uint8_t>(addr + b, static_cast<std::uint8_t>(below(256)));
+			if (first_writable == 0) {
+				first_writable = addr;
+				first_len = len;
+			}
 			written += len;
 			last = addr + len - 1;
 		}
@@ -384,8 +398,28 @@ void Actor::serve(Queue &q, std::uint16_t head)
 	}
 	if (params_.device_id == kBlk && last != 0)
 		store<std::uint8_t>(last, 0);  // VIRTIO_BLK_S_OK
+	if (params_.device_id == kConsole && &q - queues_.data() == kConsoleControlRx && first_writable != 0 &&
+	    first_len >= 8) {
+		port_message(first_writable);
+		push_used(q, head, 8);
+		count(Count::completed);
+		return;
+	}
 	push_used(q, head, params_.device_id == kConsole || params_.device_id == kInput ? 0 : written);
 	count(Count::completed);
+}
+
+// A multiport console's port hot-plug at random (struct
+// virtio_console_control at |addr|): ports added, removed and added again,
+// opened and closed, ids beyond max_nr_ports now and then.
+void Actor::port_message(std::uint64_t addr)
+{
+	static constexpr std::array<std::uint16_t, 5> kEvents = {1, 1, 2, 2, 6};  // ADD, REMOVE, PORT_OPEN
+	const auto ports = get<std::uint32_t>(params_, 4);  // max_nr_ports
+	store<std::uint32_t>(addr, static_cast<std::uint32_t>(chance(0.95) ? below(std::max(ports, 1U)) : below(64)));
+	store<std::uint16_t>(addr + 4, kEvents.at(below(kEvents.size())));
+	store<std::uint16_t>(addr + 6, static_cast<std::uint16_t>(below(2)));
+	count(Count::port_messages);
 }
 
 // Remembers the buffers of a request kept in flight: copies aim there.
@@ -403,16 +437,6 @@ void Actor::hold(Queue &q, std::uint16_t head)
 	}
 }
 
-// A receive queue of a console port (0, then 4, 6, ...; 2 is the control
-// receive queue). virtio_console's in_intr empties such a queue without
-// the port's lock while add_port fills it, so completing its buffers
-// while a port is added corrupts the virtqueue (BUG at virtio_ring.c:962
-// on removal). Off unless --console-rx.
-bool Actor::racy_console_rx(const Queue &q) const
-{
-	const auto index = &q - queues_.data();
-	return !cfg_.console_rx && params_.device_id == kConsole && index % 2 == 0 && index != 2;
-}
 
 void Actor::garble(Queue &q)
 {
@@ -439,7 +463,7 @@ void Actor::on_kick(Queue &q)
 		// Receive-type buffers a real device would keep for its data.
 		const bool keep = (params_.device_id == kConsole && (&q - queues_.data()) % 2 == 0) ||
 				  (params_.device_id == kInput && &q == queues_.data());
-		if (manner_ == Manner::mute || racy_console_rx(q) || (keep && chance(0.9))) {
+		if (manner_ == Manner::mute || (keep && chance(0.9))) {
 			hold(q, head);
 			continue;
 		}
@@ -573,7 +597,7 @@ void Actor::random_action()
 		fork_holder();
 	} else if (pick < 70 && !queues_.empty()) {
 		Queue &q = queues_.at(below(queues_.size()));
-		if (q.enabled && q.num != 0 && !racy_console_rx(q))
+		if (q.enabled && q.num != 0)
 			garble(q);
 		signal(q);
 	} else if (pick < 73) {

@@ -24,9 +24,6 @@ struct ActorConfig {
 	unsigned slots = 1;       // for the names of the others
 	Counters *counters = nullptr;
 	std::string control_node = "/dev/virtio-loopback";
-	// Complete buffers of console port receive queues too: can BUG the
-	// guest through a virtio_console race (SECURITY.md, known limits).
-	bool console_rx = false;
 };
 
 // The device name of |slot|'s process number |generation|.

@@ -38,6 +38,7 @@ enum class Count : std::size_t {
 	user_reads,
 	user_reads_ok,
 	user_writes,
+	port_messages,
 	kNumber
 };
 
@@ -68,7 +69,8 @@ inline constexpr std::array<const char *, static_cast<std::size_t>(Count::kNumbe
 	"sigbus            hostile processes that died of SIGBUS",
 	"user_reads        application reads of disks and /dev/hwrng",
 	"user_reads_ok     of those, succeeded",
-	"user_writes       application writes to /dev/hvc*",
+	"user_writes       application writes to console ports and /dev/hvc*",
+	"port_messages     console PORT_ADD/PORT_REMOVE/PORT_OPEN messages sent",
 };
 
 inline constexpr std::size_t kMaxSlots = 64;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -46,14 +47,13 @@ struct Options {
 	unsigned settle_s = 45;  // grace + the longest deadline + removal
 	bool user = true;
 	bool hvc = false;
-	bool console_rx = false;
 };
 
 void usage(std::FILE *to)
 {
 	std::fprintf(to,
 		     "Usage: vlb-hostile [--seed N] [--duration SEC] [--procs N] [--settle SEC] [--no-user]\n"
-		     "                   [--hvc] [--console-rx]\n"
+		     "                   [--hvc]\n"
 		     "Runs N hostile device processes at a time against /dev/virtio-loopback for SEC\n"
 		     "seconds (default 60, 6 processes), each created, misbehaving and killed at\n"
 		     "random, with an application reading the disks and /dev/hwrng that come up.\n"
@@ -63,9 +63,6 @@ void usage(std::FILE *to)
 		     "--hvc also writes to /dev/hvc*: a console device that never completes its\n"
 		     "output then holds the writing CPUs with interrupts off (SECURITY.md, known\n"
 		     "limits), which can freeze a guest; off by default.\n"
-		     "--console-rx also completes buffers of console port receive queues, which\n"
-		     "can corrupt a virtqueue through a race in virtio_console (SECURITY.md, known\n"
-		     "limits) and BUG the guest on the device's removal; off by default.\n"
 		     "Exit status: 0 passed, 1 a process or a device outlived the bound, 2 usage.\n");
 }
 
@@ -126,6 +123,19 @@ bool read_in_child(const std::string &path, off_t at, bool direct)
 			if (read_in_child("/dev/hwrng", 0, false))
 				c.add(Count::user_reads_ok);
 		}
+		// Console ports, which the devices add and remove under the writer.
+		const auto ports = entries("/dev", "vport");
+		if (!ports.empty() && rng() % 3 == 0) {
+			const int fd = ::open(("/dev/" + ports.at(rng() % ports.size())).c_str(),
+					      O_RDWR | O_NONBLOCK | O_CLOEXEC);
+			if (fd >= 0) {
+				std::array<char, 64> in{};
+				(void)!::write(fd, "hostile\n", 8);
+				(void)!::read(fd, in.data(), in.size());
+				::close(fd);
+				c.add(Count::user_writes);
+			}
+		}
 		// One writer at a time: hvc output busy-waits with interrupts off.
 		const auto hvcs = hvc ? entries("/dev", "hvc") : std::vector<std::string>{};
 		if (!hvcs.empty() && rng() % 4 == 0) {
@@ -178,7 +188,7 @@ int run(const Options &o)
 				continue;
 			ActorConfig cfg{.seed = splitmix(o.seed ^ (std::uint64_t{s} << 40) ^ generation.at(s)),
 					.slot = s, .generation = generation.at(s), .slots = o.procs,
-					.counters = counters, .console_rx = o.console_rx};
+					.counters = counters};
 			const pid_t pid = ::fork();
 			if (pid == 0) {
 				(void)::setpgid(0, 0);  // killed with the children that hold its fds
@@ -269,10 +279,6 @@ int main(int argc, char **argv)
 		}
 		if (a == "--hvc") {
 			o.hvc = true;
-			continue;
-		}
-		if (a == "--console-rx") {
-			o.console_rx = true;
 			continue;
 		}
 		if (v == nullptr || (a != "--seed" && a != "--duration" && a != "--procs" && a != "--settle")) {

@@ -33,6 +33,8 @@ void usage(std::FILE *to)
 		     "  --request-timeout-ms N  request deadline (0: the type's default)\n"
 		     "  --hostile MODE          bad-used-id (console: once its port is up) | long-len |\n"
 		     "                          short-control (console: a 7-byte PORT_NAME) |\n"
+		     "                          early-rx (console: one byte on port 0 while the driver\n"
+		     "                          still adds its receive buffers) |\n"
 		     "                          never-complete | no-replies |\n"
 		     "                          late-copy (a thread copies into each read of 64 KiB\n"
 		     "                          and more while it is completed) |\n"
@@ -81,6 +83,8 @@ vlb::testdev::Hostile hostile(const std::string_view v)
 		return Hostile::late_grant;
 	if (v == "short-control")
 		return Hostile::short_control;
+	if (v == "early-rx")
+		return Hostile::early_rx;
 	throw std::invalid_argument("--hostile: unknown mode " + std::string(v));
 }
 

@@ -605,7 +605,15 @@ std::optional<std::uint32_t> TestDevice::serve_console(const Queue &q, std::uint
 {
 	switch (q.index) {
 	case kPortRx:
-		return std::nullopt;  // kept: the device sends nothing on its port
+		if (opts_.hostile == Hostile::early_rx && !early_rx_sent_ && !console_port_ready_ &&
+		    !chain.empty() && chain.front().writable && chain.front().len > 0) {
+			early_rx_sent_ = true;
+			iova_->store<std::uint8_t>(chain.front().addr, 'E');
+			std::fprintf(stderr, "testdev: early-rx: completed receive head %u before PORT_READY\n",
+				     head);
+			return 1;
+		}
+		return std::nullopt;  // kept: the device sends nothing else on its port
 	case kControlIn:
 		console_control_heads_.push_back(head);
 		return std::nullopt;
@@ -955,7 +963,7 @@ int TestDevice::run()
 					    "faults_refused=%llu map_failures=%llu used_rejected=%llu "
 					    "broken=%llu kicks=%llu calls=%llu msg_timeouts=%llu copies=%llu "
 					    "copied_bytes=%llu calls_on_signalling_cpu=%llu calls_in_device=%llu "
-					    "request_timeouts=%llu\n",
+					    "request_timeouts=%llu completions_held=%llu\n",
 					    static_cast<unsigned long long>(served_),
 					    static_cast<unsigned long long>(s.grants),
 					    static_cast<unsigned long long>(s.bounces),
@@ -971,7 +979,8 @@ int TestDevice::run()
 					    static_cast<unsigned long long>(s.copied_bytes),
 					    static_cast<unsigned long long>(s.calls_on_signalling_cpu),
 					    static_cast<unsigned long long>(s.calls_in_device),
-					    static_cast<unsigned long long>(s.request_timeouts));
+					    static_cast<unsigned long long>(s.request_timeouts),
+					    static_cast<unsigned long long>(s.completions_held));
 				if (opts_.peek)
 					std::printf("peek pages=%llu stale=%llu\n", static_cast<unsigned long long>(peeked_),
 						    static_cast<unsigned long long>(stale_));

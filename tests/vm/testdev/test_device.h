@@ -35,6 +35,9 @@ enum class Hostile {
 	late_grant,      // SIGUSR2: break the device as soon as a notify is held
 	                 // (test_notify_delay_ms), then report whether the
 	                 // request it publishes can still be reached
+	early_rx,        // console: complete port 0's first receive buffer with
+	                 // one byte as soon as the driver adds it, before the
+	                 // driver has said PORT_READY (it is still filling)
 };
 
 struct Options {
@@ -146,6 +149,7 @@ private:
 	std::deque<std::uint16_t> console_control_heads_;  // driver buffers held for messages
 	std::deque<ConsoleControl> console_control_out_;   // messages waiting for a buffer
 	bool console_port_ready_ = false;                  // the driver said PORT_READY for port 0
+	bool early_rx_sent_ = false;                       // --hostile early-rx: done
 	std::uint64_t served_ = 0;
 	std::uint64_t peeked_ = 0, stale_ = 0;  // --peek
 	bool stalled_ = false;  // SIGUSR2: take requests, answer none from now on

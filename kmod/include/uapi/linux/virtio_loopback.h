@@ -277,7 +277,9 @@ struct vlb_vq_index {
  *	and that were processed in its own context
  * @request_timeouts: requests that passed the device's deadline (each
  *	breaks the device, so at most 1)
- * @reserved: zero
+ * @completions_held: times a queue's completions were held back until
+ *	the driver could take them (virtio_console: a port's receive queue
+ *	while the port is not listed)
  */
 struct vlb_stats {
 	__u64 grants;
@@ -295,7 +297,7 @@ struct vlb_stats {
 	__u64 calls_on_signalling_cpu;
 	__u64 calls_in_device;
 	__u64 request_timeouts;
-	__u64 reserved[1];
+	__u64 completions_held;
 };
 
 /**
