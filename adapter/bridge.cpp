@@ -5,7 +5,6 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
 #include <poll.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <endian.h>
@@ -18,7 +17,6 @@
 #include <system_error>
 #include <thread>
 
-#include "vlb/mapping.h"
 #include "vlb/sys_error.h"
 #include "vlb/unix_socket.h"
 #include "vlb/vu/split_ring.h"
@@ -247,16 +245,13 @@ void Bridge::hand_over_inflight(const std::vector<std::optional<QueueState>> &qu
 	// The reply parser checked the fd holds mmap_size bytes at the offset.
 	if (inflight_->mmap_size < per_queue * queues_)
 		throw vu::ProtocolError("GET_INFLIGHT_FD: region too small for the queues");
-	const Mapping region = Mapping::map(per_queue * queues_, PROT_READ | PROT_WRITE, MAP_SHARED,
-					    inflight_->fd.get(), static_cast<off_t>(inflight_->mmap_offset),
-					    "the back-end's inflight region");
 	for (std::uint16_t q = 0; q < queues_; q++) {
 		if (!queues[q])
 			continue;
 		if (queues[q]->num != size)
 			throw std::runtime_error("queues of different sizes cannot share one inflight region");
-		const std::span area(static_cast<std::uint8_t *>(region.data()) + per_queue * q, per_queue);
-		vu::write_inflight_queue(area, size, queues[q]->used_idx, queues[q]->inflight);
+		vu::store_inflight_queue(inflight_->fd.get(), inflight_->mmap_offset + per_queue * q, size,
+					 queues[q]->used_idx, queues[q]->inflight);
 	}
 	fe_->set_inflight_fd(*inflight_);
 }

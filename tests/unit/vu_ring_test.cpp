@@ -9,9 +9,11 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <system_error>
 #include <vector>
 
 #include "vlb/mapping.h"
+#include "vlb/unique_fd.h"
 #include "vlb/vu/memory_table.h"
 #include "vlb/vu/message.h"
 #include "vlb/vu/split_ring.h"
@@ -425,6 +427,26 @@ TEST(Inflight, FrontEndWrittenRegionRefusesBadHeads)
 	EXPECT_THROW(write_inflight_queue(region, kSize, 0, twice), std::invalid_argument);
 	std::vector<std::uint8_t> short_area(inflight_queue_bytes(kSize) - 1);
 	EXPECT_THROW(write_inflight_queue(short_area, kSize, 0, {}), std::invalid_argument);
+}
+
+// A back-end that shrinks its inflight memfd after handing it over: the
+// front-end writes the region with pwrite, so it gets no SIGBUS (through a
+// mapping, the first store past the new end killed it).
+TEST(Inflight, FrontEndWritesARegionTheBackEndShrankWithoutSigbus)
+{
+	const UniqueFd fd(::memfd_create("inflight", MFD_CLOEXEC));
+	ASSERT_TRUE(fd.valid());
+	const std::uint64_t per_queue = inflight_queue_bytes(kSize);
+	ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(2 * per_queue)), 0);
+	ASSERT_EQ(::ftruncate(fd.get(), 0), 0);  // the hostile back-end's move
+	const std::vector<std::uint16_t> heads{4, 1};
+	store_inflight_queue(fd.get(), per_queue, kSize, 77, heads);
+	std::vector<std::uint8_t> back(per_queue);
+	ASSERT_EQ(::pread(fd.get(), back.data(), back.size(), static_cast<off_t>(per_queue)),
+		  static_cast<ssize_t>(per_queue));
+	InflightTracker t(back.data(), kSize);
+	EXPECT_EQ(t.recover(77), heads);
+	EXPECT_THROW(store_inflight_queue(-1, 0, kSize, 0, heads), std::system_error);
 }
 
 } // namespace

@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vlb/vu/split_ring.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <system_error>
+#include <vector>
 
 namespace vlb::vu {
 namespace {
@@ -276,6 +281,24 @@ void write_inflight_queue(std::span<std::uint8_t> area, std::uint16_t size, std:
 			throw std::invalid_argument("inflight head " + std::to_string(h) + " out of range or repeated");
 		desc[h].inflight = 1;
 		desc[h].counter = ++counter;
+	}
+}
+
+void store_inflight_queue(int fd, std::uint64_t offset, std::uint16_t size, std::uint16_t used_idx,
+			  std::span<const std::uint16_t> heads)
+{
+	std::vector<std::uint8_t> area(inflight_queue_bytes(size));
+	write_inflight_queue(area, size, used_idx, heads);
+	std::size_t done = 0;
+	while (done < area.size()) {
+		const ssize_t n = ::pwrite(fd, area.data() + done, area.size() - done,
+					   static_cast<off_t>(offset + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			throw std::system_error(n < 0 ? errno : EIO, std::generic_category(),
+						"write the back-end's inflight region");
+		done += static_cast<std::size_t>(n);
 	}
 }
 

@@ -174,6 +174,13 @@ std::uint64_t inflight_queue_bytes(std::uint16_t queue_size);
 void write_inflight_queue(std::span<std::uint8_t> area, std::uint16_t size, std::uint16_t used_idx,
 			  std::span<const std::uint16_t> heads);
 
+// The same, into the file |fd| at |offset| with pwrite, not through a
+// mapping: the back-end owns that memfd and can shrink it under a
+// mapping, which would kill the front-end with SIGBUS. Throws
+// std::system_error if the write fails.
+void store_inflight_queue(int fd, std::uint64_t offset, std::uint16_t size, std::uint16_t used_idx,
+			  std::span<const std::uint16_t> heads);
+
 class InflightTracker {
 public:
 	InflightTracker() = default;
