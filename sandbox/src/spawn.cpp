@@ -119,6 +119,14 @@ std::pair<int, int> arrange_fds(const Exec &exec, int status_fd, int binary_fd, 
 	return {status_new, binary_new};
 }
 
+// Whether the read end of the pipe |fd| writes to is closed: the
+// supervisor holds it, so it died.
+bool reader_gone(int fd)
+{
+	pollfd p{.fd = fd, .events = POLLOUT, .revents = 0};
+	return retry_eintr([&] { return ::poll(&p, 1, 0); }) == 1 && (p.revents & POLLERR) != 0;
+}
+
 // execve's NULL-terminated char *[] over |strings|, which outlive it.
 std::vector<char *> c_strings(const std::vector<std::string> &strings)
 {
@@ -137,9 +145,6 @@ std::vector<char *> c_strings(const std::vector<std::string> &strings)
 		if (retry_eintr([&] { return ::read(go_fd, &go, 1); }) != 1)
 			throw std::runtime_error("the parent did not set up the user namespace");
 		::close(go_fd);
-		// Die with the supervisor rather than run on unwatched.
-		if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-			throw_errno("PR_SET_PDEATHSIG");
 
 		std::vector<std::string> lines;
 		lines.push_back("namespaces: " + namespace_names(spec.namespaces));
@@ -156,6 +161,13 @@ std::vector<char *> c_strings(const std::vector<std::string> &strings)
 		lines.push_back(detail::apply_rlimits(spec.rlimits));
 		step = "identity";
 		lines.push_back(detail::apply_identity_and_capabilities(spec));
+		// Die with the supervisor rather than run on unwatched. Only now:
+		// a change of the effective or filesystem ids clears the signal.
+		step = "parent death signal";
+		if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+			throw_errno("PR_SET_PDEATHSIG");
+		if (reader_gone(status_fd))
+			throw std::runtime_error("the supervisor died during set-up");
 		step = "no_new_privs";
 		if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 			throw_errno("PR_SET_NO_NEW_PRIVS");

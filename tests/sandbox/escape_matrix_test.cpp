@@ -346,6 +346,20 @@ TEST(Sandbox, ReportsEveryStepInOrder)
 	EXPECT_NE(got.report[4].find("capabilities: none"), std::string::npos);
 }
 
+// The parent-death signal is set after the identity step, which clears it
+// (any change of the effective or filesystem ids does): before, every
+// sandboxed child outlived a supervisor killed with SIGKILL.
+TEST(Sandbox, ChildrenKeepTheParentDeathSignal)
+{
+	Scratch s;
+	Spec spec = device_spec(s, "device-rng");
+	spec.seccomp.allow = {"prctl"};
+	EXPECT_EQ(run_probe(spec, s, {"pdeathsig"}).text, "pdeathsig 9");
+	spec.namespaces = 0;  // no user namespace: the ids change in the host's
+	spec.mount = vlb::sandbox::MountMode::kNone;
+	EXPECT_EQ(run_probe(spec, s, {"pdeathsig"}).text, "pdeathsig 9");
+}
+
 TEST(Sandbox, FailedStepIsNamedAndNothingRuns)
 {
 	Scratch s;

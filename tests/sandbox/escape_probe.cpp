@@ -316,6 +316,14 @@ int main(int argc, char **argv)
 		return report(::setuid(0));
 	if (what == "capabilities")
 		return try_capabilities();
+	if (what == "pdeathsig") {
+		// Not an escape: whether the child dies with its supervisor.
+		int sig = 0;
+		if (::prctl(PR_GET_PDEATHSIG, &sig) != 0)
+			return report(-1);
+		std::printf("pdeathsig %d\n", sig);
+		return 0;
+	}
 	if (what == "fd")
 		return report(::fcntl(number(arg), F_GETFD));
 	if (what == "thread")
