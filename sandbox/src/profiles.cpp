@@ -62,6 +62,10 @@ constexpr std::array kAdapter = {
 	"socket"sv, "connect"sv,
 	// the front-end's reply timeouts, and the BACKEND_REQ channel it opens
 	"setsockopt"sv, "socketpair"sv,
+	// a taken-over device's requests in flight, written into the
+	// back-end's inflight memfd (vu::store_inflight_queue: pwrite, not a
+	// mapping the back-end could shrink under it)
+	"pwrite64"sv,
 };
 // The requests the adapter makes: CREATE or REATTACH on the control node,
 // then the device fd's (adapter/kernel_device.cpp).
