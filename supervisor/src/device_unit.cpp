@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "handed_file.h"
 #include "vlb/sys_error.h"
 #include "vlb/unix_socket.h"
 
@@ -168,17 +169,12 @@ void DeviceUnit::spawn_backend()
 	} else {
 		args.push_back("--socket-path=" + b.socket_path);
 	}
-	for (const auto &f : b.files) {
-		UniqueFd fd;
-		if (f.listen) {
-			// Clients of the port: root and the socket's group; the
-			// mode comes with the file, no chmod that follows a link.
-			fd = listen_unix(f.path, 4, 0660);
-		} else {
-			fd.reset(::open(f.path.c_str(), (f.writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY));
-			if (!fd)
-				throw_errno("open " + f.path + " for the back-end");
-		}
+	for (std::size_t i = 0; i < b.files.size(); ++i) {
+		const auto &f = b.files[i];
+		// Clients of a listening port: root and the socket's group; the
+		// mode comes with the file, no chmod that follows a link.
+		UniqueFd fd = f.listen ? listen_unix(f.path, 4, 0660)
+				       : open_handed_file(f, "backend.files[" + std::to_string(i) + "]");
 		args.push_back(f.option + "=" + std::to_string(next));
 		fds.emplace_back(next++, fd.get());
 		opened.push_back(std::move(fd));
