@@ -29,6 +29,10 @@ constexpr unsigned kFAccessPlatform = 33;
 constexpr unsigned kBlkFSegMax = 2;
 constexpr std::size_t kBlkSegMaxOffset = 12;  // struct virtio_blk_config
 
+// A back-end's request (CONFIG_CHANGE_MSG) arrives whole within this, as
+// the front-end's replies do (vu::Frontend's default).
+constexpr std::chrono::milliseconds kBackendRequestTimeout{5000};
+
 std::string hex(std::uint64_t v)
 {
 	char buf[24];
@@ -285,6 +289,9 @@ void Bridge::negotiate_protocol()
 	if (protocol_features_ & vu::bit(vu::pf::kBackendReq)) {
 		auto [ours, theirs] = stream_socketpair();
 		backend_req_ = vu::Channel(std::move(ours));
+		// The loop reads it when readable; a message begun and never
+		// finished must not hold the loop (and every queue) for good.
+		backend_req_.set_timeout(kBackendRequestTimeout);
 		fe_->set_backend_req_fd(theirs.get());
 		loop_.watch(backend_req_.fd(), [this] { on_backend_request(); });
 	}

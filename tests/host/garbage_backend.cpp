@@ -29,6 +29,7 @@ constexpr std::uint32_t kReplyFlag = 0x4;
 constexpr std::uint32_t kNeedReply = 0x8;
 constexpr std::uint64_t kFeatures = (1ULL << 32) | (1ULL << 30); // VERSION_1, PROTOCOL_FEATURES
 constexpr std::uint64_t kProtocolFeatures = (1ULL << 0) | (1ULL << 3); // MQ, REPLY_ACK
+constexpr std::uint64_t kBackendReqFeature = 1ULL << 5;                // BACKEND_REQ
 
 enum Req : std::uint32_t {
 	kGetFeatures = 1,
@@ -37,6 +38,7 @@ enum Req : std::uint32_t {
 	kSetVringKick = 12,
 	kGetProtocolFeatures = 15,
 	kGetQueueNum = 17,
+	kSetBackendReqFd = 21,
 };
 
 struct Header {
@@ -55,6 +57,7 @@ const std::map<std::string, std::string> kFaults = {
 	{"zero-queues", "GET_QUEUE_NUM answered with 0"},
 	{"nack-mem-table", "SET_MEM_TABLE refused through REPLY_ACK (after the kernel device exists)"},
 	{"hangup-kick", "the connection closed at SET_VRING_KICK (after the kernel device exists)"},
+	{"stall-backend-req", "one byte of a BACKEND_REQ message header, then silence (after the kernel device exists)"},
 };
 
 bool send_message(int fd, Header h, void *payload, std::size_t len, int pass_fd = -1)
@@ -76,8 +79,9 @@ bool send_message(int fd, Header h, void *payload, std::size_t len, int pass_fd 
 	return ::sendmsg(fd, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof h + len);
 }
 
-// One request: header, payload; fds received are closed at once.
-bool receive(int fd, Header &h, std::vector<std::uint8_t> &payload)
+// One request: header, payload; the first fd received is kept in |kept|,
+// the others are closed at once.
+bool receive(int fd, Header &h, std::vector<std::uint8_t> &payload, UniqueFd &kept)
 {
 	msghdr msg{};
 	iovec iov{&h, sizeof h};
@@ -96,6 +100,8 @@ bool receive(int fd, Header &h, std::vector<std::uint8_t> &payload)
 			int received = -1;
 			std::memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
 			UniqueFd closer(received);
+			if (i == 0)
+				kept = std::move(closer);
 		}
 	}
 	if (h.size > 4096)
@@ -115,8 +121,12 @@ void serve(int fd, const std::string &fault)
 {
 	Header h{};
 	std::vector<std::uint8_t> payload;
-	while (receive(fd, h, payload)) {
+	UniqueFd passed;
+	UniqueFd backend_req;
+	while (receive(fd, h, payload, passed)) {
 		const std::uint32_t req = h.request;
+		if (req == kSetBackendReqFd)
+			backend_req = std::move(passed);
 		if (req == kGetFeatures) {
 			std::uint64_t v = kFeatures;
 			if (fault == "short-features") {
@@ -131,7 +141,7 @@ void serve(int fd, const std::string &fault)
 				reply_u64(fd, req, v);
 			}
 		} else if (req == kGetProtocolFeatures) {
-			std::uint64_t v = kProtocolFeatures;
+			std::uint64_t v = kProtocolFeatures | (fault == "stall-backend-req" ? kBackendReqFeature : 0);
 			const UniqueFd extra(fault == "fd-in-reply" ? ::dup(STDERR_FILENO) : -1);
 			send_message(fd, {req, kVersion | kReplyFlag, sizeof v}, &v, sizeof v, extra.get());
 		} else if (req == kGetQueueNum) {
@@ -145,6 +155,11 @@ void serve(int fd, const std::string &fault)
 			send_message(fd, {req, kVersion | kReplyFlag, sizeof state}, state.data(), sizeof state);
 		} else if (req == kSetVringKick && fault == "hangup-kick") {
 			return;
+		} else if (req == kSetVringKick && fault == "stall-backend-req" && backend_req) {
+			// The adapter's loop sees the channel readable; the rest of
+			// the header never comes.
+			const std::uint8_t first = 0;
+			(void)!::send(backend_req.get(), &first, 1, MSG_NOSIGNAL);
 		}
 		if ((h.flags & kNeedReply) != 0 && req != kGetFeatures && req != kGetProtocolFeatures &&
 		    req != kGetQueueNum && req != kGetVringBase) {

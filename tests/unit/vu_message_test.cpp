@@ -257,5 +257,30 @@ TEST(VuChannel, TimeoutBoundsTheWait)
 	EXPECT_THROW(p.b.receive(), ProtocolError);
 }
 
+// A peer that sends a message one byte at a time, each byte well inside the
+// timeout, must not stretch the wait past it: the bound is the message's.
+TEST(VuChannel, TimeoutBoundsTheWholeMessageNotEachByte)
+{
+	Pair p;
+	p.b.set_timeout(std::chrono::milliseconds(400));
+	std::thread trickle([fd = p.a.fd()] {
+		const std::array<std::uint32_t, 3> hdr{static_cast<std::uint32_t>(Request::GetFeatures), kVersion, 0};
+		const auto *b = reinterpret_cast<const std::uint8_t *>(hdr.data()); // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+		for (std::size_t i = 0; i < sizeof hdr; ++i) {
+			if (::send(fd, b + i, 1, MSG_NOSIGNAL) != 1)
+				return; // the receiver gave up and closed its end
+			std::this_thread::sleep_for(std::chrono::milliseconds(150));
+		}
+	});
+	try {
+		(void)p.b.receive();
+		ADD_FAILURE() << "a message trickled over 1.8 s was accepted under a 400 ms timeout";
+	} catch (const ProtocolError &e) {
+		EXPECT_STREQ(e.what(), "timed out inside a message header");
+	}
+	p.b.close();
+	trickle.join();
+}
+
 } // namespace
 } // namespace vlb::vu

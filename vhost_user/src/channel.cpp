@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vlb/vu/channel.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -44,6 +45,24 @@ void Channel::set_timeout(std::chrono::milliseconds timeout)
 	if (::setsockopt(sock_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
 	    ::setsockopt(sock_.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
 		throw_errno("vhost-user socket timeout");
+	timeout_ = timeout;
+}
+
+void Channel::wait_readable(std::chrono::steady_clock::time_point deadline, const char *timed_out) const
+{
+	if (timeout_.count() <= 0)
+		return;
+	for (;;) {
+		const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+		if (left.count() <= 0)
+			throw ProtocolError(timed_out);
+		pollfd p{sock_.get(), POLLIN, 0};
+		const int n = ::poll(&p, 1, static_cast<int>(left.count()));
+		if (n > 0)
+			return;
+		if (n < 0 && errno != EINTR)
+			throw_errno("vhost-user poll");
+	}
 }
 
 std::optional<Message> Channel::receive()
@@ -53,7 +72,9 @@ std::optional<Message> Channel::receive()
 	std::size_t got = 0;
 	alignas(cmsghdr) std::array<char, CMSG_SPACE(kMaxFds * sizeof(int))> control{};
 
+	const auto deadline = std::chrono::steady_clock::now() + timeout_;
 	while (got < sizeof(Header)) {
+		wait_readable(deadline, got == 0 ? "timed out waiting for the peer" : "timed out inside a message header");
 		iovec iov{hdr_bytes + got, sizeof(Header) - got};
 		msghdr mh{};
 		mh.msg_iov = &iov;
@@ -87,6 +108,7 @@ std::optional<Message> Channel::receive()
 	msg.payload.resize(msg.hdr.size);
 	got = 0;
 	while (got < msg.payload.size()) {
+		wait_readable(deadline, "timed out inside a message payload");
 		const ssize_t n = retry_eintr([&] {
 			return ::recv(sock_.get(), msg.payload.data() + got, msg.payload.size() - got, 0);
 		});

@@ -11,7 +11,8 @@ run=/tmp/garbage
 fresh_dir "$run"
 garbage=$VLB_BUILD/tests/host/vlb-garbage-backend
 
-for c in "nack-mem-table|SET_MEM_TABLE" "hangup-kick|back-end closed the connection"; do
+for c in "nack-mem-table|SET_MEM_TABLE" "hangup-kick|back-end closed the connection" \
+	"stall-backend-req|back-end request channel: timed out inside a message header"; do
 	fault=${c%%|*} want=${c#*|}
 	step "$fault"
 	"$garbage" --socket-path "$run/$fault.sock" --fault "$fault" 2>/dev/null &

@@ -21,6 +21,8 @@ public:
 
 	// Bounds every wait for the peer; zero means wait forever. A front-end
 	// talking to an untrusted back-end sets one, so it cannot be stalled.
+	// A message received is bounded as a whole: a peer that trickles one
+	// byte just inside the timeout cannot stretch it.
 	void set_timeout(std::chrono::milliseconds timeout);
 
 	// Next message; nullopt on a clean EOF between messages. Throws
@@ -48,7 +50,13 @@ public:
 	void close() { sock_.reset(); }
 
 private:
+	// Waits until the socket is readable or the message's |deadline|
+	// passes; throws ProtocolError(|timed_out|) then. No-op without a
+	// timeout.
+	void wait_readable(std::chrono::steady_clock::time_point deadline, const char *timed_out) const;
+
 	UniqueFd sock_;
+	std::chrono::milliseconds timeout_{0};
 };
 
 } // namespace vlb::vu
