@@ -158,6 +158,14 @@ public:
 		add_refusal("execveat", arg(0, SCMP_CMP_NE, fd));
 	}
 
+	// A call no policy may allow: under "log" it must not be made either,
+	// only refused (elsewhere the default action refuses it already).
+	void refuse_forbidden(const std::string &name)
+	{
+		if (rules_.action == SeccompAction::kLog)
+			add(refusal(rules_), name, {});
+	}
+
 	void load() { check(seccomp_load(ctx_.get()), "load"); }
 
 private:
@@ -206,13 +214,15 @@ std::string apply_seccomp(const SeccompRules &rules, int binary_fd)
 			throw std::runtime_error("seccomp: " + name + " may never be allowed");
 		filter.allow(name);
 	}
+	for (const auto name : forbidden_syscalls())
+		filter.refuse_forbidden(std::string(name));
 	if (!allowed.contains("ioctl") && !ioctl_denied)
 		filter.limit_ioctl(*profile);
 	filter.allow_own_exec(binary_fd);
 	filter.load();
 
 	static constexpr const char *kActionNames[] = {"kill the process", "fail with errno",
-						       "log only (W+X memory: kill)"};
+						       "log only (W+X memory and the forbidden calls: kill)"};
 	return "seccomp: profile " + rules.profile + ", " + std::to_string(allowed.size()) + " calls allowed" +
 	       (profile->ioctls.empty() || ioctl_denied ? "" : " + ioctl limited to the profile's types") +
 	       ", no W+X memory, anything else: " + kActionNames[static_cast<int>(rules.action)];

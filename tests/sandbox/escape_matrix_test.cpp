@@ -228,6 +228,26 @@ TEST(EscapeMatrix, NoProfileMapsWritableExecutableMemory)
 	}
 }
 
+// Audit mode ("log") logs and makes a call outside the profile; a call no
+// policy may allow (sandbox/src/profiles.cpp, kForbidden) still kills the
+// process, in every profile. Without its own rules each of these was made
+// (ptrace answered EPERM, unshare succeeded).
+TEST(EscapeMatrix, LogActionStillKillsTheForbiddenCalls)
+{
+	Scratch s;
+	for (const char *profile : {"device-blk", "device-rng", "device-input", "device-console", "adapter"}) {
+		Spec spec = device_spec(s, profile);
+		spec.seccomp.action = vlb::sandbox::SeccompAction::kLog;
+		for (const char *attempt : {"exec", "ptrace", "mount", "unshare", "bpf", "keyctl", "perf_event_open",
+					    "userfaultfd", "setuid"}) {
+			std::vector<std::string> args{attempt};
+			if (std::string(attempt) == "ptrace")
+				args.emplace_back("1");
+			EXPECT_EQ(run_probe(spec, s, args).text, "SIGSYS") << profile << ", action log: " << attempt;
+		}
+	}
+}
+
 // Each profile lets through the exact ioctl requests its program makes,
 // no other request of their types: an input back-end given a host evdev
 // node can neither grab nor remap it, a console back-end cannot type into
