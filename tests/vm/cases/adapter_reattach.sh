@@ -14,7 +14,8 @@
 #   3. a supervisor stopped and started again within the grace period
 #      (systemctl restart) takes the same disk over, data intact.
 . "$VLB_SRC/tests/vm/lib.sh"
-vlb_load grace_period_ms=10000
+# Long enough for a supervisor restart on a slow (TCG, loaded) guest.
+vlb_load grace_period_ms=25000
 vlb_load_drivers
 run=/tmp/reattach
 fresh_dir "$run"
@@ -104,6 +105,6 @@ cmp "$run/pattern" "$run/readback" || fail "the data differs after the superviso
 dmesg | grep -E 'virtio_loopback: disk1: (removing|device broken)' && fail "the kernel device broke or went"
 kill -TERM "$sup"
 wait "$sup" || fail "vlb-supervisord exited $?"
-wait_for 30 sh -c '! ls -d /sys/block/vd* >/dev/null 2>&1' || fail "disk not removed"
+wait_for 60 sh -c '! ls -d /sys/block/vd* >/dev/null 2>&1' || fail "disk not removed"
 vlb_unload
 echo ok
