@@ -4,9 +4,12 @@
  * of kernel-only calls: user space builds it too.
  */
 #ifdef __KERNEL__
+#include <linux/nospec.h>
 #include <linux/string.h>
 #else
 #include <string.h>
+/* User space runs no speculation gadget hunt: the bounds check suffices. */
+#define array_index_nospec(index, size) (index)
 #endif
 
 #include "vlb_console_gate.h"
@@ -76,16 +79,19 @@ int vlb_console_gate_device_msg(struct vlb_console_gate *g, const __u8 *msg)
 	/* The driver drops a PORT_ADD beyond max_nr_ports unanswered. */
 	if (!g->multiport || c.id >= g->nports)
 		return -1;
-	p = &g->port[c.id];
+	/* The id is the device's: no speculative load past the table. */
+	p = &g->port[array_index_nospec(c.id, g->nports)];
 	switch (c.event) {
 	case VLB_CONSOLE_PORT_ADD:
 		/* At most a control ring of them waits for the driver. */
 		p->adds++;
+		p->removed = false;
 		return -1;
 	case VLB_CONSOLE_PORT_REMOVE:
 		/* Answers to earlier PORT_ADDs come before it is handled. */
 		p->stale += p->adds;
 		p->adds = 0;
+		p->removed = true;
 		if (!p->open)
 			return -1;
 		p->open = false;
@@ -99,11 +105,12 @@ int vlb_console_gate_driver_msg(struct vlb_console_gate *g, const __u8 *msg)
 {
 	struct vlb_console_msg c = vlb_console_parse(msg);
 	struct vlb_console_port_gate *p;
+	bool answers_add;
 
 	if (!g->multiport || c.id >= g->nports ||
 	    c.event != VLB_CONSOLE_PORT_READY)
 		return -1;
-	p = &g->port[c.id];
+	p = &g->port[array_index_nospec(c.id, g->nports)];
 	/* A PORT_REMOVE is still to be handled after the PORT_ADD answered. */
 	if (p->stale) {
 		p->stale--;
@@ -113,21 +120,25 @@ int vlb_console_gate_driver_msg(struct vlb_console_gate *g, const __u8 *msg)
 	 * Answering no PORT_ADD: virtcons_restore() after a resume, which
 	 * refills the queue of a port still listed and then says so.
 	 */
-	if (p->adds)
+	answers_add = p->adds != 0;
+	if (answers_add)
 		p->adds--;
 	if (!c.value) {
 		p->open = false;	/* add_port() failed */
 		return -1;
 	}
+	/* The driver is about to unlist it: its PORT_REMOVE is on the way. */
+	if (!answers_add && p->removed)
+		return -1;
 	if (p->open)		/* a repeated PORT_ADD */
 		return -1;
 	p->open = true;
 	return (int)c.id;
 }
 
-int vlb_console_gate_rx_filled(struct vlb_console_gate *g, __u32 queue)
+int vlb_console_gate_driver_bound(struct vlb_console_gate *g)
 {
-	if (g->multiport || queue != 0 || g->port[0].open)
+	if (g->multiport || g->port[0].open)
 		return -1;
 	g->port[0].open = true;
 	return 0;

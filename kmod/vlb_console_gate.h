@@ -21,10 +21,13 @@
  * listed, 0 if add_port() failed. Counting therefore tells which
  * PORT_ADD an answer is for, and whether a PORT_REMOVE came after it.
  * Its resume (virtcons_restore) refills the queues of the ports it still
- * lists, then sends PORT_READY(1) for each, answering no PORT_ADD.
+ * lists, then sends PORT_READY(1) for each, answering no PORT_ADD; such
+ * an answer opens no port whose PORT_REMOVE the device has sent since
+ * its last PORT_ADD (the driver is about to unlist it).
  * Without VIRTIO_CONSOLE_F_MULTIPORT the driver adds port 0 once, in its
- * probe, and fills its receive queue before it lists it: the queue is
- * held until the driver has filled it.
+ * probe, and says nothing when it has listed it (it fills the queue, then
+ * allocates the hvc, then lists the port): port 0's queue is held until
+ * the probe has returned and the driver core counts the driver bound.
  *
  * The transmit queues are not held: a console write busy-waits for its
  * buffer under the hvc lock, which unplug_port() takes (hvc_remove).
@@ -60,6 +63,7 @@ struct vlb_console_port_gate {
 	__u32 adds;	/* PORT_ADDs since the last PORT_REMOVE, unanswered */
 	__u32 stale;	/* PORT_ADDs before the last PORT_REMOVE, unanswered */
 	bool open;	/* the driver has the port listed */
+	bool removed;	/* a PORT_REMOVE sent, no PORT_ADD since */
 };
 
 struct vlb_console_gate {
@@ -94,10 +98,10 @@ int vlb_console_gate_device_msg(struct vlb_console_gate *g, const __u8 *msg);
 int vlb_console_gate_driver_msg(struct vlb_console_gate *g, const __u8 *msg);
 
 /*
- * Without multiport: the driver filled @queue's ring. Returns the port
- * it opened, or -1.
+ * Without multiport: the driver's probe has returned, port 0 is listed.
+ * Returns the port it opened (0), or -1.
  */
-int vlb_console_gate_rx_filled(struct vlb_console_gate *g, __u32 queue);
+int vlb_console_gate_driver_bound(struct vlb_console_gate *g);
 
 #ifdef __cplusplus
 }

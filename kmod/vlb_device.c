@@ -598,6 +598,7 @@ static void vlb_register_work(struct work_struct *work)
 		return;
 	}
 	vd->vdev_registered = true;
+	vlb_console_probed(vd);
 }
 
 static struct vlb_device *vlb_find_locked(const char *name)

@@ -214,6 +214,7 @@ int vlb_set_vq_eventfd(struct vlb_device *vd, unsigned int index, int fd,
 		       bool call);
 void vlb_vq_release_eventfds(struct vlb_vq *q);
 void vlb_vq_interrupt(struct vlb_vq *q);
+void vlb_console_probed(struct vlb_device *vd);
 /* VLB_IOVA_CALL's vlb_iova_call_fn: @owner is the struct vlb_device. */
 long vlb_call_in_device(void *owner, struct eventfd_ctx *call);
 /*

@@ -308,6 +308,16 @@ static bool vlb_console_msg(struct vlb_vq *q, u16 head, u8 *msg)
 	return !vlb_iova_peek(q->vd->iova, addr, msg, VLB_CONSOLE_CONTROL_LEN);
 }
 
+/*
+ * The driver's probe returned and the driver core counts it bound: set in
+ * driver_bound() after probe, so a probe still running (virtio_console
+ * between filling port 0's queue and listing the port) reads false.
+ */
+static bool vlb_driver_bound(struct vlb_device *vd)
+{
+	return READ_ONCE(vd->vdev.dev.links.status) == DL_DEV_DRIVER_BOUND;
+}
+
 /* Whether @q's completions must wait for the driver to list their port. */
 static bool vlb_console_holds(struct vlb_vq *q)
 {
@@ -319,14 +329,18 @@ static bool vlb_console_holds(struct vlb_vq *q)
 		return false;
 	spin_lock_irqsave(&vd->gate_lock, flags);
 	held = vlb_console_gate_holds(&vd->console_gate, q->index);
+	if (held && q->index == 0 && vlb_driver_bound(vd) &&
+	    vlb_console_gate_driver_bound(&vd->console_gate) == 0)
+		held = false;
 	spin_unlock_irqrestore(&vd->gate_lock, flags);
 	return held;
 }
 
 /*
  * The driver's notify of @q made @head available (counted in
- * @q->last_avail): its PORT_READY, or without multiport its full receive
- * ring, may open a port. Under @q->avail_lock. Returns the port, or -1.
+ * @q->last_avail): its PORT_READY, or without multiport any notify of a
+ * bound driver, may open a port. Under @q->avail_lock. Returns the port,
+ * or -1.
  */
 static int vlb_console_driver_sent(struct vlb_vq *q, u16 head)
 {
@@ -340,9 +354,9 @@ static int vlb_console_driver_sent(struct vlb_vq *q, u16 head)
 		spin_lock(&vd->gate_lock);
 		port = vlb_console_gate_driver_msg(&vd->console_gate, msg);
 		spin_unlock(&vd->gate_lock);
-	} else if (q->last_avail == q->num) {
+	} else if (vlb_driver_bound(vd)) {
 		spin_lock(&vd->gate_lock);
-		port = vlb_console_gate_rx_filled(&vd->console_gate, q->index);
+		port = vlb_console_gate_driver_bound(&vd->console_gate);
 		spin_unlock(&vd->gate_lock);
 	}
 	return port;
@@ -358,6 +372,24 @@ static void vlb_console_release(struct vlb_device *vd, u32 ports)
 		if (q < vd->params.num_queues)
 			vlb_queue_call_work(&vd->vqs[q]);
 	}
+}
+
+/*
+ * register_virtio_device() returned: a console without multiport that
+ * its driver probed has port 0 listed now. What the device completed on
+ * it meanwhile goes; without this it would wait for the next notify.
+ */
+void vlb_console_probed(struct vlb_device *vd)
+{
+	int port;
+
+	if (!vd->type->console_gate || !vlb_driver_bound(vd))
+		return;
+	spin_lock_irq(&vd->gate_lock);
+	port = vlb_console_gate_driver_bound(&vd->console_gate);
+	spin_unlock_irq(&vd->gate_lock);
+	if (port == 0)
+		vlb_console_release(vd, BIT(0));
 }
 
 /*
@@ -381,8 +413,16 @@ static void vlb_console_device_sent(struct vlb_vq *q, unsigned int published)
 		unsigned int rx;
 		int port;
 
-		if (!vlb_console_msg(q, head, msg))
-			continue;
+		/*
+		 * Fail closed: a PORT_REMOVE the gate cannot read would leave
+		 * its port open while the driver unlists it. The driver's
+		 * control buffers are whole pages mapped until detach, so
+		 * this is not expected.
+		 */
+		if (!vlb_console_msg(q, head, msg)) {
+			vlb_mark_broken(vd, "a console control message the transport cannot read");
+			return;
+		}
 		spin_lock_irq(&vd->gate_lock);
 		port = vlb_console_gate_device_msg(&vd->console_gate, msg);
 		spin_unlock_irq(&vd->gate_lock);
