@@ -17,17 +17,9 @@ journal=$VLB_CASE_OUT/journal.log
 [ "$(cat /proc/1/comm)" = systemd ] || fail "PID 1 is $(cat /proc/1/comm), not systemd (vlb-vm --systemd)"
 
 step "the package tree, as a package installs it"
-cmake --install "$VLB_BUILD" --prefix /usr >"$VLB_CASE_OUT/install.log" || fail "cmake --install"
+vlb_install_package
 cmp "$VLB_SRC/packaging/systemd/$unit" "/usr/lib/systemd/system/$unit" || fail "the installed unit differs"
-# What the package's maintainer scripts run.
-systemd-sysusers virtio-loopback.conf
-systemd-tmpfiles --create virtio-loopback.conf
-systemctl daemon-reload
 getent group vlb >/dev/null || fail "sysusers made no vlb group"
-for p in disk0 rng0 input0 console0; do
-	cp "/usr/share/doc/virtio-loopback/examples/$p.toml" /etc/virtio-loopback/policies/
-done
-truncate -s 64M /var/lib/virtio-loopback/disk0.img
 vlb_load grace_period_ms=20000
 vlb_load_drivers
 
@@ -86,6 +78,21 @@ tr ' ' '\n' </sys/class/misc/hw_random/rng_available | grep virtio_rng | tail -1
 expect_key_event "$(input_node vlb-keyboard)" 47 || fail "no KEY_V from the keyboard"
 console_both_ways /run/virtio-loopback/console0.sock "$journal"
 echo "disk $dev, /dev/hwrng, the keyboard and the console port all answer"
+
+step "the keyboard stays off the host's seat (packaging/udev)"
+systemctl is-active systemd-udevd >/dev/null || fail "systemd-udevd is not running in this guest"
+udevadm settle -t 30
+node=$(input_node vlb-keyboard)
+event_props=$(udevadm info --query=property --name="$node")
+input_props=$(udevadm info --query=property --path="/sys/class/input/${node##*/}/device")
+for p in "input device:$input_props" "event node:$event_props"; do
+	grep -E '^(CURRENT_TAGS|ID_SEAT|LIBINPUT_IGNORE_DEVICE)=' <<<"${p#*:}" | sed "s/^/  ${p%%:*}: /"
+	grep -qx 'LIBINPUT_IGNORE_DEVICE=1' <<<"${p#*:}" || fail "${p%%:*}: libinput would take it"
+	grep -qx 'ID_SEAT=seat-virtio-loopback-none' <<<"${p#*:}" || fail "${p%%:*}: on a seat that exists"
+	if grep -E '^CURRENT_TAGS=.*:(seat|uaccess|power-switch):' <<<"${p#*:}"; then
+		fail "${p%%:*}: tagged for a seat or for logind's power keys"
+	fi
+done
 
 step "journalctl -u $unit VLB_DEVICE=disk0"
 journalctl -u "$unit" VLB_DEVICE=disk0 -o json >"$VLB_CASE_OUT/disk0.json"
