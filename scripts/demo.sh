@@ -45,7 +45,7 @@ pids+=($!)
 for _ in $(seq 50); do [ -S "$run/blk.sock" ] && [ -S "$run/rng.sock" ] && break; sleep 0.1; done
 say "booting the Debian kernel $(scripts/guest-kernel) under QEMU"
 rc=0
-tests/vm/vlb-vm "${vm_args[@]}" --out "$out" --build "$src/build/default" \
+tests/vm/vlb-vm --systemd "${vm_args[@]}" --out "$out" --build "$src/build/default" \
 	--vhost-user "blk=$run/blk.sock" --vhost-user "rng=$run/rng.sock" \
 	scripts/guest/demo.sh || rc=$?
 stop_backends

@@ -1,14 +1,19 @@
 # shellcheck shell=bash source=tests/vm/lib.sh
-# What scripts/demo.sh runs inside the guest. First the product as users
-# run it: vlb-supervisord with the shipped example policies (disk0, rng0,
-# input0, console0), every back-end and adapter in its sandbox, the stock
-# virtio drivers using the devices: ext4 and fio on the disk (with the
-# disk's back-end killed under load and restarted), /dev/hwrng, key events
-# on /dev/input/eventN, bytes both ways on /dev/hvcN. Then this project's
-# vhost-user back-ends, running on the host, behind QEMU's own front-ends.
+# What scripts/demo.sh runs inside the guest, booted with systemd as PID 1
+# (vlb-vm --systemd). First the product as users run it: the package
+# installed, the shipped unit started with `systemctl start
+# virtio-loopback`, the shipped example policies (disk0, rng0, input0,
+# console0), every back-end and adapter in its sandbox, the stock virtio
+# drivers using the devices: ext4 and fio on the disk (with the disk's
+# back-end killed under load and restarted), /dev/hwrng, key events on
+# /dev/input/eventN, bytes both ways on /dev/hvcN; `systemctl stop`. Then
+# this project's vhost-user back-ends, running on the host, behind QEMU's
+# own front-ends.
 . "$VLB_SRC/tests/vm/lib.sh"
+unit=virtio-loopback.service
 
-step "guest kernel $(uname -r), $(nproc) vCPU"
+step "guest kernel $(uname -r), $(nproc) vCPU, PID 1 $(cat /proc/1/comm)"
+[ "$(cat /proc/1/comm)" = systemd ] || fail "PID 1 is not systemd (vlb-vm --systemd)"
 step "loading virtio_loopback.ko"
 vlb_load grace_period_ms=2000
 vlb_load_drivers
@@ -16,28 +21,32 @@ modprobe ext4
 ls -l "$VLB_NODE"
 "$VLBCTL" version
 
-step "the example policies"
-run=/tmp/demo
-stage_example_policies "$run"
+step "the package, installed as users install it, and the example policies"
+vlb_install_package
+"$VLBCTL" policy check /etc/virtio-loopback/policies/*.toml
 
-step "vlb-supervisord starts one sandboxed adapter/back-end pair per policy"
-"$VLB_BUILD/supervisor/vlb-supervisord" --policy-dir "$run/policies" --libexec-dir "$run/libexec" \
-	2>"$VLB_CASE_OUT/supervisor.log" &
-sup=$!
-wait_for 90 disk_with_serial disk0 >/dev/null || { cat "$VLB_CASE_OUT/supervisor.log"; fail "no disk"; }
-wait_for 30 input_node vlb-keyboard >/dev/null || { cat "$VLB_CASE_OUT/supervisor.log"; fail "no keyboard"; }
-wait_for 30 hvc_node >/dev/null || { cat "$VLB_CASE_OUT/supervisor.log"; fail "no console port"; }
+step "systemctl start $unit: one sandboxed adapter/back-end pair per policy"
+log=$VLB_CASE_OUT/journal.log
+journalctl -f -n 0 -o cat -u "$unit" >"$log" 2>&1 &
+follower=$!
+trap 'kill "$follower" 2>/dev/null || true; vlb_cleanup' EXIT
+timeout 120 systemctl start "$unit" || { systemctl status "$unit" --no-pager || true; fail "start failed"; }
+wait_for 90 disk_with_serial disk0 >/dev/null || { cat "$log"; fail "no disk"; }
+wait_for 30 input_node vlb-keyboard >/dev/null || { cat "$log"; fail "no keyboard"; }
+wait_for 30 hvc_node >/dev/null || { cat "$log"; fail "no console port"; }
 wait_for 30 sh -c 'ls -d /sys/devices/vlb-rng0/virtio*/driver' >/dev/null ||
-	{ cat "$VLB_CASE_OUT/supervisor.log"; fail "virtio_rng did not bind rng0"; }
+	{ cat "$log"; fail "virtio_rng did not bind rng0"; }
+systemctl status "$unit" --no-pager --lines 0 | sed 's/^/  /'
 "$VLBCTL" status
-echo "what the disk's back-end was given (from the supervisor's log):"
-grep -m1 'disk0: back-end started' "$VLB_CASE_OUT/supervisor.log" | tr ';' '\n' | sed 's/^ */  /'
+echo "what the disk's back-end was given (journalctl -u $unit VLB_DEVICE=disk0 VLB_EVENT='back-end started'):"
+journalctl -u "$unit" -o cat VLB_DEVICE=disk0 "VLB_EVENT=back-end started" | tail -1 | tr ';' '\n' |
+	sed 's/^ */  /'
 
 step "disk0: virtio_blk -> virtio_loopback.ko -> vlb-adapter -> vlb-dev-blk"
 dev=$(disk_with_serial disk0)
 echo "stock virtio_blk bound it as $dev: $(cat "/sys/block/${dev#/dev/}/size") sectors"
 mkfs.ext4 -q -F "$dev"
-mnt=$run/mnt
+mnt=/tmp/demo-mnt
 mkdir -p "$mnt"
 mount "$dev" "$mnt"
 head -c $((4 << 20)) /dev/urandom >"$mnt/payload"
@@ -58,9 +67,9 @@ kill_disk_backend() {
 	pid=$(status_field disk0 backend_pid)
 	[ -n "$pid" ] && [ "$pid" != null ] && kill -KILL "$pid"
 }
-fio_verify_while_killing "$dev" 8M kill_disk_backend "$VLB_CASE_OUT/supervisor.log" 8 2
+fio_verify_while_killing "$dev" 8M kill_disk_backend "$log" 8 2
 grep -E 'err=' "$VLB_CASE_OUT/fio.txt" | sed 's/^ */  /'
-grep -E 'disk0: back-end killed|vlb-adapter\[disk0\]: back-end reconnected' "$VLB_CASE_OUT/supervisor.log" |
+grep -E 'disk0: back-end killed|vlb-adapter\[disk0\]: back-end reconnected' "$log" |
 	tail -4 | sed 's/^/  /'
 
 step "rng0: /dev/hwrng is vlb-dev-rng"
@@ -75,18 +84,18 @@ expect_key_event "$ev" 47 || fail "no KEY_V on $ev"
 echo "$ev ($(cat "/sys/class/input/${ev##*/}/device/name")): KEY_V seen, the script types 'vlb' every 2 s"
 
 step "console0: /dev/hvcN <-> /run/virtio-loopback/console0.sock"
-console_both_ways /run/virtio-loopback/console0.sock "$VLB_CASE_OUT/supervisor.log"
+console_both_ways /run/virtio-loopback/console0.sock "$log"
 
 step "vlbctl status after all that"
 "$VLBCTL" status
 
-step "SIGTERM: the supervisor stops every pair, the kernel removes the devices"
-kill -TERM "$sup"
-wait "$sup" || fail "vlb-supervisord exited $?"
+step "systemctl stop $unit: the supervisor stops every pair, the kernel removes the devices"
+systemctl stop "$unit" || fail "stop failed"
 for _ in $(seq 300); do [ -e /sys/devices/vlb-disk0 ] || break; sleep 0.1; done
 [ -e /sys/devices/vlb-disk0 ] && fail "disk0 not removed"
-pgrep -f 'vlb-dev-|vlb-adapter' && fail "processes left behind"
+pgrep -f 'vlb-supervisord|vlb-dev-|vlb-adapter' && fail "processes left behind"
 echo "stopped; devices removed, no process left"
+kill "$follower" 2>/dev/null || true
 
 step "vhost-user back-ends behind QEMU's vhost-user front-ends"
 if vu=$(disk_with_serial demo-vu-blk); then

@@ -217,6 +217,24 @@ stage_example_policies() {
 	truncate -s 64M "$run/state/disk0.img"
 }
 
+# vlb_install_package: the package tree installed as a package installs it
+# (`cmake --install --prefix /usr`, then what its maintainer scripts run),
+# the example policies in /etc/virtio-loopback/policies and the disk image
+# disk0.toml names. Needs a writable root (vlb-vm --systemd).
+vlb_install_package() {
+	local p
+	cmake --install "$VLB_BUILD" --prefix /usr >"$VLB_CASE_OUT/install.log" ||
+		fail "cmake --install (see install.log)"
+	systemd-sysusers virtio-loopback.conf
+	systemd-tmpfiles --create virtio-loopback.conf
+	systemctl daemon-reload
+	udevadm control --reload
+	for p in disk0 rng0 input0 console0; do
+		cp "/usr/share/doc/virtio-loopback/examples/$p.toml" /etc/virtio-loopback/policies/
+	done
+	truncate -s 64M /var/lib/virtio-loopback/disk0.img
+}
+
 # ext4_on_brd MIB DIR: a fresh brd RAM disk of MIB MiB with ext4, mounted
 # on DIR: a file system where O_DIRECT works (tmpfs refuses it). Undo with
 # `umount DIR; rmmod brd`.
