@@ -336,6 +336,8 @@ static long vlb_dev_config_update(struct vlb_device *vd, void __user *argp)
 	ret = vlb_check_config_change(&vd->params, vd->config, u->data,
 				      !vd->config_answered, &why);
 	if (!ret) {
+		if (vd->type->mask_config)
+			vd->type->mask_config(u->data, vd->params.config_size);
 		memcpy(vd->config, u->data, vd->params.config_size);
 		vd->config_generation++;
 		vd->config_answered = true;
@@ -650,6 +652,8 @@ static struct vlb_device *vlb_device_alloc(const struct vlb_create *c)
 	vd->type = vlb_type_find(c->device_id);	/* checked by vlb_check_create */
 	memcpy(vd->name, c->name, VLB_NAME_MAX);
 	memcpy(vd->config, c->config, c->config_size);
+	if (vd->type->mask_config)
+		vd->type->mask_config(vd->config, c->config_size);
 	spin_lock_init(&vd->config_lock);
 	spin_lock_init(&vd->gate_lock);
 	spin_lock_init(&vd->msg_lock);

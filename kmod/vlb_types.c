@@ -266,6 +266,28 @@ static int vlb_input_check_config(const struct vlb_create *c, const __u8 *config
 	return 0;
 }
 
+/*
+ * The kernel's own input handlers take every keyboard, whatever user
+ * space does with it: the magic SysRq handler acts on Alt+SysRq+key
+ * (Debian enables reboot, sync and remount among them). A key the device
+ * does not declare is dropped by the input core, so an input device
+ * declares no KEY_SYSRQ (Print Screen shares it).
+ */
+#define VLB_INPUT_CFG_EV_BITS	0x11
+#define VLB_INPUT_EV_KEY	1
+#define VLB_INPUT_BITMAP	8	/* union u: bitmap[128] */
+#define VLB_KEY_SYSRQ		99
+
+static void vlb_input_mask_config(__u8 *config, __u32 size)
+{
+	const __u32 byte = VLB_INPUT_BITMAP + VLB_KEY_SYSRQ / 8;
+
+	if (size <= byte || config[VLB_INPUT_SELECT] != VLB_INPUT_CFG_EV_BITS ||
+	    config[VLB_INPUT_SUBSEL] != VLB_INPUT_EV_KEY)
+		return;
+	config[byte] &= (__u8)~(1U << (VLB_KEY_SYSRQ % 8));
+}
+
 /* The fields drivers read again when the device says its config changed. */
 static const struct vlb_cfg_range vlb_blk_mutable[] = {
 	{ VLB_BLK_CAPACITY, 8 },	/* virtblk_update_capacity() */
@@ -332,6 +354,7 @@ static const struct vlb_type vlb_types[] = {
 		.name = "input",
 		.select_window = true,
 		.check_config = vlb_input_check_config,
+		.mask_config = vlb_input_mask_config,
 	},
 };
 

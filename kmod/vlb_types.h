@@ -78,6 +78,12 @@ struct vlb_type {
 	int (*check_config)(const struct vlb_create *c, const __u8 *config,
 			    __u32 size, const char **why);
 	/*
+	 * Takes out of a checked config space (@config, @size bytes) what
+	 * the device may not declare to the driver, before the driver can
+	 * read it; NULL if nothing.
+	 */
+	void (*mask_config)(__u8 *config, __u32 size);
+	/*
 	 * What a config update may change once the device exists: the fields
 	 * the driver reads again on a config change. Drivers read the others
 	 * once, field by field, at probe: an update between two reads would

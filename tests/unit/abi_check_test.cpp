@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The kernel's ABI validation (kmod/vlb_abi_check.c), built for user space.
 #include "vlb_abi_check.h"
+#include "vlb_types.h"
 
 #include <array>
 #include <cctype>
@@ -337,6 +338,39 @@ TEST(AbiCheckConfigChange, OnlyWhatTheDriverReadsAgain)
 	EXPECT_EQ(vlb_check_config_change(&input, input.config, answer.data(), true, &why), 0);
 	EXPECT_EQ(vlb_check_config_change(&input, input.config, answer.data(), false, &why), -EBUSY)
 		<< "a second answer to one selection passed";
+}
+
+// The host's magic SysRq handler takes every keyboard: an input device's
+// key bitmap reaches the driver without KEY_SYSRQ (99), whatever the
+// device declares; other keys and other selections pass as they are.
+TEST(AbiCheckConfig, InputDeclaresNoSysrqKey)
+{
+	const vlb_type *t = vlb_type_find(18);
+	ASSERT_NE(t, nullptr);
+	ASSERT_NE(t->mask_config, nullptr);
+	std::array<std::uint8_t, 136> cfg{};
+	cfg[0] = 0x11;	// VIRTIO_INPUT_CFG_EV_BITS
+	cfg[1] = 1;	// EV_KEY
+	cfg[2] = 128;
+	std::memset(cfg.data() + 8, 0xff, 128);
+	t->mask_config(cfg.data(), cfg.size());
+	EXPECT_EQ(cfg[8 + 99 / 8], 0xff & ~(1U << (99 % 8)));
+	EXPECT_EQ(cfg[8 + 99 / 8 - 1], 0xff);
+	EXPECT_EQ(cfg[8 + 99 / 8 + 1], 0xff);
+	// EV_BITS of EV_REL, and ID_NAME: untouched.
+	cfg[1] = 2;
+	cfg[8 + 99 / 8] = 0xff;
+	t->mask_config(cfg.data(), cfg.size());
+	EXPECT_EQ(cfg[8 + 99 / 8], 0xff);
+	cfg[0] = 0x01;
+	cfg[1] = 1;
+	t->mask_config(cfg.data(), cfg.size());
+	EXPECT_EQ(cfg[8 + 99 / 8], 0xff);
+	// A space too short to hold bit 99 is left alone.
+	cfg[0] = 0x11;
+	t->mask_config(cfg.data(), 8 + 99 / 8);
+	EXPECT_EQ(cfg[8 + 99 / 8], 0xff);
+	EXPECT_EQ(vlb_type_find(4)->mask_config, nullptr);  // rng: nothing to take out
 }
 
 TEST(AbiCheckReply, ResultMustBeZeroOrErrno)

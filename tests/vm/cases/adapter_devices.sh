@@ -94,6 +94,45 @@ ev=$(input_node adapter-kbd)
 expect_key_event "$ev" 30 || fail "no KEY_A event on $ev"
 echo "$ev: KEY_A press/release events seen"
 
+step "an input device that declares and presses Alt+SysRq+H: the host's SysRq handler never sees it"
+# The kernel's magic SysRq handler takes every keyboard (reboot, sync and
+# remount are SysRq keys on Debian). The transport takes KEY_SYSRQ out of
+# what an input device declares, and the input core drops undeclared keys.
+printf '%s\n' "EV_KEY KEY_LEFTALT 1" "EV_SYN SYN_REPORT 0" "EV_KEY KEY_SYSRQ 1" "EV_SYN SYN_REPORT 0" \
+	"EV_KEY KEY_H 1" "EV_SYN SYN_REPORT 0" "EV_KEY KEY_H 0" "EV_SYN SYN_REPORT 0" \
+	"EV_KEY KEY_SYSRQ 0" "EV_SYN SYN_REPORT 0" "EV_KEY KEY_LEFTALT 0" "EV_SYN SYN_REPORT 0" \
+	"sleep 300" >"$run/sysrq.script"
+"$VLB_BUILD/devices/vlb-dev-input" --socket-path "$run/sysrq.sock" --script "$run/sysrq.script" \
+	--loop --name magic-kbd 2>"$VLB_CASE_OUT/input-sysrq.log" &
+sysrq_pid=$!
+wait_for 10 test -S "$run/sysrq.sock" || fail "vlb-dev-input did not listen"
+dmesg_lines=$(dmesg | wc -l)
+"$adapter" --type input --name ad-magic-key --backend-socket "$run/sysrq.sock" \
+	2>"$VLB_CASE_OUT/adapter-sysrq.log" &
+ad_sysrq_pid=$!
+wait_for 60 input_node magic-kbd >/dev/null || { cat "$VLB_CASE_OUT/adapter-sysrq.log"; fail "no input device"; }
+ev=$(input_node magic-kbd)
+keys=$(cat "/sys/class/input/${ev##*/}/device/capabilities/key")
+echo "$ev declares keys: $keys"
+# The bitmap is printed as words of the machine's long, highest first.
+key_declared() { # CODE
+	local words w i
+	read -ra words <<<"$keys"
+	i=$((${#words[@]} - 1 - $1 / 64))
+	[ "$i" -ge 0 ] || return 1
+	w=$((16#${words[$i]}))
+	(((w >> ($1 % 64)) & 1))
+}
+key_declared 56 || fail "KEY_LEFTALT is not declared: the script was not taken"
+key_declared 99 && fail "KEY_SYSRQ is declared: the host's SysRq handler would act on it"
+expect_key_event "$ev" 35 || fail "no KEY_H event on $ev"
+if dmesg | tail -n +"$((dmesg_lines + 1))" | grep -E '(^|] )sysrq: '; then
+	fail "the SysRq handler acted on the device's keys"
+fi
+kill "$ad_sysrq_pid" "$sysrq_pid" 2>/dev/null || true
+wait "$ad_sysrq_pid" "$sysrq_pid" 2>/dev/null || true
+echo "KEY_SYSRQ not declared, KEY_H pressed, no SysRq action in the kernel log"
+
 step "vlb-dev-console behind vlb-adapter"
 "$VLB_BUILD/devices/vlb-dev-console" --socket-path "$run/console.sock" --port-socket "$run/port.sock" \
 	2>"$VLB_CASE_OUT/console.log" &
