@@ -2,9 +2,13 @@
 #include "handed_file.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <stdexcept>
 
 #include "vlb/sys_error.h"
@@ -29,15 +33,20 @@ UniqueFd open_handed_file(const policy::HandedFile &file, const std::string &key
 {
 	const std::string what = key + ": " + file.path + ": ";
 	// O_NONBLOCK: a FIFO without a writer, or a terminal waiting for carrier,
-	// would otherwise block here; O_NOFOLLOW: a symlink in the path's last
-	// component is refused (ELOOP), not followed as root.
-	UniqueFd fd(::open(file.path.c_str(),
-			   (file.writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+	// would otherwise block here. RESOLVE_NO_SYMLINKS: a symlink anywhere on
+	// the path (one swapped in for a directory too, by whoever may write its
+	// parent) is refused with ELOOP, not followed as root; magic links
+	// (/proc/PID/fd/N) with it.
+	open_how how{};
+	how.flags = static_cast<std::uint64_t>((file.writable ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_CLOEXEC |
+					       O_NOCTTY);
+	how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+	UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, file.path.c_str(), &how, sizeof how)));
 	if (!fd) {
 		const int err = errno;
 		if (err == ELOOP)
-			throw std::runtime_error(what + "is a symbolic link; the supervisor opens files as root and "
-							"follows none: name the file itself");
+			throw std::runtime_error(what + "a symbolic link is on the path; the supervisor opens files as "
+							"root and follows none: name the file by its real path");
 		throw std::runtime_error(what + "cannot be opened " + (file.writable ? "read-write" : "read-only") +
 					 ": " + errno_string(err));
 	}

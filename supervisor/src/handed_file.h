@@ -13,9 +13,10 @@
 
 namespace vlb::supervisor {
 
-// Opens |file| for its back-end: the last component is never followed if it
-// is a symlink, the open never waits (O_NONBLOCK, cleared again after), and
-// only a regular file, a block device or a character device is handed over.
+// Opens |file| for its back-end: no symlink on the path is followed, the
+// open does not wait (O_NONBLOCK, cleared again after; a FUSE file can still
+// make it wait), and only a regular file, a block device or a character
+// device is handed over.
 // Throws std::runtime_error naming |key| (e.g. "backend.files[0]"), the path
 // and the reason.
 UniqueFd open_handed_file(const policy::HandedFile &file, const std::string &key);

@@ -62,8 +62,20 @@ TEST_F(HandedFileTest, RefusesASymlinkInsteadOfFollowingItAsRoot)
 	std::ofstream(path("secret")) << "only root reads this";
 	fs::create_symlink(path("secret"), path("disk.img"));
 	const std::string why = refusal(file(path("disk.img")));
-	EXPECT_NE(why.find("backend.files[2]: " + path("disk.img") + ": is a symbolic link"), std::string::npos)
+	EXPECT_NE(why.find("backend.files[2]: " + path("disk.img") + ": a symbolic link is on the path"),
+		  std::string::npos)
 		<< why;
+}
+
+// Whoever may write a directory on the path can rename a directory and put
+// a symlink in its place, to wherever a file of that name is.
+TEST_F(HandedFileTest, RefusesASymlinkedDirectoryOnThePath)
+{
+	fs::create_directory(path("secret"));
+	std::ofstream(path("secret/disk.img")) << "only root reads this";
+	fs::create_directory_symlink(path("secret"), path("img"));
+	const std::string why = refusal(file(path("img/disk.img")));
+	EXPECT_NE(why.find(": a symbolic link is on the path"), std::string::npos) << why;
 }
 
 TEST_F(HandedFileTest, RefusesAFifoWithoutWaitingForAWriter)
