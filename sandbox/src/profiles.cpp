@@ -177,6 +177,7 @@ constexpr std::array kForbidden = {
 	"init_module"sv, "finit_module"sv, "delete_module"sv, "kexec_load"sv, "kexec_file_load"sv,
 	"reboot"sv, "swapon"sv, "swapoff"sv, "acct"sv, "syslog"sv, "quotactl"sv, "vhangup"sv,
 	"settimeofday"sv, "clock_settime"sv, "adjtimex"sv, "clock_adjtime"sv, "iopl"sv, "ioperm"sv,
+	"modify_ldt"sv, "quotactl_fd"sv,
 	"open_by_handle_at"sv, "name_to_handle_at"sv, "fanotify_init"sv, "lookup_dcookie"sv,
 	"mknod"sv, "mknodat"sv, "execve"sv,
 };

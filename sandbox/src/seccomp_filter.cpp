@@ -123,10 +123,7 @@ public:
 		} else if (name == "clone") {
 			add(SCMP_ACT_ALLOW, name,
 			    {arg(0, SCMP_CMP_MASKED_EQ, kCloneNamespaceFlags | CLONE_THREAD, CLONE_THREAD)});
-			for (std::uint64_t bit = 1; bit != 0; bit <<= 1)
-				if ((kCloneNamespaceFlags & bit) != 0)
-					add_refusal(name, arg(0, SCMP_CMP_MASKED_EQ, bit, bit));
-			add(SCMP_ACT_ERRNO(ENOSYS), "clone3", {});
+			refuse_namespace_clones();
 		} else if (name == "mmap") {
 			// Readable, writable or executable, but never writable and
 			// executable at once.
@@ -156,6 +153,17 @@ public:
 		add(SCMP_ACT_ALLOW, "execveat",
 		    {arg(0, SCMP_CMP_EQ, fd), arg(4, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)});
 		add_refusal("execveat", arg(0, SCMP_CMP_NE, fd));
+	}
+
+	// clone with a namespace flag is unshare by another name: refused, under
+	// "log" too. clone3 keeps its flags in memory a filter cannot read: it
+	// fails with ENOSYS, and glibc falls back to clone.
+	void refuse_namespace_clones()
+	{
+		for (std::uint64_t bit = 1; bit != 0; bit <<= 1)
+			if ((kCloneNamespaceFlags & bit) != 0)
+				add_refusal("clone", arg(0, SCMP_CMP_MASKED_EQ, bit, bit));
+		add(SCMP_ACT_ERRNO(ENOSYS), "clone3", {});
 	}
 
 	// A call no policy may allow: under "log" it must not be made either,
@@ -216,6 +224,9 @@ std::string apply_seccomp(const SeccompRules &rules, int binary_fd)
 	}
 	for (const auto name : forbidden_syscalls())
 		filter.refuse_forbidden(std::string(name));
+	// Elsewhere a clone outside the profile meets the default action.
+	if (rules.action == SeccompAction::kLog && !allowed.contains("clone"))
+		filter.refuse_namespace_clones();
 	if (!allowed.contains("ioctl") && !ioctl_denied)
 		filter.limit_ioctl(*profile);
 	filter.allow_own_exec(binary_fd);
