@@ -80,6 +80,12 @@ echo "$(cat /sys/class/misc/hw_random/rng_current): $(dd if=/dev/hwrng bs=16 cou
 
 step "input0: the scripted keyboard on /dev/input/eventN"
 ev=$(input_node vlb-keyboard)
+# The package's udev rule keeps a loopback keyboard inhibited and off the
+# seat until the administrator opts in for it (docs/supervisor.md).
+udevadm settle -t 30
+echo "by default: inhibited=$(cat "/sys/class/input/${ev##*/}/device/inhibited") (the host gets none of its keys)"
+vlb_input_opt_in input0
+echo "opted in: inhibited=$(cat "/sys/class/input/${ev##*/}/device/inhibited")"
 expect_key_event "$ev" 47 || fail "no KEY_V on $ev"
 echo "$ev ($(cat "/sys/class/input/${ev##*/}/device/name")): KEY_V seen, the script types 'vlb' every 2 s"
 

@@ -235,6 +235,17 @@ vlb_install_package() {
 	truncate -s 64M /var/lib/virtio-loopback/disk0.img
 }
 
+# vlb_input_opt_in NAME: lets the input devices of loopback device NAME
+# reach the host as the package's udev rule describes (not inhibited, on
+# the seat), with a local rule in /etc/udev/rules.d.
+vlb_input_opt_in() {
+	echo "SUBSYSTEM==\"input\", KERNELS==\"vlb-$1\", ENV{VLB_INPUT_SESSION}=\"1\"" \
+		>"/etc/udev/rules.d/71-virtio-loopback-$1.rules"
+	udevadm control --reload
+	udevadm trigger -s input
+	udevadm settle -t 30
+}
+
 # ext4_on_brd MIB DIR: a fresh brd RAM disk of MIB MiB with ext4, mounted
 # on DIR: a file system where O_DIRECT works (tmpfs refuses it). Undo with
 # `umount DIR; rmmod brd`.
@@ -279,7 +290,7 @@ status_field() {
 }
 
 # fio_verify_while_killing DEV SIZE KILLER LOG [SECONDS [MIN_KILLS]]: fio passes, each
-# writing and verifying DEV (2 jobs of SIZE, QD16, 4k-64k, crc32c; output
+# writing and verifying DEV (2 jobs of SIZE, QD16, 4k-64k, crc32c, a seed per pass; output
 # of the latest in $VLB_CASE_OUT/fio.txt), back to back, while the function
 # KILLER runs every 2 s. The passes go on for at least SECONDS (default 20)
 # and until KILLER has succeeded MIN_KILLS (default 5) times, so a slow or
@@ -291,11 +302,17 @@ fio_verify_while_killing() {
 	local stop="$VLB_CASE_OUT/fio.stop" start=$SECONDS
 	rm -f "$stop"
 	(
+		# Each pass its own seed: data, offsets and sizes differ from
+		# the last pass's, so a request of an earlier pass completed
+		# again (or late) overwrites blocks with data this pass's
+		# verify does not expect.
+		pass=0
 		while [ ! -e "$stop" ]; do
+			pass=$((pass + 1))
 			fio --name=kill --filename="$dev" --direct=1 --ioengine=libaio --iodepth=16 \
 				--numjobs=2 --rw=randwrite --bsrange=4k-64k --size="$size" \
 				--offset_increment="$size" --verify=crc32c --verify_fatal=1 --do_verify=1 \
-				--group_reporting --output="$VLB_CASE_OUT/fio.txt" || exit
+				--randseed="$pass" --group_reporting --output="$VLB_CASE_OUT/fio.txt" || exit
 		done
 	) &
 	runner=$!

@@ -67,6 +67,33 @@ for p in disk0:blk rng0:rng input0:input console0:console; do
 	done
 done
 
+step "the keyboard stays away from the host until opted in (packaging/udev)"
+systemctl is-active systemd-udevd >/dev/null || fail "systemd-udevd is not running in this guest"
+udevadm settle -t 30
+node=$(input_node vlb-keyboard)
+sysinput=/sys/class/input/${node##*/}/device
+event_props=$(udevadm info --query=property --name="$node")
+input_props=$(udevadm info --query=property --path="$sysinput")
+for p in "input device:$input_props" "event node:$event_props"; do
+	grep -E '^(CURRENT_TAGS|ID_SEAT|LIBINPUT_IGNORE_DEVICE)=' <<<"${p#*:}" | sed "s/^/  ${p%%:*}: /"
+	grep -qx 'LIBINPUT_IGNORE_DEVICE=1' <<<"${p#*:}" || fail "${p%%:*}: libinput would take it"
+	grep -qx 'ID_SEAT=seat-virtio-loopback-none' <<<"${p#*:}" || fail "${p%%:*}: on a seat that exists"
+	if grep -E '^CURRENT_TAGS=.*:(seat|uaccess|power-switch):' <<<"${p#*:}"; then
+		fail "${p%%:*}: tagged for a seat or for logind's power keys"
+	fi
+done
+echo "  input device: inhibited=$(cat "$sysinput/inhibited")"
+[ "$(cat "$sysinput/inhibited")" = 1 ] || fail "the keyboard is not inhibited: the VT and SysRq handlers get its keys"
+# The script types every 2 s: nothing may come through while inhibited.
+if expect_key_event "$node" 47 2>/dev/null; then
+	fail "a key event came through the inhibited keyboard"
+fi
+vlb_input_opt_in input0
+[ "$(cat "$sysinput/inhibited")" = 0 ] || fail "opted in, the keyboard is still inhibited"
+grep -qx 'LIBINPUT_IGNORE_DEVICE=1' <(udevadm info --query=property --name="$node") &&
+	fail "opted in, libinput still ignores the keyboard"
+echo "opted in (vlb_input_opt_in input0): inhibited=0, on the seat"
+
 step "the devices work"
 dev=$(disk_with_serial disk0)
 head -c 1M /dev/urandom >"$VLB_CASE_OUT/pattern"
@@ -78,21 +105,6 @@ tr ' ' '\n' </sys/class/misc/hw_random/rng_available | grep virtio_rng | tail -1
 expect_key_event "$(input_node vlb-keyboard)" 47 || fail "no KEY_V from the keyboard"
 console_both_ways /run/virtio-loopback/console0.sock "$journal"
 echo "disk $dev, /dev/hwrng, the keyboard and the console port all answer"
-
-step "the keyboard stays off the host's seat (packaging/udev)"
-systemctl is-active systemd-udevd >/dev/null || fail "systemd-udevd is not running in this guest"
-udevadm settle -t 30
-node=$(input_node vlb-keyboard)
-event_props=$(udevadm info --query=property --name="$node")
-input_props=$(udevadm info --query=property --path="/sys/class/input/${node##*/}/device")
-for p in "input device:$input_props" "event node:$event_props"; do
-	grep -E '^(CURRENT_TAGS|ID_SEAT|LIBINPUT_IGNORE_DEVICE)=' <<<"${p#*:}" | sed "s/^/  ${p%%:*}: /"
-	grep -qx 'LIBINPUT_IGNORE_DEVICE=1' <<<"${p#*:}" || fail "${p%%:*}: libinput would take it"
-	grep -qx 'ID_SEAT=seat-virtio-loopback-none' <<<"${p#*:}" || fail "${p%%:*}: on a seat that exists"
-	if grep -E '^CURRENT_TAGS=.*:(seat|uaccess|power-switch):' <<<"${p#*:}"; then
-		fail "${p%%:*}: tagged for a seat or for logind's power keys"
-	fi
-done
 
 step "journalctl -u $unit VLB_DEVICE=disk0"
 journalctl -u "$unit" VLB_DEVICE=disk0 -o json >"$VLB_CASE_OUT/disk0.json"
@@ -154,4 +166,6 @@ pgrep -f 'vlb-supervisord|vlb-dev-|vlb-adapter' && fail "processes left behind"
 [ -e /run/virtio-loopback/control.sock ] && fail "the control socket is left"
 echo "stopped: no device, no process"
 stop_following
+rm -f /etc/udev/rules.d/71-virtio-loopback-input0.rules
+udevadm control --reload
 vlb_unload
