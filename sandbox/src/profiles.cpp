@@ -62,6 +62,9 @@ constexpr std::array kAdapter = {
 	"socket"sv, "connect"sv,
 	// the front-end's reply timeouts, and the BACKEND_REQ channel it opens
 	"setsockopt"sv, "socketpair"sv,
+	// a taking-over adapter writes the back-end's inflight region with
+	// pwrite (vu::store_inflight_queue), never through a mapping
+	"pwrite64"sv,
 };
 // The requests the adapter makes: CREATE or REATTACH on the control node,
 // then the device fd's (adapter/kernel_device.cpp).
