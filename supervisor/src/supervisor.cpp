@@ -411,6 +411,8 @@ std::string Supervisor::handle_command(const std::string &line)
 		return status_table();
 	if (line == "status --json")
 		return status_json();
+	if (stopping_ && (line == "reload" || line.rfind("restart ", 0) == 0))
+		return "error: stopping every device\n";
 	if (line == "reload") {
 		reload();
 		return "ok: reloaded " + options_.policy_dir + "\n";

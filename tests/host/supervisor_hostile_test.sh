@@ -17,7 +17,8 @@
 #     the device stopping, then running with new processes;
 #   - SIGTERM with that back-end: the daemon still pings the watchdog while
 #     it waits for the SIGKILL (one 10 s grace: the other children end at
-#     their SIGTERM), then exits 0.
+#     their SIGTERM), answers `status` and refuses `restart` meanwhile,
+#     then exits 0.
 #
 # Usage: supervisor_hostile_test.sh BUILD_DIR
 set -uo pipefail
@@ -165,6 +166,16 @@ check "after the SIGKILL the pair runs again with new processes" $ok "$work/json
 before=$(pings)
 t0=$(ms)
 kill -TERM "$pid"
+sleep 1
+t1=$(ms)
+"$vlbctl" --socket "$sock" status >"$work/status" 2>&1
+st=$?
+t1=$(($(ms) - t1))
+[ $st = 0 ] && [ $t1 -lt 1000 ] && grep -q '^DEVICE ' "$work/status"
+check "status answers while SIGTERM waits for the SIGKILL (${t1} ms)" $? "$work/status"
+"$vlbctl" --socket "$sock" restart stubborn >"$work/out" 2>&1
+[ $? = 1 ] && grep -q 'error: stopping every device' "$work/out"
+check "no restart while every device stops" $? "$work/out"
 for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 t=$(($(ms) - t0))
 after=$(pings)
