@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -22,8 +23,7 @@ namespace vlb::supervisor {
 namespace {
 
 // How long a back-end's clean exit waits for its adapter's (see
-// on_backend_exit). It blocks the daemon's loop, so it stays short; the
-// adapter is already dying when this wait is needed.
+// on_backend_exit): a timer state, the loop goes on meanwhile.
 constexpr std::chrono::milliseconds kAdapterExitWait{2000};
 
 // Reaps the process behind |pidfd| and says how it ended. |failed| is set
@@ -46,27 +46,22 @@ std::string reap(int pidfd, bool &failed)
 
 // A pidfd is readable once its process has exited; an event for an fd
 // number that meanwhile belongs to a new process must not block in waitid.
-// |wait|: how long to wait for the exit, if it has not happened yet.
-bool has_exited(const std::optional<RunningProcess> &p,
-		std::chrono::milliseconds wait = std::chrono::milliseconds(0))
+bool has_exited(const std::optional<RunningProcess> &p)
 {
 	if (!p)
 		return false;
 	pollfd pfd{p->pidfd.get(), POLLIN, 0};
-	return ::poll(&pfd, 1, static_cast<int>(wait.count())) == 1;
+	return ::poll(&pfd, 1, 0) == 1;
 }
 
-void terminate(std::optional<RunningProcess> &p, std::chrono::milliseconds grace)
+// Reaps |p| (it has exited), takes in the rest of its output, forgets it.
+std::string retire_process(std::optional<RunningProcess> &p, bool &failed)
 {
-	if (!p)
-		return;
-	::syscall(SYS_pidfd_send_signal, p->pidfd.get(), SIGTERM, nullptr, 0);
-	pollfd pfd{p->pidfd.get(), POLLIN, 0};
-	if (retry_eintr([&] { return ::poll(&pfd, 1, static_cast<int>(grace.count())); }) == 0)
-		::syscall(SYS_pidfd_send_signal, p->pidfd.get(), SIGKILL, nullptr, 0);
-	bool failed = false;
-	(void)reap(p->pidfd.get(), failed);
+	std::string how = reap(p->pidfd.get(), failed);
+	if (p->log)
+		p->log->drain();
 	p.reset();
+	return how;
 }
 
 std::string json_string(const std::string &s)
@@ -93,6 +88,7 @@ const char *state_name(DeviceUnit::State s)
 	case DeviceUnit::State::kRunning: return "running";
 	case DeviceUnit::State::kBackoff: return "restarting";
 	case DeviceUnit::State::kDown: return "down";
+	case DeviceUnit::State::kStopping: return "stopping";
 	case DeviceUnit::State::kStopped: return "stopped";
 	}
 	return "?";
@@ -102,9 +98,10 @@ const char *state_name(DeviceUnit::State s)
 
 DeviceUnit::DeviceUnit(policy::Policy policy, const Paths &paths, const Events &events)
 	: policy_(std::move(policy)), paths_(&paths), events_(&events), restarts_(policy_.restart),
-	  timer_(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK))
+	  timer_(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)),
+	  deadline_timer_(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK))
 {
-	if (!timer_)
+	if (!timer_ || !deadline_timer_)
 		throw_errno("timerfd_create");
 }
 
@@ -133,7 +130,9 @@ RunningProcess DeviceUnit::spawn(const policy::Process &proc, const sandbox::Spe
 	if (!binary)
 		throw_errno(std::string(role) + " program " + path);
 	const UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
-	fds.insert(fds.begin(), {{0, devnull.get()}, {1, STDERR_FILENO}, {2, STDERR_FILENO}});
+	// Its own pipe, not the supervisor's stderr (see child_log.h).
+	auto log = std::make_unique<ChildLog>(*events_, policy_.name, role);
+	fds.insert(fds.begin(), {{0, devnull.get()}, {1, log->write_fd()}, {2, log->write_fd()}});
 
 	sandbox::Exec exec;
 	exec.binary_fd = binary.get();
@@ -148,7 +147,10 @@ RunningProcess DeviceUnit::spawn(const policy::Process &proc, const sandbox::Spe
 		throw_errno("mkdir " + exec.root_mountpoint);
 
 	auto child = sandbox::spawn(spec, exec);
-	RunningProcess p{child.pid, std::move(child.pidfd), std::chrono::steady_clock::now(), std::move(child.report)};
+	log->close_write_end();
+	log->set_pid(child.pid);
+	RunningProcess p{child.pid, std::move(child.pidfd), std::chrono::steady_clock::now(),
+			 std::move(child.report), std::move(log), std::nullopt};
 	events_->emit(Severity::kInfo, policy_.name, p.pid, std::string(role) + " started", p.report.summary());
 	return p;
 }
@@ -225,6 +227,12 @@ void DeviceUnit::spawn_adapter()
 	++adapter_starts_;
 }
 
+void DeviceUnit::fds_changed() const
+{
+	if (on_fds_changed)
+		on_fds_changed();
+}
+
 void DeviceUnit::start()
 {
 	try {
@@ -236,39 +244,136 @@ void DeviceUnit::start()
 	} catch (const std::exception &e) {
 		go_down(std::string("start failed: ") + e.what());
 	}
-	if (on_fds_changed)
-		on_fds_changed();
+	fds_changed();
+}
+
+// SIGTERM now, SIGKILL at the deadline (on_deadline); the exit comes by the
+// pidfd. A process already told keeps its first deadline.
+void DeviceUnit::terminate(std::optional<RunningProcess> &p, std::chrono::milliseconds grace)
+{
+	if (!p || p->kill_at)
+		return;
+	::syscall(SYS_pidfd_send_signal, p->pidfd.get(), SIGTERM, nullptr, 0);
+	p->kill_at = std::chrono::steady_clock::now() + grace;
+	arm_deadlines();
+}
+
+// The adapter first: it removes the kernel device, with the back-end still
+// there to complete what is in flight. The back-end follows once the
+// adapter is reaped (settle).
+void DeviceUnit::shut_down(std::chrono::milliseconds adapter_grace, std::chrono::milliseconds backend_grace)
+{
+	if (adapter_ && !adapter_->kill_at) {
+		terminate(adapter_, adapter_grace);
+		if (backend_ && !backend_->kill_at)
+			backend_grace_after_adapter_ = backend_grace;
+	} else if (!adapter_) {
+		terminate(backend_, backend_grace);
+	}
+}
+
+void DeviceUnit::arm_deadlines()
+{
+	std::optional<std::chrono::steady_clock::time_point> next;
+	auto consider = [&](std::chrono::steady_clock::time_point t) {
+		if (!next || t < *next)
+			next = t;
+	};
+	for (const auto *p : {&backend_, &adapter_})
+		if (*p && (*p)->kill_at && !(*p)->killed)
+			consider(*(*p)->kill_at);
+	if (backend_exit_)
+		consider(backend_exit_->deadline);
+	itimerspec when{};
+	if (next) {
+		const auto left = std::max<std::chrono::nanoseconds>(*next - std::chrono::steady_clock::now(),
+								      std::chrono::nanoseconds(1));
+		when.it_value.tv_sec = static_cast<time_t>(left.count() / 1000000000);
+		when.it_value.tv_nsec = static_cast<long>(left.count() % 1000000000);
+	}
+	if (::timerfd_settime(deadline_timer_.get(), 0, &when, nullptr) != 0)
+		throw_errno("timerfd_settime");
+}
+
+void DeviceUnit::on_deadline()
+{
+	std::uint64_t expirations = 0;
+	if (::read(deadline_timer_.get(), &expirations, sizeof expirations) != sizeof expirations)
+		return;
+	const auto now = std::chrono::steady_clock::now();
+	for (auto *p : {&adapter_, &backend_}) {
+		if (*p && (*p)->kill_at && !(*p)->killed && *(*p)->kill_at <= now) {
+			::syscall(SYS_pidfd_send_signal, (*p)->pidfd.get(), SIGKILL, nullptr, 0);
+			(*p)->killed = true;
+		}
+	}
+	if (backend_exit_ && backend_exit_->deadline <= now) {
+		const CleanBackendExit exit = *backend_exit_;
+		backend_exit_.reset();
+		judge_backend_exit(exit.how, false, exit.pid);
+	}
+	arm_deadlines();
+	fds_changed();
+}
+
+// After a reap: the back-end's turn once the adapter is gone; once both
+// are, a stop is complete and a pending start runs.
+void DeviceUnit::settle()
+{
+	if (!adapter_ && backend_grace_after_adapter_) {
+		const auto grace = *backend_grace_after_adapter_;
+		backend_grace_after_adapter_.reset();
+		terminate(backend_, grace);
+	}
+	if (!idle())
+		return;
+	backend_grace_after_adapter_.reset();
+	if (state_ == State::kStopping) {
+		state_ = State::kStopped;
+		events_->emit(Severity::kInfo, policy_.name, 0, "stopped", "");
+	}
+	if (pending_start_) {
+		pending_start_ = false;
+		start();
+	}
 }
 
 void DeviceUnit::go_down(const std::string &why)
 {
 	state_ = State::kDown;
 	down_reason_ = why;
-	terminate(adapter_, std::chrono::milliseconds(5000));
-	terminate(backend_, std::chrono::milliseconds(1000));
+	pending_start_ = false;
+	backend_exit_.reset();
+	shut_down(std::chrono::milliseconds(5000), std::chrono::milliseconds(1000));
 	adapter_backend_end_.reset();
 	supervisor_channel_.reset();
+	arm_deadlines();
 	events_->emit(Severity::kError, policy_.name, 0, "down", why);
 }
 
 void DeviceUnit::stop(std::chrono::milliseconds grace)
 {
-	state_ = State::kStopped;
 	const itimerspec off{};
 	::timerfd_settime(timer_.get(), 0, &off, nullptr);
-	terminate(adapter_, grace);
-	terminate(backend_, grace);
+	pending_start_ = false;
+	backend_exit_.reset();
+	shut_down(grace, grace);
 	supervisor_channel_.reset();
-	events_->emit(Severity::kInfo, policy_.name, 0, "stopped", "");
-	if (on_fds_changed)
-		on_fds_changed();
+	adapter_backend_end_.reset();
+	arm_deadlines();
+	state_ = State::kStopping;
+	settle(); // nothing running: stopped now
+	fds_changed();
 }
 
 void DeviceUnit::restart()
 {
 	stop(std::chrono::milliseconds(5000));
 	events_->emit(Severity::kInfo, policy_.name, 0, "restart requested", "by the operator");
-	start();
+	if (idle())
+		start();
+	else
+		pending_start_ = true;
 }
 
 void DeviceUnit::schedule(std::chrono::milliseconds delay, bool whole_pair)
@@ -278,29 +383,16 @@ void DeviceUnit::schedule(std::chrono::milliseconds delay, bool whole_pair)
 	itimerspec when{};
 	when.it_value.tv_sec = static_cast<time_t>(delay.count() / 1000);
 	when.it_value.tv_nsec = static_cast<long>(delay.count() % 1000) * 1000000L;
+	if (when.it_value.tv_sec == 0 && when.it_value.tv_nsec == 0)
+		when.it_value.tv_nsec = 1; // zero would disarm it
 	if (::timerfd_settime(timer_.get(), 0, &when, nullptr) != 0)
 		throw_errno("timerfd_settime");
 }
 
-void DeviceUnit::on_backend_exit()
+void DeviceUnit::judge_backend_exit(const std::string &how, bool failed, pid_t pid)
 {
-	if (!has_exited(backend_))
+	if (state_ != State::kRunning)
 		return;
-	bool failed = false;
-	const std::string how = reap(backend_->pidfd.get(), failed);
-	const pid_t pid = backend_->pid;
-	backend_.reset();
-	if (state_ == State::kStopped)
-		return;
-	// A back-end whose adapter died ends too (its connection closed): that
-	// is the adapter's exit, judged and restarted as such. A dying process
-	// closes its files before its exit is reported, so the back-end can
-	// see the hang-up and exit cleanly first: a clean exit waits (bounded)
-	// for the adapter's.
-	if (has_exited(adapter_, failed ? std::chrono::milliseconds(0) : kAdapterExitWait)) {
-		on_adapter_exit();
-		return;
-	}
 	const auto delay = restarts_.on_exit(failed, std::chrono::steady_clock::now());
 	if (!delay) {
 		go_down("back-end " + how + "; not restarted (restart policy, " +
@@ -310,25 +402,60 @@ void DeviceUnit::on_backend_exit()
 			      "restarting in " + std::to_string(delay->count()) + " ms");
 		schedule(*delay, false);
 	}
-	if (on_fds_changed)
-		on_fds_changed();
+}
+
+void DeviceUnit::on_backend_exit()
+{
+	if (!has_exited(backend_))
+		return;
+	const bool expected = backend_->kill_at.has_value();
+	const pid_t pid = backend_->pid;
+	bool failed = false;
+	const std::string how = retire_process(backend_, failed);
+	if (expected || state_ != State::kRunning) {
+		settle();
+		fds_changed();
+		return;
+	}
+	// A back-end whose adapter died ends too (its connection closed): that
+	// is the adapter's exit, judged and restarted as such. A dying process
+	// closes its files before its exit is reported, so the back-end can
+	// see the hang-up and exit cleanly first: a clean exit waits (bounded,
+	// on the deadline timer) for the adapter's.
+	if (has_exited(adapter_)) {
+		on_adapter_exit();
+		return;
+	}
+	if (failed || !adapter_) {
+		judge_backend_exit(how, failed, pid);
+	} else {
+		backend_exit_ = CleanBackendExit{how, pid, std::chrono::steady_clock::now() + kAdapterExitWait};
+		arm_deadlines();
+	}
+	fds_changed();
 }
 
 void DeviceUnit::on_adapter_exit()
 {
 	if (!has_exited(adapter_))
 		return;
-	bool failed = false;
-	const std::string how = reap(adapter_->pidfd.get(), failed);
+	const bool expected = adapter_->kill_at.has_value();
 	const pid_t pid = adapter_->pid;
-	adapter_.reset();
+	bool failed = false;
+	const std::string how = retire_process(adapter_, failed);
 	supervisor_channel_.reset();
-	if (state_ == State::kStopped)
+	backend_exit_.reset();
+	arm_deadlines();
+	if (expected || (state_ != State::kRunning && state_ != State::kBackoff)) {
+		settle();
+		fds_changed();
 		return;
+	}
 	// The back-end's connection went with the adapter: start the pair
 	// afresh. The new adapter takes the kernel device over while its grace
 	// period lasts, with the requests this back-end leaves in flight; it
-	// must be gone first, so the kernel's record of them is final.
+	// must be gone first, so the kernel's record of them is final (on_timer
+	// waits for it).
 	terminate(backend_, std::chrono::milliseconds(1000));
 	const auto delay = restarts_.on_exit(failed, std::chrono::steady_clock::now());
 	if (!delay) {
@@ -338,8 +465,7 @@ void DeviceUnit::on_adapter_exit()
 			      "restarting both in " + std::to_string(delay->count()) + " ms");
 		schedule(*delay, true);
 	}
-	if (on_fds_changed)
-		on_fds_changed();
+	fds_changed();
 }
 
 void DeviceUnit::on_timer()
@@ -348,7 +474,10 @@ void DeviceUnit::on_timer()
 	if (::read(timer_.get(), &expirations, sizeof expirations) != sizeof expirations || state_ != State::kBackoff)
 		return;
 	if (pending_pair_ || !adapter_) {
-		start();
+		if (idle())
+			start();
+		else
+			pending_start_ = true; // the old back-end is still exiting
 		return;
 	}
 	try {
@@ -359,8 +488,19 @@ void DeviceUnit::on_timer()
 	} catch (const std::exception &e) {
 		go_down(std::string("back-end restart failed: ") + e.what());
 	}
-	if (on_fds_changed)
-		on_fds_changed();
+	fds_changed();
+}
+
+void DeviceUnit::on_backend_log()
+{
+	if (backend_ && backend_->log && !backend_->log->on_readable())
+		fds_changed(); // its stream ended: no longer watched
+}
+
+void DeviceUnit::on_adapter_log()
+{
+	if (adapter_ && adapter_->log && !adapter_->log->on_readable())
+		fds_changed();
 }
 
 std::string DeviceUnit::status_line() const

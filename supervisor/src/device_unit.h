@@ -8,15 +8,22 @@
 // the adapter its end (the adapter resumes from the inflight region, so no
 // request is lost). Adapter exit: the kernel device went with it; stop the
 // back-end and start the pair again after the backoff.
+//
+// Nothing here blocks the supervisor's loop: a stop sends SIGTERM and arms
+// the deadline timer for the SIGKILL; the pidfds report the exits. The
+// unit's deadline timer also ends the short wait of a back-end's clean exit
+// for its adapter's (see on_backend_exit).
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "child_log.h"
 #include "events.h"
 #include "restart_tracker.h"
 #include "vlb/policy/policy.h"
@@ -36,11 +43,16 @@ struct RunningProcess {
 	UniqueFd pidfd;
 	std::chrono::steady_clock::time_point started;
 	sandbox::Report report;
+	std::unique_ptr<ChildLog> log; // its stdout and stderr
+	// Set once it was sent SIGTERM: its exit is expected, and SIGKILL
+	// follows at this time.
+	std::optional<std::chrono::steady_clock::time_point> kill_at;
+	bool killed = false;
 };
 
 class DeviceUnit {
 public:
-	enum class State { kRunning, kBackoff, kDown, kStopped };
+	enum class State { kRunning, kBackoff, kDown, kStopping, kStopped };
 
 	DeviceUnit(policy::Policy policy, const Paths &paths, const Events &events);
 	~DeviceUnit() noexcept;
@@ -51,21 +63,31 @@ public:
 
 	// Starts both processes; on failure the unit is down and the reason logged.
 	void start();
-	// SIGTERM to the adapter (it removes the kernel device), then to the
-	// back-end; SIGKILL after |grace|.
+	// SIGTERM to the adapter (it removes the kernel device), then, once it
+	// is gone, to the back-end; SIGKILL to each after |grace|. Returns at
+	// once: the state is kStopping until both exits are reaped, kStopped
+	// then.
 	void stop(std::chrono::milliseconds grace);
-	// Operator's restart: both processes, now, without counting against
-	// the restart budget.
+	// Operator's restart: both processes, without counting against the
+	// restart budget; the new pair starts once the old one is gone.
 	void restart();
+	// No process left (a stopped unit may be destroyed).
+	[[nodiscard]] bool idle() const { return !backend_ && !adapter_; }
 
-	// The event loop calls these when a pidfd or the backoff timer fires.
+	// The event loop calls these when a pidfd, a log pipe or a timer fires.
 	void on_backend_exit();
 	void on_adapter_exit();
 	void on_timer();
+	void on_deadline();
+	void on_backend_log();
+	void on_adapter_log();
 
 	[[nodiscard]] int backend_pidfd() const { return backend_ ? backend_->pidfd.get() : -1; }
 	[[nodiscard]] int adapter_pidfd() const { return adapter_ ? adapter_->pidfd.get() : -1; }
 	[[nodiscard]] int timer_fd() const { return timer_.get(); }
+	[[nodiscard]] int deadline_fd() const { return deadline_timer_.get(); }
+	[[nodiscard]] int backend_log_fd() const { return backend_ && backend_->log ? backend_->log->read_fd() : -1; }
+	[[nodiscard]] int adapter_log_fd() const { return adapter_ && adapter_->log ? adapter_->log->read_fd() : -1; }
 	[[nodiscard]] const policy::Policy &policy() const { return policy_; }
 	[[nodiscard]] State state() const { return state_; }
 	[[nodiscard]] std::string status_json() const;
@@ -80,6 +102,12 @@ private:
 	void spawn_adapter();
 	void schedule(std::chrono::milliseconds delay, bool whole_pair);
 	void go_down(const std::string &why);
+	void terminate(std::optional<RunningProcess> &p, std::chrono::milliseconds grace);
+	void shut_down(std::chrono::milliseconds adapter_grace, std::chrono::milliseconds backend_grace);
+	void arm_deadlines();
+	void judge_backend_exit(const std::string &how, bool failed, pid_t pid);
+	void settle();
+	void fds_changed() const;
 	RunningProcess spawn(const policy::Process &proc, const sandbox::Spec &spec, std::vector<std::string> args,
 			     std::vector<std::pair<int, int>> fds, const char *role);
 	[[nodiscard]] std::string program_path(const std::string &binary) const;
@@ -96,6 +124,18 @@ private:
 	UniqueFd adapter_backend_end_; // socketpair end for the adapter, until it is handed over
 	UniqueFd supervisor_channel_;  // our end of --supervisor-fd
 	UniqueFd timer_;
+	UniqueFd deadline_timer_;
+	// SIGTERM the back-end with this grace once the adapter is gone.
+	std::optional<std::chrono::milliseconds> backend_grace_after_adapter_;
+	bool pending_start_ = false; // start the pair once no process is left
+	// A back-end's clean exit, judged at |deadline| unless its adapter's
+	// exit comes first (then that is the story).
+	struct CleanBackendExit {
+		std::string how;
+		pid_t pid;
+		std::chrono::steady_clock::time_point deadline;
+	};
+	std::optional<CleanBackendExit> backend_exit_;
 	unsigned backend_starts_ = 0;
 	unsigned adapter_starts_ = 0;
 };

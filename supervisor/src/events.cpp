@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "events.h"
 
+#include "child_log.h"
+
 #include <systemd/sd-journal.h>
 
 #include <cstdlib>
@@ -22,6 +24,19 @@ void Events::emit(Severity severity, const std::string &device, pid_t pid, const
 		return;
 	}
 	log_->log(static_cast<LogLevel>(severity), "%s", text.c_str());
+}
+
+void Events::child_line(const std::string &device, const std::string &role, pid_t pid, const ChildLine &line) const
+{
+	if (journal_) {
+		const std::string ident = "vlb-" + role;
+		sd_journal_send("MESSAGE=%s", line.text.c_str(), "PRIORITY=%d", static_cast<int>(line.priority),
+				"SYSLOG_IDENTIFIER=%s", ident.c_str(), "VLB_DEVICE=%s", device.c_str(), "VLB_ROLE=%s",
+				role.c_str(), "VLB_PID=%d", static_cast<int>(pid), nullptr);
+		return;
+	}
+	log_->log(static_cast<LogLevel>(line.priority), "%s %s[%d]: %s", device.c_str(), role.c_str(),
+		  static_cast<int>(pid), line.text.c_str());
 }
 
 } // namespace vlb::supervisor

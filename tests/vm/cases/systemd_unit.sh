@@ -7,7 +7,8 @@
 # the four devices come up with Landlock and seccomp in every sandbox
 # report; `systemctl reload` leaves unchanged devices alone and restarts a
 # changed one; the watchdog is fed; journal entries carry VLB_DEVICE and
-# the other fields; `systemd-analyze security` rates the running unit;
+# the other fields, the children's lines VLB_ROLE, none above warning;
+# `systemd-analyze security` rates the running unit;
 # `systemctl restart` within the grace period keeps the devices (same disk,
 # data intact); `systemctl stop` removes them and leaves no process.
 . "$VLB_SRC/tests/vm/lib.sh"
@@ -115,6 +116,14 @@ grep '"VLB_EVENT":"adapter started"' "$VLB_CASE_OUT/disk0.json" | grep -q '"VLB_
 grep -q '"VLB_REASON":' "$VLB_CASE_OUT/disk0.json" || fail "no VLB_REASON field"
 if grep -v '"VLB_DEVICE":"disk0"' "$VLB_CASE_OUT/disk0.json" | grep -q .; then
 	fail "entries of other devices matched VLB_DEVICE=disk0"
+fi
+# The children's own lines come through the supervisor, tagged by it (a
+# pipe per child, not the unit's journal stream), never above warning.
+grep '"VLB_ROLE":"adapter"' "$VLB_CASE_OUT/disk0.json" | grep '"SYSLOG_IDENTIFIER":"vlb-adapter"' |
+	grep -q "kernel device 'disk0' created" || fail "the adapter's own lines are not tagged with VLB_ROLE"
+grep -q '"VLB_ROLE":"back-end"' "$VLB_CASE_OUT/disk0.json" || fail "no back-end line tagged with VLB_ROLE"
+if journalctl -u "$unit" -p 0..3 -o json | grep -q '"VLB_ROLE"'; then
+	fail "a child's line was logged at err or above"
 fi
 
 step "systemctl reload: unchanged devices untouched, a changed one restarted"
