@@ -9,6 +9,7 @@
 
 #include "device_unit.h"
 #include "events.h"
+#include "identities.h"
 #include "vlb/log.h"
 #include "vlb/unique_fd.h"
 #include "vlb/vu/event_loop.h"
@@ -19,6 +20,7 @@ struct Options {
 	std::string policy_dir = "/etc/virtio-loopback/policies";
 	std::string control_socket = "/run/virtio-loopback/control.sock";
 	gid_t control_group = 0; // members may use the control socket too
+	IdRange ids;             // each device's own uid and gid come from here
 	Paths paths;
 };
 
@@ -49,6 +51,7 @@ private:
 	Options options_;
 	const Logger *log_;
 	Events events_;
+	Identities identities_;
 	vu::EventLoop loop_;
 	std::map<std::string, std::unique_ptr<DeviceUnit>> units_;
 	std::map<DeviceUnit *, std::vector<int>> watched_;
