@@ -7,10 +7,17 @@
 #include <stdexcept>
 #include <string>
 
+#include "vlb/undumpable.h"
+
 namespace vlb {
 
 int run_program(const Logger &log, const std::function<int()> &body)
 {
+	// Before anything reads input: see undumpable.h.
+	if (!stop_being_dumpable()) {
+		log.error("prctl(PR_SET_DUMPABLE, 0) failed");
+		return kExitFailure;
+	}
 	try {
 		return body();
 	} catch (const std::invalid_argument &e) {

@@ -70,8 +70,13 @@ unsigned parse_namespaces(Table &t)
 std::vector<sandbox::Rlimit> parse_rlimits(std::optional<Table> t)
 {
 	// Defaults: enough fds for 64 queues' eventfds, no core dumps (they
-	// would hold guest data).
-	std::map<int, std::uint64_t> limits = {{RLIMIT_NOFILE, 256}, {RLIMIT_CORE, 0}};
+	// would hold guest data), threads for vlb-dev-blk's 64 readers and
+	// more, files (memfds too) no larger than 1 GiB: a memfd is grown with
+	// ftruncate or write, both bounded by fsize, and at most nofile of them
+	// are held. The address space ("as") default depends on the IOVA
+	// window (set_address_space_default).
+	std::map<int, std::uint64_t> limits = {
+		{RLIMIT_NOFILE, 256}, {RLIMIT_CORE, 0}, {RLIMIT_NPROC, kDefaultNproc}, {RLIMIT_FSIZE, kDefaultFsize}};
 	if (t) {
 		static const std::pair<const char *, int> kKeys[] = {
 			{"nofile", RLIMIT_NOFILE}, {"nproc", RLIMIT_NPROC},   {"as", RLIMIT_AS},
@@ -112,6 +117,15 @@ int errno_by_name(const Table &t, const std::string &name)
 	if (it == kErrnos.end())
 		t.fail("errno", "\"" + name + "\" is not one of: EACCES, EINVAL, ENOSYS, EPERM");
 	return it->second;
+}
+
+// Sets |resource| to |value| unless the policy wrote |key| in the process's rlimits.
+void default_rlimit(sandbox::Spec &spec, int resource, std::uint64_t value)
+{
+	for (auto &l : spec.rlimits)
+		if (l.resource == resource)
+			return;
+	spec.rlimits.push_back({resource, value});
 }
 
 sandbox::Spec parse_sandbox(std::optional<Table> t, std::string default_profile)
@@ -275,6 +289,17 @@ Policy parse(const toml::table &doc, const std::string &file, Locations &where)
 			a->fail("required", "attestation is not implemented yet; a policy that requires it is "
 					    "refused until it is");
 		a->reject_unknown();
+	}
+	// Defaults that depend on other keys, for what the policy left out.
+	for (auto [proc, key] : {std::pair<Process *, const char *>{&p.backend, "backend.sandbox"}, std::pair<Process *, const char *>{&p.adapter, "adapter.sandbox"}}) {
+		const std::string k(key);
+		proc->uid_written = where.written(k + ".uid");
+		proc->gid_written = where.written(k + ".gid");
+		proc->fsize_written = where.written(k + ".rlimits.fsize");
+		if (!where.written(k + ".rlimits.as")) {
+			std::erase_if(proc->sandbox.rlimits, [](const auto &l) { return l.resource == RLIMIT_AS; });
+			default_rlimit(proc->sandbox, RLIMIT_AS, p.memory.iova_size + kAddressSpaceHeadroom);
+		}
 	}
 	root.reject_unknown();
 	return p;

@@ -16,6 +16,8 @@
 //             never memory that is writable and executable, or made
 //             executable later: what systemd's MemoryDenyWriteExecute=
 //             filters, here for a supervisor that runs without systemd too
+//   prctl     (unless the policy allows it whole) only PR_SET_DUMPABLE 0: each vlb program gives up being dumpable
+//             after exec (vlb/undumpable.h), never takes it back
 // W+X memory, other execveat and clone with namespace flags are refused
 // under every action: "log" audits what a profile lacks, it never lets
 // these through.
@@ -24,6 +26,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
 
@@ -174,6 +177,12 @@ public:
 			add(refusal(rules_), name, {});
 	}
 
+	// vlb/undumpable.h's call, and no other prctl.
+	void allow_giving_up_dumpable()
+	{
+		add(SCMP_ACT_ALLOW, "prctl", {arg(0, SCMP_CMP_EQ, PR_SET_DUMPABLE), arg(1, SCMP_CMP_EQ, 0)});
+	}
+
 	void load() { check(seccomp_load(ctx_.get()), "load"); }
 
 private:
@@ -229,6 +238,10 @@ std::string apply_seccomp(const SeccompRules &rules, int binary_fd)
 		filter.refuse_namespace_clones();
 	if (!allowed.contains("ioctl") && !ioctl_denied)
 		filter.limit_ioctl(*profile);
+	// Even when the policy denies prctl: every vlb program makes this
+	// call first, and it only narrows what others may do to the process.
+	if (!allowed.contains("prctl"))
+		filter.allow_giving_up_dumpable();
 	filter.allow_own_exec(binary_fd);
 	filter.load();
 

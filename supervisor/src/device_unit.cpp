@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -94,6 +95,24 @@ const char *state_name(DeviceUnit::State s)
 	return "?";
 }
 
+// The default fsize bounds the memfds a back-end can fill; a blk
+// back-end writes its backing file up to the end, wherever that is.
+// |opened| are the fds of |files|, in order (a listening socket has no size).
+void fit_file_size_limit(sandbox::Spec &spec, const std::vector<policy::HandedFile> &files,
+			 const std::vector<UniqueFd> &opened)
+{
+	std::uint64_t largest = 0;
+	const std::size_t first = opened.size() - files.size();
+	for (std::size_t i = 0; i < files.size(); ++i) {
+		struct stat st{};
+		if (files[i].writable && ::fstat(opened[first + i].get(), &st) == 0 && S_ISREG(st.st_mode))
+			largest = std::max(largest, static_cast<std::uint64_t>(st.st_size));
+	}
+	for (auto &l : spec.rlimits)
+		if (l.resource == RLIMIT_FSIZE)
+			l.value = std::max(l.value, largest);
+}
+
 } // namespace
 
 DeviceUnit::DeviceUnit(policy::Policy policy, const Paths &paths, const Events &events)
@@ -182,6 +201,8 @@ void DeviceUnit::spawn_backend()
 		opened.push_back(std::move(fd));
 	}
 	sandbox::Spec spec = b.sandbox;
+	if (!b.fsize_written)
+		fit_file_size_limit(spec, b.files, opened);
 	if (b.connect == policy::Connect::kSocketPath)
 		spec.landlock.write.push_back(b.socket_path.substr(0, b.socket_path.rfind('/')));
 	backend_ = spawn(b, spec, std::move(args), std::move(fds), "back-end");

@@ -22,13 +22,15 @@ const char *const kUsage =
 	"  --control-socket PATH  vlbctl's socket, default RUNTIME_DIR/control.sock\n"
 	"  --control-group NAME   this group may use the control socket too (default: root only)\n"
 	"  --device PATH          kernel control node, default /dev/virtio-loopback\n"
+	"  --id-range FIRST:COUNT host uids/gids for the devices' own identities (one\n"
+	"                         per device), default 1879048192:65536\n"
 	"  -v, --verbose          debug logging\n"
 	"  -h, --help             this text\n"
 	"Signals: SIGHUP reloads the policies (changed ones restart their device,\n"
 	"unchanged ones are not touched); SIGTERM stops every device and exits 0.\n"
 	"Exit status: 0 after SIGTERM/SIGINT, 1 on a fatal error, 2 for usage errors.\n";
 
-enum : int { kPolicyDir = 0x100, kLibexec, kRuntime, kControl, kGroup, kDevice };
+enum : int { kPolicyDir = 0x100, kLibexec, kRuntime, kControl, kGroup, kDevice, kIdRange };
 
 } // namespace
 
@@ -46,6 +48,7 @@ int main(int argc, char **argv)
 			{"control-socket", required_argument, nullptr, kControl},
 			{"control-group", required_argument, nullptr, kGroup},
 			{"device", required_argument, nullptr, kDevice},
+			{"id-range", required_argument, nullptr, kIdRange},
 			{"verbose", no_argument, nullptr, 'v'},
 			{"help", no_argument, nullptr, 'h'},
 			{nullptr, 0, nullptr, 0},
@@ -65,6 +68,7 @@ int main(int argc, char **argv)
 				break;
 			}
 			case kDevice: opt.paths.control_node = optarg; break;
+			case kIdRange: opt.ids = supervisor::parse_id_range(optarg); break;
 			case 'v': log.set_level(LogLevel::kDebug); break;
 			case 'h': std::fputs(kUsage, stdout); return 0;
 			default: std::fputs(kUsage, stderr); return kExitUsage;

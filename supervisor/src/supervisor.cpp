@@ -74,7 +74,7 @@ bool peer_in_group(int sock, const ucred &peer, gid_t group)
 } // namespace
 
 Supervisor::Supervisor(Options options, const Logger &log)
-	: options_(std::move(options)), log_(&log), events_(log)
+	: options_(std::move(options)), log_(&log), events_(log), identities_(options_.ids)
 {
 	sigset_t set;
 	sigemptyset(&set);
@@ -210,10 +210,19 @@ void Supervisor::reload()
 		log_->info("%s: policy %s; stopping the device", it->first.c_str(),
 			   w == wanted.end() ? "removed" : "changed");
 		auto unit = std::move(it->second);
+		identities_.release(it->first);
 		it = units_.erase(it);
 		retire(std::move(unit));
 	}
 	for (auto &[name, p] : wanted) {
+		try {
+			identities_.assign(p);
+		} catch (const std::exception &e) {
+			const std::string error = p.file + ": identity: " + e.what();
+			log_->error("policy skipped: %s", error.c_str());
+			broken_.push_back(error);
+			continue;
+		}
 		auto unit = std::make_unique<DeviceUnit>(std::move(p), options_.paths, events_);
 		DeviceUnit *u = unit.get();
 		u->on_fds_changed = [this, u] { rewatch(*u); };

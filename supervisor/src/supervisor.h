@@ -15,6 +15,7 @@
 
 #include "device_unit.h"
 #include "events.h"
+#include "identities.h"
 #include "vlb/log.h"
 #include "vlb/unique_fd.h"
 #include "vlb/vu/event_loop.h"
@@ -25,6 +26,7 @@ struct Options {
 	std::string policy_dir = "/etc/virtio-loopback/policies";
 	std::string control_socket = "/run/virtio-loopback/control.sock";
 	gid_t control_group = 0; // members may use the control socket too
+	IdRange ids;             // each device's own uid and gid come from here
 	Paths paths;
 };
 
@@ -62,6 +64,7 @@ private:
 	Options options_;
 	const Logger *log_;
 	Events events_;
+	Identities identities_;
 	vu::EventLoop loop_;
 	std::map<std::string, std::unique_ptr<DeviceUnit>> units_;
 	// Units on their way out (stopping): destroyed once idle. A new unit of

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "uring_lock.h"
+#include "vlb/undumpable.h"
 
 #include <cerrno>
 #include <cstdint>
@@ -262,10 +263,48 @@ int try_uring_new()
 	return report(::syscall(SYS_io_uring_setup, 4, &params));
 }
 
+// A memfd grown to |size| bytes, its last byte written: what a device
+// does to take memory until the OOM killer takes other processes. The
+// attacker ignores SIGXFSZ, so the limit shows as EFBIG.
+int try_memfd_fill(const char *size_text)
+{
+	const unsigned long long size = std::strtoull(size_text, nullptr, 0);
+	std::signal(SIGXFSZ, SIG_IGN);
+	const int fd = static_cast<int>(::syscall(SYS_memfd_create, "fill", 0U));
+	if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(size)) != 0)
+		return report(-1);
+	if (::lseek(fd, static_cast<off_t>(size - 1), SEEK_SET) < 0)
+		return report(-1);
+	return report(::write(fd, "x", 1));
+}
+
+// Address space for |size| bytes, not touched (no memory is used either way).
+int try_map(const char *size_text)
+{
+	const unsigned long long size = std::strtoull(size_text, nullptr, 0);
+	void *p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return report(p == MAP_FAILED ? -1 : 0);
+}
+
+// A process to attack from outside: says "ready" once running (after
+// main's first step, as in every vlb program), then waits for its stdin to close.
+int be_victim()
+{
+	std::fputs("ready\n", stdout);
+	std::fflush(stdout);
+	char c = 0;
+	while (::read(0, &c, 1) > 0) {
+	}
+	return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
+	// What every vlb program does first (vlb::run_program).
+	if (!vlb::stop_being_dumpable())
+		return report(-1);
 	if (argc < 2) {
 		std::fputs("usage: vlb-escape-probe ATTEMPT [ARG]\n", stderr);
 		return 2;
@@ -343,6 +382,19 @@ int main(int argc, char **argv)
 		if (::prctl(PR_GET_PDEATHSIG, &sig) != 0)
 			return report(-1);
 		std::printf("pdeathsig %d\n", sig);
+		return 0;
+	}
+	if (what == "memfd-fill")
+		return try_memfd_fill(arg);
+	if (what == "map")
+		return try_map(arg);
+	if (what == "victim")
+		return be_victim();
+	if (what == "dumpable-again")
+		return report(::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0));
+	if (what == "dumpable") {
+		// Not an escape: whether the process is still dumpable after exec.
+		std::printf("dumpable %d\n", ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
 		return 0;
 	}
 	if (what == "fd")

@@ -2,9 +2,11 @@
 // Policies: every shipped example loads; each broken policy in the table
 // fails with exactly its error (file, line, column, key, reason).
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include "vlb/policy/policy.h"
@@ -47,6 +49,40 @@ TEST(Policy, DefaultsAreTheHardenedOnes)
 	EXPECT_EQ(p.restart.mode, vlb::policy::RestartMode::kOnFailure);
 	EXPECT_EQ(p.digest.substr(0, 7), "sha256:");
 	EXPECT_EQ(p.digest.size(), 7U + 64U);
+}
+
+// Every process is bounded by default: files (memfds too), threads and
+// address space; "as" follows the IOVA window. Ids the policy leaves out
+// are the supervisor's to assign.
+TEST(Policy, DefaultRlimitsBoundEveryProcess)
+{
+	const auto limit = [](const vlb::sandbox::Spec &s, int resource) -> std::optional<std::uint64_t> {
+		for (const auto &l : s.rlimits)
+			if (l.resource == resource)
+				return l.value;
+		return std::nullopt;
+	};
+	const auto p = parse_policy(std::string(kMinimal) + "[memory]\niova_size = \"1G\"\n", "m.toml");
+	for (const auto *proc : {static_cast<const vlb::policy::Process *>(&p.backend), &p.adapter}) {
+		EXPECT_EQ(limit(proc->sandbox, RLIMIT_NOFILE), 256U);
+		EXPECT_EQ(limit(proc->sandbox, RLIMIT_CORE), 0U);
+		EXPECT_EQ(limit(proc->sandbox, RLIMIT_NPROC), vlb::policy::kDefaultNproc);
+		EXPECT_EQ(limit(proc->sandbox, RLIMIT_FSIZE), vlb::policy::kDefaultFsize);
+		EXPECT_EQ(limit(proc->sandbox, RLIMIT_AS), (1ULL << 30) + vlb::policy::kAddressSpaceHeadroom);
+		EXPECT_FALSE(proc->uid_written);
+		EXPECT_FALSE(proc->gid_written);
+		EXPECT_FALSE(proc->fsize_written);
+	}
+	const auto q = parse_policy(std::string(kMinimal) +
+					    "[backend.sandbox]\nuid = 1234\n[backend.sandbox.rlimits]\nas = \"8G\"\n"
+					    "fsize = 4096\n",
+				    "m.toml");
+	EXPECT_EQ(limit(q.backend.sandbox, RLIMIT_AS), 8ULL << 30);
+	EXPECT_EQ(limit(q.backend.sandbox, RLIMIT_FSIZE), 4096U);
+	EXPECT_TRUE(q.backend.uid_written);
+	EXPECT_FALSE(q.backend.gid_written);
+	EXPECT_TRUE(q.backend.fsize_written);
+	EXPECT_EQ(q.backend.sandbox.uid, 1234U);
 }
 
 struct Broken {

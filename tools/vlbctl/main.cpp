@@ -138,9 +138,11 @@ int cmd_profile(const std::vector<std::string_view> &args)
 	calls.insert(calls.end(), p->syscalls.begin(), p->syscalls.end());
 	if (!p->ioctls.empty())
 		calls.emplace_back("ioctl");
+	calls.emplace_back("prctl"); // the filter adds it, with its arguments fixed (below)
 	std::sort(calls.begin(), calls.end());
 	for (const auto c : calls)
 		std::printf("%.*s\n", static_cast<int>(c.size()), c.data());
+	std::printf("prctl PR_SET_DUMPABLE 0 only: every vlb program gives up being dumpable after exec\n");
 	for (const auto &rule : p->ioctls) {
 		const int why_len = static_cast<int>(rule.why.size());
 		if (rule.mask == 0xffffffffU)  // one request

@@ -66,6 +66,30 @@ fio_verify_while_killing "$dev" 16M kill_disk_backend "$VLB_CASE_OUT/supervisor.
 grep -c 'back-end reconnected' "$VLB_CASE_OUT/supervisor.log"
 wait_for 30 disk0_back_after_last_kill || fail "disk0 did not come back after the last kill"
 
+step "each device runs as its own uid and gid, undumpable, with memory limits"
+# /proc/PID/status: "Uid: real effective saved fs"; VmPeak after fio (the
+# disk's) is the number the default "as" limit must leave room above.
+ids=""
+for d in disk0 rng0; do
+	for role in backend adapter; do
+		pid=$(field "$d" "${role}_pid")
+		uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
+		gid=$(awk '/^Gid:/ {print $2}' "/proc/$pid/status")
+		peak=$(awk '/^VmPeak:/ {print $2 " " $3}' "/proc/$pid/status")
+		echo "$d $role: pid $pid uid $uid gid $gid VmPeak $peak; limits:"
+		grep -E 'Max (address space|file size|processes)' "/proc/$pid/limits"
+		[ "$uid" != 65534 ] && [ "$uid" != 0 ] || fail "$d $role runs as uid $uid, not as its own"
+		[ "$gid" = "$uid" ] || fail "$d $role: gid $gid is not the device's ($uid)"
+		# Undumpable: /proc/PID's files belong to root, not to the uid.
+		[ "$(stat -c %u "/proc/$pid/environ")" = 0 ] || fail "$d $role is dumpable"
+		grep -q "^Max address space *[0-9]" "/proc/$pid/limits" || fail "$d $role: no address space limit"
+		ids="$ids $d:$uid"
+	done
+	grep -q "$d.*identity: uid $uid, gid $uid" "$VLB_CASE_OUT/supervisor.log" || fail "$d: no identity in the report"
+done
+echo "$ids" | tr ' ' '\n' | sort -u | sed '/^$/d' | cut -d: -f2 | sort -u | wc -l | grep -qx 2 ||
+	fail "disk0 and rng0 share an id:$ids"
+
 step "SIGHUP: unchanged devices are not touched, a changed one restarts"
 disk_pids="$(field disk0 backend_pid) $(field disk0 adapter_pid)"
 rng_adapter=$(field rng0 adapter_pid)

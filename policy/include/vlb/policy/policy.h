@@ -36,6 +36,15 @@ struct Process {
 	std::string binary; // absolute path
 	std::vector<std::string> args;
 	sandbox::Spec sandbox;
+	// Which ids the policy names. The others are the device's own: the
+	// supervisor assigns each device a uid and gid of its own
+	// (docs/supervisor.md), so no other device and no host user shares them.
+	bool uid_written = false;
+	bool gid_written = false;
+	// Whether the policy sets rlimits.fsize; if not, the supervisor raises
+	// the default to fit the writable files it hands over (a blk backing
+	// file is written up to its end).
+	bool fsize_written = false;
 };
 
 struct Backend : Process {
@@ -44,6 +53,13 @@ struct Backend : Process {
 	bool spawned = true;     // false: a third-party back-end started elsewhere
 	std::vector<HandedFile> files;
 };
+
+// Default rlimits of every sandboxed process (docs/policy.md has the
+// measurements behind them). nofile 256 and core 0 besides.
+inline constexpr std::uint64_t kDefaultNproc = 128;
+inline constexpr std::uint64_t kDefaultFsize = std::uint64_t{1} << 30;
+// "as" is the IOVA window (a back-end maps it whole) plus this.
+inline constexpr std::uint64_t kAddressSpaceHeadroom = std::uint64_t{2} << 30;
 
 struct Memory {
 	std::uint32_t max_granted_pages = 16384;

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "identities.h"
+
+#include <stdexcept>
+
+#include "vlb/program.h"
+
+namespace vlb::supervisor {
+namespace {
+
+// FNV-1a: stable across builds and runs, unlike std::hash.
+std::uint64_t name_hash(const std::string &name)
+{
+	std::uint64_t h = 0xcbf29ce484222325ULL;
+	for (const char c : name) {
+		h ^= static_cast<unsigned char>(c);
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+constexpr std::uint64_t kLastId = 0x7fffffff;
+
+} // namespace
+
+IdRange parse_id_range(const std::string &text)
+{
+	const auto colon = text.find(':');
+	if (colon == std::string::npos)
+		throw std::invalid_argument("--id-range: expected FIRST:COUNT, got '" + text + "'");
+	const std::string first = text.substr(0, colon);
+	const std::string count = text.substr(colon + 1);
+	const std::uint64_t f = parse_u64(first.c_str(), "--id-range FIRST", kLastId);
+	const std::uint64_t n = parse_u64(count.c_str(), "--id-range COUNT", kLastId);
+	if (f == 0 || n == 0)
+		throw std::invalid_argument("--id-range: FIRST and COUNT must be at least 1 (0 is root)");
+	if (f + n - 1 > kLastId)
+		throw std::invalid_argument("--id-range: the range must end at 2147483647 or below");
+	if (f <= 65535 && f + n > 65535)
+		throw std::invalid_argument("--id-range: the range must not hold 65535, the 16-bit (uid_t)-1");
+	return IdRange{static_cast<std::uint32_t>(f), static_cast<std::uint32_t>(n)};
+}
+
+void Identities::claim(const std::string &device, std::uint32_t id, const char *what)
+{
+	if (in_range(id))
+		throw std::runtime_error(std::string(what) + " " + std::to_string(id) + " lies in the range the "
+					 "supervisor assigns devices their ids from (" + std::to_string(range_.first) + ":" +
+					 std::to_string(range_.count) + ")");
+	const auto it = owner_.find(id);
+	if (it != owner_.end() && it->second != device)
+		throw std::runtime_error(std::string(what) + " " + std::to_string(id) + " is also device " + it->second +
+					 "'s: devices may not share an identity");
+	owner_.emplace(id, device);
+}
+
+void Identities::assign(policy::Policy &p)
+{
+	release(p.name);
+	try {
+		// The policy's own ids first: refused if another device has them.
+		for (const policy::Process *proc : {static_cast<policy::Process *>(&p.backend), &p.adapter}) {
+			if (proc->uid_written)
+				claim(p.name, proc->sandbox.uid, "uid");
+			if (proc->gid_written)
+				claim(p.name, proc->sandbox.gid, "gid");
+		}
+		const bool needs_own = !p.backend.uid_written || !p.backend.gid_written || !p.adapter.uid_written ||
+				       !p.adapter.gid_written;
+		if (!needs_own)
+			return;
+		const std::uint64_t start = name_hash(p.name) % range_.count;
+		std::uint32_t id = 0;
+		for (std::uint64_t i = 0;; ++i) {
+			if (i == range_.count)
+				throw std::runtime_error("no free id left in the range " + std::to_string(range_.first) +
+							 ":" + std::to_string(range_.count) + " (--id-range)");
+			id = static_cast<std::uint32_t>(range_.first + (start + i) % range_.count);
+			if (!owner_.contains(id))
+				break;
+		}
+		owner_.emplace(id, p.name);
+		for (policy::Process *proc : {static_cast<policy::Process *>(&p.backend), &p.adapter}) {
+			if (!proc->uid_written)
+				proc->sandbox.uid = id;
+			if (!proc->gid_written)
+				proc->sandbox.gid = id;
+		}
+	} catch (...) {
+		release(p.name);
+		throw;
+	}
+}
+
+void Identities::release(const std::string &device)
+{
+	std::erase_if(owner_, [&](const auto &e) { return e.second == device; });
+}
+
+} // namespace vlb::supervisor

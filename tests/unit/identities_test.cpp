@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: Apache-2.0
+// The supervisor's per-device identities: one id per device, the same from
+// one load to the next, never another device's, never root; a policy's own
+// ids win unless they collide.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <stdexcept>
+#include <string>
+
+#include "identities.h"
+#include "vlb/policy/policy.h"
+
+namespace {
+
+using vlb::supervisor::Identities;
+using vlb::supervisor::IdRange;
+using vlb::supervisor::parse_id_range;
+
+vlb::policy::Policy policy(const std::string &name, const std::string &sandbox = "")
+{
+	return vlb::policy::parse_policy("[device]\nname = \"" + name + "\"\ntype = \"rng\"\n[backend]\nbinary = "
+					 "\"vlb-dev-rng\"\n" + sandbox,
+					 name + ".toml");
+}
+
+TEST(Identities, EachDeviceGetsItsOwnStableId)
+{
+	Identities ids{IdRange{}};
+	std::set<uid_t> seen;
+	for (int i = 0; i < 200; ++i) {
+		auto p = policy("dev" + std::to_string(i));
+		ids.assign(p);
+		const uid_t id = p.backend.sandbox.uid;
+		EXPECT_GE(id, 0x70000000U);
+		EXPECT_LT(id, 0x70000000U + 65536U);
+		EXPECT_EQ(p.backend.sandbox.gid, id);
+		EXPECT_EQ(p.adapter.sandbox.uid, id);
+		EXPECT_EQ(p.adapter.sandbox.gid, id);
+		EXPECT_TRUE(seen.insert(id).second) << "dev" << i << " got another device's id " << id;
+	}
+	// Reloaded (released and assigned again), and in a fresh supervisor:
+	// the same id.
+	auto again = policy("dev7");
+	ids.assign(again);
+	Identities fresh{IdRange{}};
+	auto other_run = policy("dev7");
+	fresh.assign(other_run);
+	EXPECT_EQ(again.backend.sandbox.uid, other_run.backend.sandbox.uid);
+}
+
+TEST(Identities, ASmallRangeFillsUpAndSaysSo)
+{
+	Identities ids{IdRange{5000, 3}};
+	std::set<uid_t> seen;
+	uid_t b_id = 0;
+	for (const char *name : {"a", "b", "c"}) {
+		auto p = policy(name);
+		ids.assign(p);
+		seen.insert(p.backend.sandbox.uid);
+		b_id = std::string(name) == "b" ? p.backend.sandbox.uid : b_id;
+	}
+	EXPECT_EQ(seen, (std::set<uid_t>{5000, 5001, 5002}));
+	auto d = policy("d");
+	try {
+		ids.assign(d);
+		FAIL() << "a fourth device got an id from a range of three";
+	} catch (const std::runtime_error &e) {
+		EXPECT_STREQ(e.what(), "no free id left in the range 5000:3 (--id-range)");
+	}
+	ids.release("b");
+	EXPECT_NO_THROW(ids.assign(d));
+	EXPECT_EQ(d.backend.sandbox.uid, b_id);
+}
+
+TEST(Identities, PolicyIdsWinUnlessTheyCollide)
+{
+	Identities ids{IdRange{5000, 100}};
+	auto p = policy("own", "[backend.sandbox]\nuid = 1234\ngid = 1234\n");
+	ids.assign(p);
+	EXPECT_EQ(p.backend.sandbox.uid, 1234U);
+	EXPECT_EQ(p.backend.sandbox.gid, 1234U);
+	// The adapter names no ids: the device's own.
+	EXPECT_GE(p.adapter.sandbox.uid, 5000U);
+	EXPECT_LT(p.adapter.sandbox.uid, 5100U);
+
+	auto same = policy("other", "[backend.sandbox]\nuid = 1234\n");
+	try {
+		ids.assign(same);
+		FAIL() << "two devices share uid 1234";
+	} catch (const std::runtime_error &e) {
+		EXPECT_STREQ(e.what(), "uid 1234 is also device own's: devices may not share an identity");
+	}
+	auto in_range = policy("third", "[adapter.sandbox]\ngid = 5050\n");
+	try {
+		ids.assign(in_range);
+		FAIL() << "a policy took an id from the assigned range";
+	} catch (const std::runtime_error &e) {
+		EXPECT_STREQ(e.what(), "gid 5050 lies in the range the supervisor assigns devices their ids from "
+				       "(5000:100)");
+	}
+	// A refused device holds nothing: its name can load later.
+	auto fixed = policy("third");
+	EXPECT_NO_THROW(ids.assign(fixed));
+}
+
+TEST(Identities, RangeOptionIsChecked)
+{
+	const IdRange r = parse_id_range("0x70000000:4096");
+	EXPECT_EQ(r.first, 0x70000000U);
+	EXPECT_EQ(r.count, 4096U);
+	const std::pair<const char *, const char *> kBad[] = {
+		{"100", "--id-range: expected FIRST:COUNT, got '100'"},
+		{"0:10", "--id-range: FIRST and COUNT must be at least 1 (0 is root)"},
+		{"10:0", "--id-range: FIRST and COUNT must be at least 1 (0 is root)"},
+		{"65000:1000", "--id-range: the range must not hold 65535, the 16-bit (uid_t)-1"},
+		{"2147483000:1000", "--id-range: the range must end at 2147483647 or below"},
+		{"4294967295:1", "--id-range FIRST: 4294967295 is larger than 2147483647"},
+		{"x:1", "--id-range FIRST: expected an unsigned number"},
+	};
+	for (const auto &[text, error] : kBad) {
+		try {
+			(void)parse_id_range(text);
+			ADD_FAILURE() << text << " was accepted";
+		} catch (const std::invalid_argument &e) {
+			EXPECT_STREQ(e.what(), error) << text;
+		}
+	}
+}
+
+} // namespace
