@@ -97,6 +97,29 @@ void check_iova_copy(Bytes in)
 	require(pages <= VLB_IOVA_COPY_BYTES_MAX / VLB_PAGE_SIZE + 2ULL * VLB_IOVA_COPY_SEGS_MAX);
 }
 
+// A VLB_IOC_SCOPE, then a create: a scope accepted names one allowed
+// type and device, and a create it lets through is that device, within
+// its limits.
+void check_scope(Bytes in)
+{
+	const char *why = nullptr;
+	const auto s = from_bytes<vlb_scope>(in);
+	if (vlb_check_scope(&s, &why) != 0) {
+		require(why != nullptr);
+		return;
+	}
+	require(nul_terminated(s.name) && vlb_device_type_allowed(s.device_id));
+	if (in.size() <= sizeof(s))
+		return;
+	auto c = from_bytes<vlb_create>(in.subspan(sizeof(s)));
+	if (vlb_check_create(&c, &why) != 0 || vlb_scope_allows_create(&s, &c, &why) != 0)
+		return;
+	require(std::memcmp(c.name, s.name, VLB_NAME_MAX) == 0 && c.device_id == s.device_id);
+	require(s.iova_size == 0 || c.iova_size <= s.iova_size);
+	require(s.max_granted_pages == 0 || c.max_granted_pages <= s.max_granted_pages);
+	require(s.bounce_pool_pages == 0 || c.bounce_pool_pages <= s.bounce_pool_pages);
+}
+
 void check_small(std::uint8_t which, Bytes in)
 {
 	const char *why = nullptr;
@@ -104,7 +127,7 @@ void check_small(std::uint8_t which, Bytes in)
 	// from the input, clamped to what a create can produce.
 	const std::uint32_t num_queues = in.empty() ? 1U : 1U + in[0] % VLB_MAX_QUEUES;
 	const std::uint32_t config_size = in.size() < 2 ? 0U : in[1] % (VLB_CONFIG_MAX + 1U);
-	switch (which % 7) {
+	switch (which % 8) {
 	case 0: {
 		const auto r = from_bytes<vlb_reattach>(in);
 		if (vlb_check_reattach(&r, &why) == 0)
@@ -131,6 +154,9 @@ void check_small(std::uint8_t which, Bytes in)
 	}
 	case 4:
 		check_iova_copy(in);
+		break;
+	case 6:
+		check_scope(in);
 		break;
 	case 5: {
 		const auto c = from_bytes<vlb_iova_call>(in);

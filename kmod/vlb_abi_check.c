@@ -190,6 +190,70 @@ int vlb_check_reattach(const struct vlb_reattach *r, const char **why)
 	return vlb_check_name(r->name, why);
 }
 
+int vlb_check_scope(const struct vlb_scope *s, const char **why)
+{
+	if (!vlb_device_type_allowed(s->device_id))
+		return vlb_fail(why, "device_id: type not allowed", -EPROTONOSUPPORT);
+	if (s->flags || !vlb_all_zero(s->reserved, sizeof(s->reserved)))
+		return vlb_fail(why, "reserved or flags: must be zero", -EINVAL);
+	if (s->iova_size && (s->iova_size < VLB_IOVA_SIZE_MIN ||
+			     s->iova_size > VLB_IOVA_SIZE_MAX ||
+			     s->iova_size % VLB_PAGE_SIZE))
+		return vlb_fail(why, "iova_size: page multiple within VLB_IOVA_SIZE_MIN..MAX",
+				-EINVAL);
+	if (s->max_granted_pages > VLB_IOVA_SIZE_MAX / VLB_PAGE_SIZE)
+		return vlb_fail(why, "max_granted_pages: exceeds the largest IOVA space",
+				-EINVAL);
+	if (s->bounce_pool_pages > VLB_BOUNCE_POOL_MAX)
+		return vlb_fail(why, "bounce_pool_pages: above VLB_BOUNCE_POOL_MAX",
+				-EINVAL);
+	return vlb_check_name(s->name, why);
+}
+
+int vlb_scope_allows_name(const struct vlb_scope *s,
+			  const char name[VLB_NAME_MAX], const char **why)
+{
+	size_t i;
+
+	/* Both are NUL-padded after checks: compare every byte. */
+	for (i = 0; i < VLB_NAME_MAX; i++)
+		if (s->name[i] != name[i])
+			return vlb_fail(why, "name: not the one this file is scoped to",
+					-EPERM);
+	return 0;
+}
+
+int vlb_scope_allows_device(const struct vlb_scope *s, __u32 device_id,
+			    const char name[VLB_NAME_MAX], const char **why)
+{
+	int ret = vlb_scope_allows_name(s, name, why);
+
+	if (ret)
+		return ret;
+	if (device_id != s->device_id)
+		return vlb_fail(why, "device_id: not the type this file is scoped to",
+				-EPERM);
+	return 0;
+}
+
+int vlb_scope_allows_create(const struct vlb_scope *s,
+			    const struct vlb_create *c, const char **why)
+{
+	int ret = vlb_scope_allows_device(s, c->device_id, c->name, why);
+
+	if (ret)
+		return ret;
+	if (s->iova_size && c->iova_size > s->iova_size)
+		return vlb_fail(why, "iova_size: above this file's scope", -EPERM);
+	if (s->max_granted_pages && c->max_granted_pages > s->max_granted_pages)
+		return vlb_fail(why, "max_granted_pages: above this file's scope",
+				-EPERM);
+	if (s->bounce_pool_pages && c->bounce_pool_pages > s->bounce_pool_pages)
+		return vlb_fail(why, "bounce_pool_pages: above this file's scope",
+				-EPERM);
+	return 0;
+}
+
 int vlb_check_reply(const struct vlb_reply *r, const char **why)
 {
 	if (!vlb_all_zero(r->reserved, sizeof(r->reserved)))

@@ -57,6 +57,19 @@ int vlb_check_config_change(const struct vlb_create *c, const __u8 *old,
 /* Checks @c and fills in defaults for fields left zero. */
 int vlb_check_create(struct vlb_create *c, const char **why);
 int vlb_check_reattach(const struct vlb_reattach *r, const char **why);
+int vlb_check_scope(const struct vlb_scope *s, const char **why);
+/*
+ * What a file scoped as @s may do, 0 or -EPERM. REATTACH of @name:
+ * vlb_scope_allows_name(). CREATE: vlb_scope_allows_device() on the raw
+ * request, so that other devices are refused before they are parsed,
+ * then vlb_scope_allows_create() on @c checked, defaults filled in.
+ */
+int vlb_scope_allows_name(const struct vlb_scope *s,
+			  const char name[VLB_NAME_MAX], const char **why);
+int vlb_scope_allows_device(const struct vlb_scope *s, __u32 device_id,
+			    const char name[VLB_NAME_MAX], const char **why);
+int vlb_scope_allows_create(const struct vlb_scope *s,
+			    const struct vlb_create *c, const char **why);
 int vlb_check_reply(const struct vlb_reply *r, const char **why);
 int vlb_check_vq_eventfd(const struct vlb_vq_eventfd *e, __u32 num_queues,
 			 const char **why);

@@ -683,7 +683,7 @@ static struct vlb_device *vlb_device_alloc(const struct vlb_create *c)
 	return vd;
 }
 
-long vlb_ioctl_create(void __user *argp)
+long vlb_ioctl_create(const struct vlb_scope *scope, void __user *argp)
 {
 	struct vlb_create *c;
 	struct vlb_device *vd;
@@ -693,9 +693,19 @@ long vlb_ioctl_create(void __user *argp)
 	c = memdup_user(argp, sizeof(*c));
 	if (IS_ERR(c))
 		return PTR_ERR(c);
-	ret = vlb_check_create(c, &why);
+	/* Another device is refused before its request is even parsed. */
+	ret = scope ? vlb_scope_allows_device(scope, c->device_id, c->name,
+					      &why) : 0;
+	if (!ret)
+		ret = vlb_check_create(c, &why);
+	if (!ret && scope)
+		ret = vlb_scope_allows_create(scope, c, &why);
 	if (ret) {
-		pr_debug("CREATE refused: %s\n", why);
+		if (scope && ret == -EPERM)
+			pr_warn_ratelimited("CREATE refused: %s (scoped to '%s')\n",
+					    why, scope->name);
+		else
+			pr_debug("CREATE refused: %s\n", why);
 		goto out_free;
 	}
 	/* Tell user space what the driver will be offered. */
@@ -708,6 +718,7 @@ long vlb_ioctl_create(void __user *argp)
 		ret = PTR_ERR(vd);
 		goto out_free;
 	}
+	vd->created_scoped = scope;	/* REATTACH will ask for a scope too */
 	vd->iova = vlb_iova_create(c->iova_size, c->max_granted_pages,
 				   c->bounce_threshold, c->bounce_pool_pages,
 				   &vd->stats);
@@ -775,7 +786,18 @@ out_free:
 	return ret;
 }
 
-long vlb_ioctl_reattach(void __user *argp)
+/* Why a file scoped as @scope (or unscoped) may not take over @vd, or NULL. */
+static const char *vlb_reattach_denied(const struct vlb_scope *scope,
+				       const struct vlb_device *vd)
+{
+	if (scope && vd->params.device_id != scope->device_id)
+		return "device_id: not the type this file is scoped to";
+	if (!scope && vd->created_scoped)
+		return "created through a scoped file; reattach through one";
+	return NULL;
+}
+
+long vlb_ioctl_reattach(const struct vlb_scope *scope, void __user *argp)
 {
 	struct vlb_reattach r;
 	struct vlb_device *vd;
@@ -790,10 +812,20 @@ long vlb_ioctl_reattach(void __user *argp)
 		pr_debug("REATTACH refused: %s\n", why);
 		return ret;
 	}
+	/* Before the lookup: a scoped file learns nothing of other devices. */
+	if (scope && vlb_scope_allows_name(scope, r.name, &why)) {
+		pr_warn_ratelimited("REATTACH of '%s' refused: %s (scoped to '%s')\n",
+				    r.name, why, scope->name);
+		return -EPERM;
+	}
 	mutex_lock(&vlb_devices_lock);
 	vd = vlb_find_locked(r.name);
+	why = vd ? vlb_reattach_denied(scope, vd) : NULL;
 	if (!vd) {
 		ret = -ENOENT;
+	} else if (why) {
+		pr_warn_ratelimited("REATTACH of '%s' refused: %s\n", r.name, why);
+		ret = -EPERM;
 	} else if (vd->state == VLB_ATTACHED) {
 		ret = -EBUSY;
 	} else if (vd->state != VLB_DETACHED || READ_ONCE(vd->broken)) {

@@ -114,6 +114,8 @@ struct vlb_device {
 	char name[VLB_NAME_MAX];
 	struct vlb_create params;	/* validated, defaults filled */
 	const struct vlb_type *type;	/* of params.device_id */
+	/* Created through a scoped control file: REATTACH needs one. Set once. */
+	bool created_scoped;
 
 	struct device parent;		/* DMA device of the virtio device */
 	struct virtio_device vdev;
@@ -195,8 +197,9 @@ static inline struct vlb_device *to_vlb(struct virtio_device *vdev)
 int vlb_devices_init(void);
 /* Removes every device and waits for every work of the module's devices. */
 void vlb_devices_exit(void);
-long vlb_ioctl_create(void __user *argp);
-long vlb_ioctl_reattach(void __user *argp);
+/* @scope: the control file's VLB_IOC_SCOPE, or NULL (unscoped). */
+long vlb_ioctl_create(const struct vlb_scope *scope, void __user *argp);
+long vlb_ioctl_reattach(const struct vlb_scope *scope, void __user *argp);
 int vlb_send_msg(struct vlb_device *vd, struct vlb_msg *msg);
 void vlb_mark_broken(struct vlb_device *vd, const char *why);
 bool vlb_is_child_of_a_device(const struct device *dev);

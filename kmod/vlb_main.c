@@ -9,18 +9,23 @@
  * domain that confines device processes in vlb_iova.c.
  *
  * The node is root-only (mode 0600): only the privileged supervisor opens
- * it and hands per-device file descriptors to sandboxed processes.
+ * it. An adapter gets an open file of it locked to its one device with
+ * VLB_IOC_SCOPE: it can create and reattach that device and no other.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/ratelimit.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include <linux/virtio_loopback.h>
 
+#include "vlb_abi_check.h"
 #include "vlb_device.h"
 
 #define VLB_MODULE_VERSION "0.1.0"
@@ -37,6 +42,50 @@ static long vlb_ioctl_get_version(void __user *argp)
 	return 0;
 }
 
+/*
+ * A control file's scope is its private_data: NULL (unscoped) from open,
+ * set once by VLB_IOC_SCOPE with cmpxchg and never changed again, freed by
+ * release, when no ioctl can be running on the file. So readers need no
+ * lock, only the acquire that pairs with the cmpxchg's full barrier.
+ */
+static const struct vlb_scope *vlb_ctl_scope(struct file *file)
+{
+	/* Pairs with the cmpxchg in vlb_ioctl_scope(). */
+	return smp_load_acquire(&file->private_data);
+}
+
+static long vlb_ioctl_scope(struct file *file, void __user *argp)
+{
+	struct vlb_scope *s;
+	const char *why;
+	int ret;
+
+	/* Only the supervisor scopes; an adapter's profile cannot even ask. */
+	if (!capable(CAP_SYS_ADMIN)) {
+		pr_warn_ratelimited("SCOPE refused: the caller lacks CAP_SYS_ADMIN\n");
+		return -EPERM;
+	}
+	s = memdup_user(argp, sizeof(*s));
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+	ret = vlb_check_scope(s, &why);
+	if (ret) {
+		pr_debug("SCOPE refused: %s\n", why);
+		goto out_free;
+	}
+	if (cmpxchg(&file->private_data, NULL, s)) {
+		pr_warn_ratelimited("SCOPE to '%s' refused: the file is scoped already\n",
+				    s->name);
+		ret = -EBUSY;
+		goto out_free;
+	}
+	return 0;
+
+out_free:
+	kfree(s);
+	return ret;
+}
+
 static long vlb_ctl_ioctl(struct file *file, unsigned int cmd,
 			  unsigned long arg)
 {
@@ -46,17 +95,33 @@ static long vlb_ctl_ioctl(struct file *file, unsigned int cmd,
 	case VLB_IOC_GET_VERSION:
 		return vlb_ioctl_get_version(argp);
 	case VLB_IOC_CREATE:
-		return vlb_ioctl_create(argp);
+		return vlb_ioctl_create(vlb_ctl_scope(file), argp);
 	case VLB_IOC_REATTACH:
-		return vlb_ioctl_reattach(argp);
+		return vlb_ioctl_reattach(vlb_ctl_scope(file), argp);
+	case VLB_IOC_SCOPE:
+		return vlb_ioctl_scope(file, argp);
 	default:
 		return -ENOTTY;
 	}
 }
 
+static int vlb_ctl_open(struct inode *inode, struct file *file)
+{
+	/* misc_open() left the miscdevice here; the scope lives here instead. */
+	file->private_data = NULL;
+	return nonseekable_open(inode, file);
+}
+
+static int vlb_ctl_release(struct inode *inode, struct file *file)
+{
+	kfree(file->private_data);
+	return 0;
+}
+
 static const struct file_operations vlb_ctl_fops = {
 	.owner		= THIS_MODULE,
-	.open		= nonseekable_open,
+	.open		= vlb_ctl_open,
+	.release	= vlb_ctl_release,
 	.unlocked_ioctl	= vlb_ctl_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= no_llseek,

@@ -2,7 +2,10 @@
 #include "device_unit.h"
 
 #include <fcntl.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_loopback.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -15,6 +18,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 
 #include "handed_file.h"
 #include "vlb/sys_error.h"
@@ -26,6 +30,39 @@ namespace {
 // How long a back-end's clean exit waits for its adapter's (see
 // on_backend_exit): a timer state, the loop goes on meanwhile.
 constexpr std::chrono::milliseconds kAdapterExitWait{2000};
+
+std::uint32_t virtio_id(policy::DeviceType type)
+{
+	switch (type) {
+	case policy::DeviceType::kBlk:
+		return VIRTIO_ID_BLOCK;
+	case policy::DeviceType::kRng:
+		return VIRTIO_ID_RNG;
+	case policy::DeviceType::kInput:
+		return VIRTIO_ID_INPUT;
+	case policy::DeviceType::kConsole:
+		return VIRTIO_ID_CONSOLE;
+	}
+	throw std::logic_error("unknown device type");
+}
+
+// Locks the control file an adapter gets to the policy's one device, for
+// good (VLB_IOC_SCOPE): a compromised adapter can neither take over
+// another policy's device nor create one of another name or type, nor ask
+// for more kernel memory than the policy gives it.
+void scope_control_file(int control, const policy::Policy &p)
+{
+	vlb_scope s{};
+	s.device_id = virtio_id(p.type);
+	if (p.name.empty() || p.name.size() >= sizeof(s.name))
+		throw std::invalid_argument("device name '" + p.name + "' does not fit the kernel's");
+	std::memcpy(s.name, p.name.data(), p.name.size());
+	s.max_granted_pages = p.memory.max_granted_pages;
+	s.iova_size = p.memory.iova_size;
+	s.bounce_pool_pages = VLB_BOUNCE_POOL_DEFAULT; // the adapter asks for the default
+	if (::ioctl(control, VLB_IOC_SCOPE, &s) != 0)
+		throw_errno("VLB_IOC_SCOPE of the control file to '" + p.name + "'");
+}
 
 // Reaps the process behind |pidfd| and says how it ended. |failed| is set
 // for anything but exit status 0.
@@ -216,6 +253,7 @@ void DeviceUnit::spawn_adapter()
 	const UniqueFd control(::open(paths_->control_node.c_str(), O_RDWR | O_CLOEXEC));
 	if (!control)
 		throw_errno("open " + paths_->control_node);
+	scope_control_file(control.get(), policy_);
 	std::vector<std::string> args = {
 		"--type=" + std::string(policy::to_string(policy_.type)),
 		"--name=" + policy_.name,

@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
+#include <linux/virtio_loopback.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -18,8 +20,10 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -84,7 +88,10 @@ struct Outcome {
 	std::vector<std::string> report;
 };
 
-Outcome run_probe(const Spec &spec, const Scratch &s, const std::vector<std::string> &args)
+// |extra_fds|: more (target, source) fds the probe gets, as the
+// supervisor hands an adapter its control file.
+Outcome run_probe(const Spec &spec, const Scratch &s, const std::vector<std::string> &args,
+		  const std::vector<std::pair<int, int>> &extra_fds = {})
 {
 	int out[2];
 	if (::pipe2(out, O_CLOEXEC) != 0)
@@ -98,6 +105,7 @@ Outcome run_probe(const Spec &spec, const Scratch &s, const std::vector<std::str
 	exec.argv = {"vlb-escape-probe"};
 	exec.argv.insert(exec.argv.end(), args.begin(), args.end());
 	exec.fds = {{0, devnull.get()}, {1, wr.get()}, {2, STDERR_FILENO}};
+	exec.fds.insert(exec.fds.end(), extra_fds.begin(), extra_fds.end());
 	exec.root_mountpoint = s.path("root");
 	auto child = vlb::sandbox::spawn(spec, exec);
 	wr.reset();
@@ -296,12 +304,61 @@ TEST(EscapeMatrix, IoctlsAreTheExactRequestsEachProgramMakes)
 		{"adapter", "VLB_OTHER", "SIGSYS"},
 		{"adapter", "VLB_DEV_GET_STATS", "refused ENOTTY"},
 		{"adapter", "VLB_IOC_CREATE", "refused ENOTTY"},
+		{"adapter", "VLB_IOC_SCOPE", "SIGSYS"},
 		{"device-rng", "EVIOCGVERSION", "SIGSYS"},
 		{"device-rng", "TCGETS", "SIGSYS"},
 	};
 	for (const auto &row : kRows)
 		EXPECT_EQ(run_probe(device_spec(s, row.profile), s, {"ioctl", row.request}).text, row.expected)
 			<< row.profile << ": " << row.request;
+}
+
+// The adapter's control file, scoped by the supervisor to its one device
+// (VLB_IOC_SCOPE): another policy's device in its grace window cannot be
+// taken over, and no device of another name or type (a keyboard) made.
+// Needs the module: runs in the guest (vm.sandbox_matrix); on a host
+// without it, skipped. Without the scope, every row is "escaped".
+TEST(EscapeMatrix, AdapterControlFileReachesOnlyItsOwnDevice)
+{
+	constexpr const char *kNode = "/dev/virtio-loopback";
+	const UniqueFd unscoped(::open(kNode, O_RDWR | O_CLOEXEC));
+	if (!unscoped)
+		GTEST_SKIP() << kNode << " absent (module not loaded): runs in the guest";
+	// Another policy's device, detached: in its grace window.
+	{
+		vlb_create victim{};
+		victim.device_id = 4;
+		victim.device_features = 1ULL << 32;
+		victim.num_queues = 1;
+		victim.queue_size_max = 64;
+		victim.iova_size = 1ULL << 20;
+		victim.max_granted_pages = 64;
+		victim.bounce_pool_pages = 8;
+		std::strcpy(victim.name, "escape-victim");
+		const UniqueFd dev(::ioctl(unscoped.get(), VLB_IOC_CREATE, &victim));
+		ASSERT_TRUE(dev) << "CREATE of the victim: " << std::generic_category().message(errno);
+	}
+	const UniqueFd ctl(::open(kNode, O_RDWR | O_CLOEXEC));
+	ASSERT_TRUE(ctl);
+	vlb_scope scope{};
+	scope.device_id = 4;
+	std::strcpy(scope.name, "escape-adapter");
+	ASSERT_EQ(::ioctl(ctl.get(), VLB_IOC_SCOPE, &scope), 0) << std::generic_category().message(errno);
+
+	Scratch s;
+	const Spec spec = device_spec(s, "adapter");
+	const std::vector<std::pair<int, int>> fds = {{3, ctl.get()}};
+	const struct {
+		std::vector<std::string> args;
+		const char *expected;
+	} kRows[] = {
+		{{"vlb-reattach", "escape-victim"}, "refused EPERM"},
+		{{"vlb-create", "18", "escape-adapter"}, "refused EPERM"}, // a keyboard
+		{{"vlb-create", "4", "escape-other"}, "refused EPERM"},
+		{{"vlb-create", "4", "escape-adapter"}, "escaped"}, // control: its own device
+	};
+	for (const auto &row : kRows)
+		EXPECT_EQ(run_probe(spec, s, row.args, fds).text, row.expected) << row.args[0] << " " << row.args[1];
 }
 
 // vlb-dev-blk's --read-threads: clone may start a thread, never a process.

@@ -234,6 +234,7 @@ int try_ioctl(const std::string &name)
 		{"TCSETS", TCSETS},
 		{"TCGETS", TCGETS},
 		{"VLB_IOC_CREATE", VLB_IOC_CREATE},
+		{"VLB_IOC_SCOPE", VLB_IOC_SCOPE},
 		{"VLB_DEV_GET_STATS", VLB_DEV_GET_STATS},
 		{"VLB_IOVA_COPY", VLB_IOVA_COPY},
 		{"VLB_OTHER", _IO(VLB_IOCTL_MAGIC, 0x7f)},
@@ -248,6 +249,31 @@ int try_ioctl(const std::string &name)
 		}
 	}
 	return 2;
+}
+
+// What a compromised adapter would do with the control file it holds
+// (fd 3): take over another device (REATTACH by name), or make one of any
+// type and name (a keyboard). A minimal valid request of |device_id|.
+int try_vlb_create(const char *device_id, const char *name)
+{
+	vlb_create c{};
+	c.device_id = static_cast<__u32>(number(device_id));
+	c.device_features = 1ULL << 32; // VIRTIO_F_VERSION_1
+	c.num_queues = 2;
+	c.queue_size_max = 64;
+	c.iova_size = 1ULL << 20;
+	c.max_granted_pages = 64;
+	c.bounce_pool_pages = 8;
+	c.config_size = c.device_id == 18 ? 8 : 0; // input: the smallest config
+	std::strncpy(c.name, name, sizeof(c.name) - 1);
+	return report(::ioctl(3, VLB_IOC_CREATE, &c));
+}
+
+int try_vlb_reattach(const char *name)
+{
+	vlb_reattach r{};
+	std::strncpy(r.name, name, sizeof(r.name) - 1);
+	return report(::ioctl(3, VLB_IOC_REATTACH, &r));
 }
 
 // A second ring after the device's own is locked: unrestricted, if the
@@ -313,6 +339,10 @@ int main(int argc, char **argv)
 	const char *arg = argc > 2 ? argv[2] : "";
 	if (what == "read-outside")
 		return try_open(arg, O_RDONLY);
+	if (what == "vlb-create" && argc > 3)
+		return try_vlb_create(arg, argv[3]);
+	if (what == "vlb-reattach")
+		return try_vlb_reattach(arg);
 	if (what == "write-read-only")
 		return try_open(arg, O_WRONLY | O_CREAT | O_TRUNC);
 	if (what == "exec")

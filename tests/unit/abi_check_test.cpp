@@ -6,6 +6,7 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -428,6 +429,120 @@ TEST(AbiCheckReattach, NameAndReserved)
 	EXPECT_EQ(vlb_check_reattach(&r, &why), 0);
 	r.reserved[0] = 1;
 	EXPECT_EQ(vlb_check_reattach(&r, &why), -EINVAL);
+}
+
+// The uapi layout user space and the module agree on: fixed size, 8-byte
+// aligned, reserved words last.
+static_assert(sizeof(vlb_scope) == 88);
+static_assert(offsetof(vlb_scope, name) == 8);
+static_assert(offsetof(vlb_scope, iova_size) == 48);
+static_assert(offsetof(vlb_scope, reserved) == 56);
+
+vlb_scope rng_scope()
+{
+	vlb_scope s{};
+	s.device_id = 4; // VIRTIO_ID_RNG
+	std::strcpy(s.name, "rng0");
+	return s;
+}
+
+TEST(AbiCheckScope, TypeNameLimitsAndReserved)
+{
+	const char *why = nullptr;
+	vlb_scope s = rng_scope();
+	EXPECT_EQ(vlb_check_scope(&s, &why), 0) << why;
+	s.device_id = 0xdead;
+	EXPECT_EQ(vlb_check_scope(&s, &why), -EPROTONOSUPPORT);
+	s = rng_scope();
+	s.name[0] = 'A';
+	EXPECT_EQ(vlb_check_scope(&s, &why), -EINVAL);
+	s = rng_scope();
+	s.flags = 1;
+	EXPECT_EQ(vlb_check_scope(&s, &why), -EINVAL);
+	s = rng_scope();
+	s.reserved[3] = 1;
+	EXPECT_EQ(vlb_check_scope(&s, &why), -EINVAL);
+	s = rng_scope();
+	s.iova_size = VLB_IOVA_SIZE_MAX * 2;
+	EXPECT_EQ(vlb_check_scope(&s, &why), -EINVAL);
+	EXPECT_NE(std::string_view(why).find("iova_size"), std::string_view::npos);
+	s.iova_size = VLB_IOVA_SIZE_MIN + 1;
+	EXPECT_EQ(vlb_check_scope(&s, &why), -EINVAL);
+	s = rng_scope();
+	s.bounce_pool_pages = VLB_BOUNCE_POOL_MAX + 1;
+	EXPECT_EQ(vlb_check_scope(&s, &why), -EINVAL);
+	s = rng_scope();
+	s.max_granted_pages = static_cast<__u32>(VLB_IOVA_SIZE_MAX / VLB_PAGE_SIZE) + 1;
+	EXPECT_EQ(vlb_check_scope(&s, &why), -EINVAL);
+}
+
+TEST(AbiCheckScope, CreateOnlyOfTheNameTypeAndWithinTheLimits)
+{
+	const char *why = nullptr;
+	vlb_scope s = rng_scope();
+	s.iova_size = VLB_IOVA_SIZE_MIN * 4;
+	s.max_granted_pages = 64;
+	s.bounce_pool_pages = 8;
+	const auto checked = [](vlb_create c) {
+		const char *w = nullptr;
+		EXPECT_EQ(vlb_check_create(&c, &w), 0) << w;
+		return c;
+	};
+	vlb_create c = valid_rng();
+	c.iova_size = s.iova_size;
+	c.max_granted_pages = 64;
+	c.bounce_pool_pages = 8;
+	EXPECT_EQ(vlb_scope_allows_create(&s, &c, &why), 0) << why;
+
+	vlb_create other = c;
+	std::strcpy(other.name, "rng1");
+	EXPECT_EQ(vlb_scope_allows_create(&s, &other, &why), -EPERM);
+	EXPECT_NE(std::string_view(why).find("name"), std::string_view::npos);
+	// Same name, another type: a keyboard instead of the rng.
+	other = c;
+	other.device_id = 18; // VIRTIO_ID_INPUT
+	EXPECT_EQ(vlb_scope_allows_create(&s, &other, &why), -EPERM);
+	EXPECT_NE(std::string_view(why).find("device_id"), std::string_view::npos);
+	// Zero fields become the defaults, which are above these limits.
+	other = checked(valid_rng());
+	EXPECT_EQ(vlb_scope_allows_create(&s, &other, &why), -EPERM);
+	other = c;
+	other.max_granted_pages = 65;
+	EXPECT_EQ(vlb_scope_allows_create(&s, &other, &why), -EPERM);
+	other = c;
+	other.bounce_pool_pages = 9;
+	EXPECT_EQ(vlb_scope_allows_create(&s, &other, &why), -EPERM);
+	// Without limits, only the module's bounds apply.
+	s = rng_scope();
+	other = checked(valid_rng());
+	EXPECT_EQ(vlb_scope_allows_create(&s, &other, &why), 0) << why;
+}
+
+TEST(AbiCheckScope, AnotherDeviceIsRefusedBeforeItIsParsed)
+{
+	const char *why = nullptr;
+	const vlb_scope s = rng_scope();
+	vlb_create c{}; // not a valid request at all
+	std::strcpy(c.name, "rng0");
+	c.device_id = 18;
+	EXPECT_EQ(vlb_scope_allows_device(&s, c.device_id, c.name, &why), -EPERM);
+	c.device_id = 4;
+	EXPECT_EQ(vlb_scope_allows_device(&s, c.device_id, c.name, &why), 0);
+	std::memset(c.name, 'a', sizeof(c.name)); // unterminated
+	EXPECT_EQ(vlb_scope_allows_device(&s, c.device_id, c.name, &why), -EPERM);
+}
+
+TEST(AbiCheckScope, ReattachOnlyOfTheName)
+{
+	const char *why = nullptr;
+	const vlb_scope s = rng_scope();
+	vlb_reattach r{};
+	std::strcpy(r.name, "rng0");
+	EXPECT_EQ(vlb_scope_allows_name(&s, r.name, &why), 0);
+	std::strcpy(r.name, "rng");
+	EXPECT_EQ(vlb_scope_allows_name(&s, r.name, &why), -EPERM);
+	std::strcpy(r.name, "rng00");
+	EXPECT_EQ(vlb_scope_allows_name(&s, r.name, &why), -EPERM);
 }
 
 vlb_iova_copy good_copy()

@@ -188,6 +188,127 @@ TEST(Reattach, WithinTheGracePeriodOnlyAndOnlyWhenDetached)
 	EXPECT_EQ(expect_errno(::ioctl(node.fd(), VLB_IOC_REATTACH, &r)), EINVAL);
 }
 
+vlb_scope scope_request(const std::string &name, __u32 device_id = 4)
+{
+	vlb_scope s{};
+	s.device_id = device_id;
+	std::strncpy(s.name, name.c_str(), sizeof(s.name) - 1);
+	return s;
+}
+
+int scope(const vlb::KernelNode &node, vlb_scope s)
+{
+	return ::ioctl(node.fd(), VLB_IOC_SCOPE, &s);
+}
+
+// A scope holds for the file's lifetime: a second one is refused, even one
+// that only narrows, and an unprivileged caller cannot scope at all.
+TEST(Scope, OnceAndOnlyWithCapSysAdmin)
+{
+	const vlb::KernelNode node;
+	ASSERT_EQ(scope(node, scope_request("scope-once")), 0) << vlb::errno_string(errno);
+	EXPECT_EQ(expect_errno(scope(node, scope_request("scope-other"))), EBUSY);
+	EXPECT_EQ(expect_errno(scope(node, scope_request("scope-once"))), EBUSY);
+
+	const vlb::KernelNode fresh;
+	EXPECT_EQ(expect_errno(scope(fresh, scope_request("Bad"))), EINVAL);
+	EXPECT_EQ(expect_errno(scope(fresh, scope_request("scope-net", 1))), EPROTONOSUPPORT);
+	EXPECT_EQ(expect_errno(::ioctl(fresh.fd(), VLB_IOC_SCOPE, nullptr)), EFAULT);
+	// The same open file, in a process without capabilities (uid nobody).
+	const pid_t pid = ::fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0)
+			::_exit(100);
+		::_exit(expect_errno(scope(fresh, scope_request("scope-nobody"))));
+	}
+	int status = 0;
+	ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), EPERM);
+	// Still unscoped: the refusals left nothing behind.
+	EXPECT_EQ(scope(fresh, scope_request("scope-nobody")), 0) << vlb::errno_string(errno);
+}
+
+// What a compromised adapter would try with the file it holds: make a
+// device of another name or type (a keyboard), or one with larger limits.
+TEST(Scope, CreateOnlyOfTheScopedNameTypeAndLimits)
+{
+	const vlb::KernelNode node;
+	vlb_scope s = scope_request("scoped-create");
+	s.max_granted_pages = 64;
+	s.iova_size = 1ULL << 20;
+	s.bounce_pool_pages = 8;
+	ASSERT_EQ(scope(node, s), 0) << vlb::errno_string(errno);
+	EXPECT_EQ(expect_errno(create(node, rng_request("scoped-other"))), EPERM);
+	vlb_create c = rng_request("scoped-create");
+	c.device_id = 18;  // input, config left empty: refused before it is parsed
+	EXPECT_EQ(expect_errno(create(node, c)), EPERM);
+	c = rng_request("scoped-create");
+	c.max_granted_pages = 128;
+	c.iova_size = 1ULL << 21;
+	EXPECT_EQ(expect_errno(create(node, c)), EPERM);
+	c = rng_request("scoped-create");
+	c.bounce_pool_pages = 0;  // the default, 256 pages, is above the scope
+	EXPECT_EQ(expect_errno(create(node, c)), EPERM);
+	// Bad requests in scope still get their own errno.
+	c = rng_request("scoped-create");
+	c.num_queues = 0;
+	EXPECT_EQ(expect_errno(create(node, c)), EINVAL);
+	const vlb::UniqueFd dev(create(node, rng_request("scoped-create")));
+	EXPECT_TRUE(dev.valid()) << vlb::errno_string(errno);
+	// Nothing of the refused ones exists.
+	vlb_reattach r = reattach_request("scoped-other");
+	const vlb::KernelNode unscoped;
+	EXPECT_EQ(expect_errno(::ioctl(unscoped.fd(), VLB_IOC_REATTACH, &r)), ENOENT);
+}
+
+// Another policy's device in its grace window: its in-flight pages are
+// what a REATTACH would hand over. Only a file scoped to its name and type
+// may take it; a device created through a scoped file never goes to an
+// unscoped one.
+TEST(Scope, ReattachOnlyOfTheScopedDevice)
+{
+	const vlb::KernelNode root;
+	{
+		const vlb::UniqueFd victim(create(root, rng_request("scope-victim")));
+		ASSERT_TRUE(victim.valid()) << vlb::errno_string(errno);
+	}
+	vlb_reattach r = reattach_request("scope-victim");
+	{
+		const vlb::KernelNode other;
+		ASSERT_EQ(scope(other, scope_request("scope-attacker")), 0);
+		EXPECT_EQ(expect_errno(::ioctl(other.fd(), VLB_IOC_REATTACH, &r)), EPERM);
+		// Not even whether a name exists: the same answer for none.
+		vlb_reattach none = reattach_request("scope-nonexistent");
+		EXPECT_EQ(expect_errno(::ioctl(other.fd(), VLB_IOC_REATTACH, &none)), EPERM);
+	}
+	{
+		const vlb::KernelNode wrong_type;
+		ASSERT_EQ(scope(wrong_type, scope_request("scope-victim", 2)), 0);
+		EXPECT_EQ(expect_errno(::ioctl(wrong_type.fd(), VLB_IOC_REATTACH, &r)), EPERM);
+	}
+	const vlb::KernelNode own;
+	ASSERT_EQ(scope(own, scope_request("scope-victim")), 0);
+	{
+		const vlb::UniqueFd again(::ioctl(own.fd(), VLB_IOC_REATTACH, &r));
+		ASSERT_TRUE(again.valid()) << vlb::errno_string(errno);
+	}
+	// Created through a scoped file: detached now, in its grace window.
+	{
+		const vlb::KernelNode scoped;
+		ASSERT_EQ(scope(scoped, scope_request("scope-made")), 0);
+		const vlb::UniqueFd made(create(scoped, rng_request("scope-made")));
+		ASSERT_TRUE(made.valid()) << vlb::errno_string(errno);
+	}
+	r = reattach_request("scope-made");
+	EXPECT_EQ(expect_errno(::ioctl(root.fd(), VLB_IOC_REATTACH, &r)), EPERM);
+	const vlb::KernelNode successor;
+	ASSERT_EQ(scope(successor, scope_request("scope-made")), 0);
+	const vlb::UniqueFd taken(::ioctl(successor.fd(), VLB_IOC_REATTACH, &r));
+	EXPECT_TRUE(taken.valid()) << vlb::errno_string(errno);
+}
+
 class DeviceFd : public ::testing::Test {
 protected:
 	void SetUp() override

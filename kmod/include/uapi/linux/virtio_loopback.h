@@ -13,6 +13,7 @@
  * Minor 6 added vlb_create.request_timeout_ms and the request_timeouts
  * counter, and checks config spaces against what the stock drivers build
  * from them.
+ * Minor 7 added VLB_IOC_SCOPE: a control file locked to one device.
  *
  * Incompatible changes bump VLB_ABI_MAJOR; user space must refuse a kernel
  * whose major differs from the one it was built against.
@@ -27,7 +28,7 @@
 #define VLB_MISC_NAME		"virtio-loopback"
 
 #define VLB_ABI_MAJOR		0
-#define VLB_ABI_MINOR		6
+#define VLB_ABI_MINOR		7
 
 /* Unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst (6.1). */
 #define VLB_IOCTL_MAGIC		0xBE
@@ -124,8 +125,41 @@ struct vlb_reattach {
 	__u64 reserved[4];
 };
 
+/**
+ * struct vlb_scope - argument of VLB_IOC_SCOPE
+ * @device_id: the virtio device type (VIRTIO_ID_*) the file may create
+ *	and reattach, from the allow-list
+ * @flags: zero
+ * @name: the one device name the file may create and reattach
+ * @max_granted_pages: the largest max_granted_pages a CREATE may have,
+ *	defaults filled in; 0: the module's bound only
+ * @bounce_pool_pages: the same for bounce_pool_pages (at most
+ *	VLB_BOUNCE_POOL_MAX); 0: the module's bound only
+ * @iova_size: the same for iova_size (a page multiple within
+ *	VLB_IOVA_SIZE_MIN..MAX); 0: the module's bound only
+ * @reserved: zero
+ *
+ * Locks the control file it is called on to one device, for good: CREATE
+ * and REATTACH through it then fail with EPERM for any other name or type
+ * or for larger limits. A device created through a scoped file can be
+ * reattached only through a file scoped to its name (EPERM otherwise).
+ * The caller needs CAP_SYS_ADMIN (EPERM); a file is scoped once (EBUSY).
+ * The supervisor scopes the file it hands an adapter, so a compromised
+ * adapter can neither make other devices nor take over another's.
+ */
+struct vlb_scope {
+	__u32 device_id;
+	__u32 flags;
+	char name[VLB_NAME_MAX];
+	__u32 max_granted_pages;
+	__u32 bounce_pool_pages;
+	__u64 iova_size;
+	__u64 reserved[4];
+};
+
 #define VLB_IOC_CREATE		_IOWR(VLB_IOCTL_MAGIC, 0x01, struct vlb_create)
 #define VLB_IOC_REATTACH	_IOW(VLB_IOCTL_MAGIC, 0x02, struct vlb_reattach)
+#define VLB_IOC_SCOPE		_IOW(VLB_IOCTL_MAGIC, 0x03, struct vlb_scope)
 
 /* ---------------------------------------------------------------------
  * Control channel (read()/write()/poll() on the per-device fd)
