@@ -2,13 +2,10 @@
 #include "handed_file.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdint>
 #include <stdexcept>
 
 #include "vlb/sys_error.h"
@@ -27,24 +24,49 @@ const char *type_name(mode_t mode)
 	}
 }
 
+// Opens the clean absolute |path| with |flags|, following no symlink on
+// the way; 0 and |out| set, or the errno.
+int open_without_symlinks(const std::string &path, int flags, UniqueFd &out)
+{
+	UniqueFd dir(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+	if (!dir)
+		return errno;
+	std::size_t at = 1;
+	for (;;) {
+		const std::size_t slash = path.find('/', at);
+		const std::string name = path.substr(at, slash == std::string::npos ? std::string::npos : slash - at);
+		if (name.empty() || name == "." || name == "..")
+			return EINVAL;	// the policy's checks allow clean paths only
+		if (slash == std::string::npos) {
+			out.reset(::openat(dir.get(), name.c_str(), flags | O_NOFOLLOW));
+			return out ? 0 : errno;
+		}
+		UniqueFd next(::openat(dir.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+		if (!next)
+			return errno;
+		dir = std::move(next);
+		at = slash + 1;
+	}
+}
+
 } // namespace
 
 UniqueFd open_handed_file(const policy::HandedFile &file, const std::string &key)
 {
 	const std::string what = key + ": " + file.path + ": ";
-	// O_NONBLOCK: a FIFO without a writer, or a terminal waiting for carrier,
-	// would otherwise block here. RESOLVE_NO_SYMLINKS: a symlink anywhere on
-	// the path (one swapped in for a directory too, by whoever may write its
-	// parent) is refused with ELOOP, not followed as root; magic links
-	// (/proc/PID/fd/N) with it.
-	open_how how{};
-	how.flags = static_cast<std::uint64_t>((file.writable ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_CLOEXEC |
-					       O_NOCTTY);
-	how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-	UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, file.path.c_str(), &how, sizeof how)));
-	if (!fd) {
-		const int err = errno;
-		if (err == ELOOP)
+	// The path is walked a component at a time, each directory opened
+	// O_PATH | O_NOFOLLOW from the one before: a symlink anywhere on it
+	// (one swapped in for a directory too, by whoever may write its parent)
+	// is refused with ELOOP or ENOTDIR, not followed as root, magic links
+	// (/proc/PID/fd/N) with it. openat2's RESOLVE_NO_SYMLINKS would say it
+	// in one call, but systemd's RestrictSUIDSGID= makes openat2 ENOSYS.
+	// O_NONBLOCK: a FIFO without a writer, or a terminal waiting for
+	// carrier, would otherwise block here.
+	const int flags = (file.writable ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+	UniqueFd fd;
+	int err = open_without_symlinks(file.path, flags, fd);
+	if (err != 0) {
+		if (err == ELOOP || err == ENOTDIR)
 			throw std::runtime_error(what + "a symbolic link is on the path; the supervisor opens files as "
 							"root and follows none: name the file by its real path");
 		throw std::runtime_error(what + "cannot be opened " + (file.writable ? "read-write" : "read-only") +

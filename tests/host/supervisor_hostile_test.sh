@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # supervisor_hostile_test.sh: vlb-supervisord with children that attack it,
 # each child vlb-hostile-child sandboxed by the real profile of its role
-# (device-rng for the back-ends, adapter for the adapters; --device
-# /dev/null stands in for the kernel node, which nothing here uses). The
-# supervisor's stderr is a socket, as the journal stream is under systemd.
+# (device-rng for the back-ends, adapter for the adapters). The stand-in
+# adapters make no device, but the supervisor scopes each one's control
+# file first (VLB_IOC_SCOPE), so the real node is needed: the guest runs
+# this (tests/vm/cases/supervisor_hostile.sh). The supervisor's stderr is
+# a socket, as the journal stream is under systemd.
 #   - a back-end writes forged "<0>vlb-supervisord: ..." lines and
 #     shutdown(2)s its stdout and stderr: the supervisor's later lines still
 #     arrive, and the forged ones only tagged as that device's back-end's,
@@ -20,9 +22,10 @@
 #     their SIGTERM), answers `status` and refuses `restart` meanwhile,
 #     then exits 0.
 #
-# Usage: supervisor_hostile_test.sh BUILD_DIR
+# Usage: supervisor_hostile_test.sh BUILD_DIR NODE
 set -uo pipefail
-build=$(realpath "${1:?usage: supervisor_hostile_test.sh BUILD_DIR}")
+build=$(realpath "${1:?usage: supervisor_hostile_test.sh BUILD_DIR NODE}")
+node=${2:?usage: supervisor_hostile_test.sh BUILD_DIR NODE}
 sup=$build/supervisor/vlb-supervisord
 vlbctl=$build/tools/vlbctl/vlbctl
 child=$build/tests/host/vlb-hostile-child
@@ -68,7 +71,7 @@ cat >"$work/run-sup" <<SH
 #!/bin/sh
 echo \$\$ >"$work/sup.pid"
 export NOTIFY_SOCKET="$work/notify.sock" WATCHDOG_USEC=1000000
-exec "$sup" --policy-dir "$work/policies" --runtime-dir "$work/run" --device /dev/null
+exec "$sup" --policy-dir "$work/policies" --runtime-dir "$work/run" --device "$node"
 SH
 chmod +x "$work/run-sup"
 # stderr is one end of a socketpair (socat's EXEC), like a journal stream.
