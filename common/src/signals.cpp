@@ -4,6 +4,7 @@
 #include <sys/signalfd.h>
 
 #include <csignal>
+#include <cstring>
 
 #include "vlb/sys_error.h"
 
@@ -21,6 +22,12 @@ UniqueFd blocked_signalfd(std::initializer_list<int> signals)
 	if (!fd)
 		throw_errno("signalfd");
 	return fd;
+}
+
+std::string signal_abbrev(int sig)
+{
+	const char *abbrev = sigabbrev_np(sig);
+	return abbrev != nullptr ? std::string(abbrev) : std::to_string(sig);
 }
 
 } // namespace vlb

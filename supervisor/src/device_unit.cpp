@@ -21,6 +21,7 @@
 #include <stdexcept>
 
 #include "handed_file.h"
+#include "vlb/signals.h"
 #include "vlb/sys_error.h"
 #include "vlb/unix_socket.h"
 
@@ -79,7 +80,7 @@ std::string reap(int pidfd, bool &failed)
 	const int sig = info.si_status;
 	if (sig == SIGSYS)
 		return "killed by SIGSYS: a system call outside its seccomp profile";
-	return std::string("killed by signal ") + sigabbrev_np(sig);
+	return "killed by signal " + signal_abbrev(sig);
 }
 
 // A pidfd is readable once its process has exited; an event for an fd

@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "vlb/policy/policy.h"
+#include "vlb/signals.h"
 #include "vlb/sys_error.h"
 #include "vlb/unix_socket.h"
 
@@ -167,6 +168,11 @@ void Supervisor::on_unit_event(DeviceUnit &unit)
 		loop_.unwatch(fd);
 	watched_.erase(&unit);
 	retiring_.erase(it);
+	// Its ids are free once its processes are gone, not before: another
+	// device given them while they still ran would share their identity.
+	// A successor of the same name took them over already (assign).
+	if (!units_.contains(name))
+		identities_.release(name);
 	// Its successor may have the kernel device's name now.
 	const bool still_retiring = std::any_of(retiring_.begin(), retiring_.end(),
 						[&](const auto &r) { return r->policy().name == name; });
@@ -175,7 +181,7 @@ void Supervisor::on_unit_event(DeviceUnit &unit)
 		if (next != units_.end())
 			next->second->start();
 	}
-	if (stopping_ && retiring_.empty())
+	if (stopping_ && !retiring_all_ && retiring_.empty())
 		loop_.stop();
 	notify_status();
 }
@@ -210,7 +216,6 @@ void Supervisor::reload()
 		log_->info("%s: policy %s; stopping the device", it->first.c_str(),
 			   w == wanted.end() ? "removed" : "changed");
 		auto unit = std::move(it->second);
-		identities_.release(it->first);
 		it = units_.erase(it);
 		retire(std::move(unit));
 	}
@@ -272,14 +277,18 @@ void Supervisor::on_signal()
 		} else {
 			if (stopping_)
 				continue;
-			log_->info("%s: stopping every device", sigabbrev_np(static_cast<int>(si.ssi_signo)));
+			log_->info("%s: stopping every device", signal_abbrev(static_cast<int>(si.ssi_signo)).c_str());
 			sd_notify(0, "STOPPING=1");
 			stopping_ = true;
 			deferred_.clear();
 			auto units = std::move(units_);
 			units_.clear();
+			// An idle unit leaves retiring_ at once: the loop must not
+			// stop before the others are even asked to.
+			retiring_all_ = true;
 			for (auto &[name, u] : units)
 				retire(std::move(u));
+			retiring_all_ = false;
 			if (retiring_.empty())
 				loop_.stop();
 		}

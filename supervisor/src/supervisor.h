@@ -89,6 +89,7 @@ private:
 	UniqueFd client_timer_;
 	std::string last_status_; // the STATUS= last sent
 	bool stopping_ = false;
+	bool retiring_all_ = false; // on_signal is retiring every unit
 };
 
 } // namespace vlb::supervisor
