@@ -25,16 +25,8 @@ pid=""
 # shellcheck disable=SC2317 # runs from the EXIT trap
 cleanup() { [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-failures=0
-check() { # NAME CONDITION-RESULT (0 ok) [FILE to show]
-	if [ "$2" = 0 ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1"
-		[ $# -ge 3 ] && sed 's/^/     /' "$3"
-		failures=$((failures + 1))
-	fi
-}
+# shellcheck source=tests/host/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/check.sh"
 
 "$vlbctl" profile show device-blk >"$work/profile" 2>&1
 grep -Eq '^ioctl 0x[0-9a-f]{8} only: .*VLB_IOVA_COPY' "$work/profile" && ! grep -q '^ioctl type 0xbe' "$work/profile"
@@ -126,5 +118,4 @@ pid=""
 [ $rc = 0 ] && [ ! -e "$sock" ]
 check "SIGTERM exits 0 and removes the control socket" $? "$work/sup.log"
 
-[ $failures = 0 ] || { echo "$failures check(s) failed"; exit 1; }
-echo "all checks passed"
+check_summary

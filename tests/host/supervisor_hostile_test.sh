@@ -39,16 +39,8 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-failures=0
-check() { # NAME CONDITION-RESULT (0 ok) [FILE to show]
-	if [ "$2" = 0 ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1"
-		[ $# -ge 3 ] && sed 's/^/     /' "$3" | tail -40
-		failures=$((failures + 1))
-	fi
-}
+# shellcheck source=tests/host/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/check.sh"
 policy() { # NAME BACKEND-ARGS
 	printf '[device]\nname = "%s"\ntype = "rng"\n[backend]\nbinary = "%s"\nargs = [%s]\n[adapter]\nbinary = "%s"\n[restart]\nmode = "always"\n' \
 		"$1" "$child" "$2" "$child"
@@ -190,5 +182,4 @@ check "the other children end at SIGTERM, at once (one 10 s grace in all)" $? "$
 grep -q '^vlb-supervisord: stubborn: stopped$' "$work/sup.log" && [ ! -e "$sock" ]
 check "every device stopped; the control socket is gone" $? "$work/sup.log"
 
-[ $failures = 0 ] || { echo "$failures check(s) failed"; exit 1; }
-echo "all checks passed"
+check_summary
