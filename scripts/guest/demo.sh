@@ -29,7 +29,8 @@ step "systemctl start $unit: one sandboxed adapter/back-end pair per policy"
 log=$VLB_CASE_OUT/journal.log
 journalctl -f -n 0 -o cat -u "$unit" >"$log" 2>&1 &
 follower=$!
-trap 'kill "$follower" 2>/dev/null || true; vlb_cleanup' EXIT
+# On a failure the unit must go first, or its devices keep the module in.
+trap 'kill "$follower" 2>/dev/null || true; [ $? = 0 ] || systemctl stop "$unit"; vlb_cleanup' EXIT
 timeout 120 systemctl start "$unit" || { systemctl status "$unit" --no-pager || true; fail "start failed"; }
 wait_for 90 disk_with_serial disk0 >/dev/null || { cat "$log"; fail "no disk"; }
 wait_for 30 input_node vlb-keyboard >/dev/null || { cat "$log"; fail "no keyboard"; }
