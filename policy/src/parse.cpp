@@ -122,10 +122,9 @@ int errno_by_name(const Table &t, const std::string &name)
 // Sets |resource| to |value| unless the policy wrote |key| in the process's rlimits.
 void default_rlimit(sandbox::Spec &spec, int resource, std::uint64_t value)
 {
-	for (auto &l : spec.rlimits)
-		if (l.resource == resource)
-			return;
-	spec.rlimits.push_back({resource, value});
+	if (std::none_of(spec.rlimits.begin(), spec.rlimits.end(),
+			 [&](const sandbox::Rlimit &l) { return l.resource == resource; }))
+		spec.rlimits.push_back({resource, value});
 }
 
 sandbox::Spec parse_sandbox(std::optional<Table> t, std::string default_profile)

@@ -309,6 +309,7 @@ void DeviceUnit::start()
 
 // SIGTERM now, SIGKILL at the deadline (on_deadline); the exit comes by the
 // pidfd. A process already told keeps its first deadline.
+// cppcheck-suppress constParameter ; p->kill_at is written below
 void DeviceUnit::terminate(std::optional<RunningProcess> &p, std::chrono::milliseconds grace)
 {
 	if (!p || p->kill_at)

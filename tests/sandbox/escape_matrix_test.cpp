@@ -468,22 +468,29 @@ std::string attack(const Scratch &s, const Spec &victim, uid_t uid, gid_t gid, c
 			if (::setgroups(0, nullptr) != 0 || ::setresgid(gid, gid, gid) != 0 || ::setresuid(uid, uid, uid) != 0)
 				throw std::runtime_error("dropping to the attacker's ids");
 			long rc = -1;
+			int err = 0;
 			if (what == "tgkill")
 				rc = ::syscall(SYS_tgkill, child.pid, child.pid, SIGTERM);
 			else if (what == "pidfd_getfd")
-				rc = ::syscall(SYS_pidfd_getfd, child.pidfd.get(), 0, 0);
+				rc = ::syscall(SYS_pidfd_getfd, child.pidfd.get(), 0, 0UL);
 			else if (what == "ptrace")
 				rc = ::ptrace(PTRACE_ATTACH, child.pid, nullptr, nullptr);
 			else if (what == "process_vm_readv") {
 				char buf[8];
 				iovec local{buf, sizeof buf};
 				iovec remote{reinterpret_cast<void *>(0x400000), sizeof buf}; // NOLINT(performance-no-int-to-ptr)
-				rc = ::syscall(SYS_process_vm_readv, child.pid, &local, 1, &remote, 1, 0);
-				// EFAULT: the kernel let the caller at the memory.
-				if (rc < 0 && errno == EFAULT)
-					rc = 0;
+				// syscall() is variadic: counts and flags as the longs the
+				// kernel reads, or their upper halves are whatever the
+				// registers held (EINVAL for the flags in an ASan build).
+				rc = ::syscall(SYS_process_vm_readv, child.pid, &local, 1UL, &remote, 1UL, 0UL);
 			}
-			out = rc >= 0 ? "escaped" : std::string("refused ") + strerrorname_np(errno);
+			// Read before anything allocates: a sanitizer's allocator
+			// may change errno.
+			err = errno;
+			// EFAULT: the kernel let the caller at the memory.
+			if (what == "process_vm_readv" && rc < 0 && err == EFAULT)
+				rc = 0;
+			out = rc >= 0 ? "escaped" : std::string("refused ") + strerrorname_np(err);
 		} catch (const std::exception &e) {
 			out = std::string("error: ") + e.what();
 		}

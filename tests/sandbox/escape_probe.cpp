@@ -129,7 +129,7 @@ int try_clone_namespace(const std::string &how)
 		args.exit_signal = SIGCHLD;
 		pid = ::syscall(SYS_clone3, &args, sizeof args);
 	} else {
-		pid = ::syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, nullptr, nullptr, nullptr, 0);
+		pid = ::syscall(SYS_clone, static_cast<unsigned long>(CLONE_NEWUSER | SIGCHLD), nullptr, nullptr, nullptr, 0UL);
 	}
 	if (pid == 0)
 		::_exit(0);

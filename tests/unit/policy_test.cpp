@@ -2,6 +2,8 @@
 // Policies: every shipped example loads; each broken policy in the table
 // fails with exactly its error (file, line, column, key, reason).
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <sys/resource.h>
 
 #include <filesystem>
@@ -57,10 +59,9 @@ TEST(Policy, DefaultsAreTheHardenedOnes)
 TEST(Policy, DefaultRlimitsBoundEveryProcess)
 {
 	const auto limit = [](const vlb::sandbox::Spec &s, int resource) -> std::optional<std::uint64_t> {
-		for (const auto &l : s.rlimits)
-			if (l.resource == resource)
-				return l.value;
-		return std::nullopt;
+		const auto it = std::find_if(s.rlimits.begin(), s.rlimits.end(),
+					     [&](const vlb::sandbox::Rlimit &l) { return l.resource == resource; });
+		return it == s.rlimits.end() ? std::nullopt : std::optional<std::uint64_t>(it->value);
 	};
 	const auto p = parse_policy(std::string(kMinimal) + "[memory]\niova_size = \"1G\"\n", "m.toml");
 	for (const auto *proc : {static_cast<const vlb::policy::Process *>(&p.backend), &p.adapter}) {

@@ -78,7 +78,9 @@ for d in disk0 rng0; do
 		peak=$(awk '/^VmPeak:/ {print $2 " " $3}' "/proc/$pid/status")
 		echo "$d $role: pid $pid uid $uid gid $gid VmPeak $peak; limits:"
 		grep -E 'Max (address space|file size|processes)' "/proc/$pid/limits"
-		[ "$uid" != 65534 ] && [ "$uid" != 0 ] || fail "$d $role runs as uid $uid, not as its own"
+		if [ "$uid" = 65534 ] || [ "$uid" = 0 ]; then
+			fail "$d $role runs as uid $uid, not as its own"
+		fi
 		[ "$gid" = "$uid" ] || fail "$d $role: gid $gid is not the device's ($uid)"
 		# Undumpable: /proc/PID's files belong to root, not to the uid.
 		[ "$(stat -c %u "/proc/$pid/environ")" = 0 ] || fail "$d $role is dumpable"
