@@ -354,7 +354,9 @@ static int vlb_console_driver_sent(struct vlb_vq *q, u16 head)
 		spin_lock(&vd->gate_lock);
 		port = vlb_console_gate_driver_msg(&vd->console_gate, msg);
 		spin_unlock(&vd->gate_lock);
-	} else if (vlb_driver_bound(vd)) {
+	} else if (q->index == 0 && !vd->console_gate.multiport &&
+		   vlb_driver_bound(vd)) {
+		/* multiport is set in find_vqs, before any queue is ready. */
 		spin_lock(&vd->gate_lock);
 		port = vlb_console_gate_driver_bound(&vd->console_gate);
 		spin_unlock(&vd->gate_lock);
