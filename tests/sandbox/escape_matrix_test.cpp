@@ -31,6 +31,7 @@
 #include "vlb/policy/policy.h"
 #include "vlb/sandbox/sandbox.h"
 #include "vlb/unique_fd.h"
+#include "vlb_test/create_request.h"
 
 namespace {
 
@@ -327,15 +328,7 @@ TEST(GuestEscapeMatrix, AdapterControlFileReachesOnlyItsOwnDevice)
 	ASSERT_TRUE(unscoped.valid()) << kNode << " cannot be opened: is the module loaded?";
 	// Another policy's device, detached: in its grace window.
 	{
-		vlb_create victim{};
-		victim.device_id = 4;
-		victim.device_features = 1ULL << 32;
-		victim.num_queues = 1;
-		victim.queue_size_max = 64;
-		victim.iova_size = 1ULL << 20;
-		victim.max_granted_pages = 64;
-		victim.bounce_pool_pages = 8;
-		std::strcpy(victim.name, "escape-victim");
+		vlb_create victim = vlb::test::rng_create_request("escape-victim");
 		const UniqueFd dev(::ioctl(unscoped.get(), VLB_IOC_CREATE, &victim));
 		ASSERT_TRUE(dev) << "CREATE of the victim: " << std::generic_category().message(errno);
 	}

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "uring_lock.h"
+#include "vlb_test/create_request.h"
 #include "vlb/undumpable.h"
 
 #include <cerrno>
@@ -256,16 +257,10 @@ int try_ioctl(const std::string &name)
 // type and name (a keyboard). A minimal valid request of |device_id|.
 int try_vlb_create(const char *device_id, const char *name)
 {
-	vlb_create c{};
+	vlb_create c = vlb::test::rng_create_request(name);
 	c.device_id = static_cast<__u32>(number(device_id));
-	c.device_features = 1ULL << 32; // VIRTIO_F_VERSION_1
 	c.num_queues = 2;
-	c.queue_size_max = 64;
-	c.iova_size = 1ULL << 20;
-	c.max_granted_pages = 64;
-	c.bounce_pool_pages = 8;
 	c.config_size = c.device_id == 18 ? 8 : 0; // input: the smallest config
-	std::strncpy(c.name, name, sizeof(c.name) - 1);
 	return report(::ioctl(3, VLB_IOC_CREATE, &c));
 }
 

@@ -34,6 +34,7 @@
 #include "vlb/mapping.h"
 #include "vlb/sys_error.h"
 #include "vlb/unique_fd.h"
+#include "vlb_test/create_request.h"
 
 namespace {
 
@@ -41,19 +42,7 @@ using namespace std::chrono_literals;
 
 constexpr auto kGracePeriod = 500ms;
 
-vlb_create rng_request(const std::string &name)
-{
-	vlb_create c{};
-	c.device_id = 4;
-	c.device_features = 1ULL << 32;
-	c.num_queues = 1;
-	c.queue_size_max = 64;
-	c.iova_size = 1ULL << 20;
-	c.max_granted_pages = 64;
-	c.bounce_pool_pages = 8;
-	std::strncpy(c.name, name.c_str(), sizeof(c.name) - 1);
-	return c;
-}
+vlb_create rng_request(const std::string &name) { return vlb::test::rng_create_request(name); }
 
 int create(const vlb::KernelNode &node, vlb_create c)
 {
