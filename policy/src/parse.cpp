@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -127,7 +128,14 @@ void default_rlimit(sandbox::Spec &spec, int resource, std::uint64_t value)
 		spec.rlimits.push_back({resource, value});
 }
 
-sandbox::Spec parse_sandbox(std::optional<Table> t, std::string default_profile)
+// Capabilities an adapter may never keep. Its control file is the only
+// kernel handle it gets, scoped to its device (VLB_IOC_SCOPE); with one of
+// these (and no user namespace to make them meaningless on host files) it
+// could open the control node again, through /proc/self/fd/N or by path,
+// and get a file that is not scoped, or make the node openable (fowner).
+constexpr std::array kAdapterRefusedCaps{"dac_override", "dac_read_search", "fowner", "sys_admin"};
+
+sandbox::Spec parse_sandbox(std::optional<Table> t, std::string default_profile, bool is_adapter)
 {
 	sandbox::Spec spec;
 	spec.namespaces = sandbox::kAllNamespaces;
@@ -153,6 +161,10 @@ sandbox::Spec parse_sandbox(std::optional<Table> t, std::string default_profile)
 			name.erase(0, 4);
 		if (capng_name_to_capability(name.c_str()) < 0)
 			t->fail("capabilities", "unknown capability \"" + written + "\"");
+		if (is_adapter && std::find(kAdapterRefusedCaps.begin(), kAdapterRefusedCaps.end(), name) !=
+					  kAdapterRefusedCaps.end())
+			t->fail("capabilities", "\"" + written + "\" may never be given to the adapter: it could "
+						"open its control node again, unscoped");
 		spec.capabilities.push_back(std::move(name));
 	}
 	spec.rlimits = parse_rlimits(t->table("rlimits"));
@@ -240,7 +252,7 @@ Policy parse(const toml::table &doc, const std::string &file, Locations &where)
 	}
 	auto backend_sandbox = backend->table("sandbox");
 	p.backend_sandboxed = backend_sandbox.has_value();
-	p.backend.sandbox = parse_sandbox(std::move(backend_sandbox), "device-" + type);
+	p.backend.sandbox = parse_sandbox(std::move(backend_sandbox), "device-" + type, false);
 	backend->reject_unknown();
 
 	p.adapter.binary = "vlb-adapter";
@@ -250,7 +262,7 @@ Policy parse(const toml::table &doc, const std::string &file, Locations &where)
 		adapter_sandbox = adapter->table("sandbox");
 		adapter->reject_unknown();
 	}
-	p.adapter.sandbox = parse_sandbox(std::move(adapter_sandbox), "adapter");
+	p.adapter.sandbox = parse_sandbox(std::move(adapter_sandbox), "adapter", true);
 
 	if (auto mem = root.table("memory")) {
 		p.memory.max_granted_pages = bounded<std::uint32_t>(*mem, "max_granted_pages", 1, 1 << 20,

@@ -16,8 +16,11 @@ ChildLine sanitize_child_line(std::string_view raw)
 	ChildLine line;
 	if (raw.size() >= 3 && raw[0] == '<' && raw[1] >= '0' && raw[1] <= '7' && raw[2] == '>') {
 		const int claimed = raw[1] - '0';
-		line.priority = static_cast<Severity>(claimed < static_cast<int>(Severity::kWarning)
-							      ? static_cast<int>(Severity::kWarning)
+		// At most notice: journald rate-limits a unit per priority, so
+		// a flooding child fills the notice/info pool and never the one
+		// the supervisor's own warnings and errors are counted in.
+		line.priority = static_cast<Severity>(claimed < static_cast<int>(Severity::kNotice)
+							      ? static_cast<int>(Severity::kNotice)
 							      : claimed);
 		raw.remove_prefix(3);
 	}

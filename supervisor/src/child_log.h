@@ -65,8 +65,8 @@ private:
 };
 
 // A child's raw line as the supervisor emits it: a leading sd-daemon "<N>"
-// prefix is taken off and read as the priority, no higher than warning
-// (only the supervisor speaks at err and above); control characters and
+// prefix is taken off and read as the priority, no higher than notice
+// (only the supervisor speaks at warning and above); control characters and
 // backslashes are escaped (\xNN), so one line stays one line.
 struct ChildLine {
 	Severity priority = Severity::kInfo;

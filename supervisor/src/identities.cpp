@@ -62,6 +62,10 @@ void Identities::assign(policy::Policy &p)
 		for (const policy::Process *proc : {static_cast<policy::Process *>(&p.backend), &p.adapter}) {
 			if (proc->uid_written)
 				claim(p.name, proc->sandbox.uid, "uid");
+			if (proc->gid_written && control_group_ != 0 && proc->sandbox.gid == control_group_)
+				throw std::runtime_error("gid " + std::to_string(control_group_) + " is the control "
+							 "socket's group (--control-group): a device in it could "
+							 "load, stop and reconfigure every device");
 			if (proc->gid_written)
 				claim(p.name, proc->sandbox.gid, "gid");
 		}
@@ -76,7 +80,7 @@ void Identities::assign(policy::Policy &p)
 				throw std::runtime_error("no free id left in the range " + std::to_string(range_.first) +
 							 ":" + std::to_string(range_.count) + " (--id-range)");
 			id = static_cast<std::uint32_t>(range_.first + (start + i) % range_.count);
-			if (!owner_.contains(id))
+			if (!owner_.contains(id) && (control_group_ == 0 || id != control_group_))
 				break;
 		}
 		owner_.emplace(id, p.name);

@@ -37,14 +37,20 @@ IdRange parse_id_range(const std::string &text);
 
 class Identities {
 public:
-	explicit Identities(IdRange range) : range_(range) {}
+	// |control_group| (0: none) may drive the supervisor through its
+	// control socket; no device is ever given it.
+	explicit Identities(IdRange range, gid_t control_group = 0) : range_(range), control_group_(control_group)
+	{
+	}
 
 	// Sets the ids |p|'s processes run as: the device's own where the
 	// policy names none. The same for a name from one load to the next,
 	// unless another device took its slot in between (the name's hash
 	// picks the slot; a taken slot moves it to the next free one).
 	// Throws std::runtime_error when the range is full, or when an id
-	// the policy names lies in the range or is another loaded device's.
+	// the policy names lies in the range, is another loaded device's or
+	// is the control group (a gid only: a uid that equals it grants
+	// nothing).
 	void assign(policy::Policy &p);
 	// |device| is unloaded: its ids are free again.
 	void release(const std::string &device);
@@ -55,6 +61,7 @@ private:
 	void claim(const std::string &device, std::uint32_t id, const char *what);
 
 	IdRange range_;
+	gid_t control_group_;
 	std::map<std::uint32_t, std::string> owner_; // every id in use → its device
 };
 

@@ -75,7 +75,7 @@ bool peer_in_group(int sock, const ucred &peer, gid_t group)
 } // namespace
 
 Supervisor::Supervisor(Options options, const Logger &log)
-	: options_(std::move(options)), log_(&log), events_(log), identities_(options_.ids)
+	: options_(std::move(options)), log_(&log), events_(log), identities_(options_.ids, options_.control_group)
 {
 	sigset_t set;
 	sigemptyset(&set);

@@ -90,9 +90,9 @@ for _ in $(seq 50); do
 done
 check "after a back-end's shutdown(2) of its stderr, the supervisor's lines still arrive" $ok "$work/sup.log"
 
-grep -q '^vlb-supervisord: warning: evil back-end\[[0-9]*\]: vlb-supervisord: forged emergency from the child$' "$work/sup.log"
-check "a forged <0> line appears only tagged as the device's, at warning" $? "$work/sup.log"
-! grep -qE '^(<[0-9]>)?vlb-supervisord: (error: )?forged' "$work/sup.log" && ! grep -q $'\r' "$work/sup.log"
+grep -q '^vlb-supervisord: evil back-end\[[0-9]*\]: vlb-supervisord: forged emergency from the child$' "$work/sup.log"
+check "a forged <0> line appears only tagged as the device's, at notice" $? "$work/sup.log"
+! grep -qE '^(<[0-9]>)?vlb-supervisord: ((error|warning): )?forged' "$work/sup.log" && ! grep -q $'\r' "$work/sup.log"
 check "no untagged forged line; control characters escaped" $? "$work/sup.log"
 grep -q 'evil back-end\[[0-9]*\]: .*forged\\x0dvlb-supervisord: overwritten\\x1b\[2K$' "$work/sup.log"
 check "the carriage return and escape sequence are shown as \\xNN" $? "$work/sup.log"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // A child's log lines as the supervisor re-emits them: its "<N>" prefix is
-// read as a priority no higher than warning, control characters cannot
+// read as a priority no higher than notice, control characters cannot
 // start a new line or rewrite the terminal, and a line longer than the
 // bound is cut with a marker. Driven through a real pipe.
 #include <gtest/gtest.h>
@@ -21,9 +21,10 @@ using vlb::supervisor::Severity;
 
 TEST(ChildLine, PriorityPrefixIsReadAndCappedAtWarning)
 {
-	EXPECT_EQ(sanitize_child_line("<0>vlb-supervisord: forged").priority, Severity::kWarning);
+	EXPECT_EQ(sanitize_child_line("<0>vlb-supervisord: forged").priority, Severity::kNotice);
 	EXPECT_EQ(sanitize_child_line("<0>vlb-supervisord: forged").text, "vlb-supervisord: forged");
-	EXPECT_EQ(sanitize_child_line("<3>x").priority, Severity::kWarning);
+	EXPECT_EQ(sanitize_child_line("<3>x").priority, Severity::kNotice);
+	EXPECT_EQ(sanitize_child_line("<4>x").priority, Severity::kNotice);
 	EXPECT_EQ(sanitize_child_line("<5>x").priority, Severity::kNotice);
 	EXPECT_EQ(sanitize_child_line("<7>x").priority, Severity::kDebug);
 	EXPECT_EQ(sanitize_child_line("plain").priority, Severity::kInfo);

@@ -104,6 +104,36 @@ TEST(Identities, PolicyIdsWinUnlessTheyCollide)
 	EXPECT_NO_THROW(ids.assign(fixed));
 }
 
+// The control group may drive the supervisor (peer_in_group): a device
+// run with it as its gid could stop or reload every other device.
+TEST(Identities, NoDeviceIsGivenTheControlGroup)
+{
+	const gid_t control = 5001;
+	Identities ids{IdRange{5000, 3}, control};
+	for (const char *name : {"a", "b"}) {
+		auto p = policy(name);
+		ids.assign(p);
+		EXPECT_NE(p.backend.sandbox.gid, control) << name << " was assigned the control group";
+		EXPECT_NE(p.adapter.sandbox.gid, control) << name << " was assigned the control group";
+	}
+	// Two devices, three slots, one of them the control group: full.
+	auto c = policy("c");
+	EXPECT_THROW(ids.assign(c), std::runtime_error);
+
+	Identities outside{IdRange{}, 1234};
+	auto named = policy("named", "[adapter.sandbox]\ngid = 1234\n");
+	try {
+		outside.assign(named);
+		FAIL() << "a policy ran a device in the control group";
+	} catch (const std::runtime_error &e) {
+		EXPECT_STREQ(e.what(), "gid 1234 is the control socket's group (--control-group): a device in it "
+				       "could load, stop and reconfigure every device");
+	}
+	// The same number as a uid grants nothing and is allowed.
+	auto as_uid = policy("as-uid", "[adapter.sandbox]\nuid = 1234\n");
+	EXPECT_NO_THROW(outside.assign(as_uid));
+}
+
 TEST(Identities, RangeOptionIsChecked)
 {
 	const IdRange r = parse_id_range("0x70000000:4096");

@@ -159,6 +159,12 @@ const Broken kBroken[] = {
 	 "p.toml:7:1: backend.sandbox.namespaces: unknown namespace \"time\" (user, mount, pid, net, ipc, uts, cgroup)"},
 	{"unknown_capability", with("[backend.sandbox]\ncapabilities = [\"CAP_FLY\"]\n"),
 	 "p.toml:7:1: backend.sandbox.capabilities: unknown capability \"CAP_FLY\""},
+	{"adapter_dac_override", with("[adapter.sandbox]\ncapabilities = [\"CAP_DAC_OVERRIDE\"]\n"),
+	 "p.toml:7:1: adapter.sandbox.capabilities: \"CAP_DAC_OVERRIDE\" may never be given to the adapter: it "
+	 "could open its control node again, unscoped"},
+	{"adapter_sys_admin", with("[adapter.sandbox]\ncapabilities = [\"sys_admin\"]\n"),
+	 "p.toml:7:1: adapter.sandbox.capabilities: \"sys_admin\" may never be given to the adapter: it could "
+	 "open its control node again, unscoped"},
 	{"socketpair_with_path", with("socket_path = \"/run/x.sock\"\n"),
 	 "p.toml:6:1: backend.socket_path: is only used with connect = \"socket\""},
 	{"external_socketpair", "[device]\nname = \"d\"\ntype = \"blk\"\n[backend]\nspawned = false\n",

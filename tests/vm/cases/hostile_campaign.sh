@@ -14,6 +14,11 @@ args=(--duration "${VLB_HOSTILE_DURATION:-60}" --procs "${VLB_HOSTILE_PROCS:-6}"
 rc=0
 "$VLB_BUILD/tests/vm/vlb-hostile" "${args[@]}" >"$VLB_CASE_OUT/campaign.log" 2>&1 || rc=$?
 grep -E '^(seed|replay|count|FAIL|passed|failed)' "$VLB_CASE_OUT/campaign.log"
+if [ "$rc" != 0 ]; then
+	# Every task in D or killable sleep with its stack (the hung-task
+	# report leaves out killable waits, e.g. a reader holding a lock).
+	echo w >/proc/sysrq-trigger 2>/dev/null || true
+fi
 [ "$rc" = 0 ] || fail "the campaign failed (exit $rc); its log: $VLB_CASE_OUT/campaign.log"
 vlb_unload
 echo ok
