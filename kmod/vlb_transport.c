@@ -548,7 +548,7 @@ static void vlb_deadline_expired(struct timer_list *t)
 		return;
 	}
 	atomic64_inc(&vd->stats.request_timeouts);
-	if (!vd->type->fails_by_status_byte)
+	if (vd->type->fail_mode == VLB_FAIL_BY_BREAKING)
 		vlb_break_queues(vd);
 	vlb_mark_broken(vd, "a request was not completed within its deadline");
 }
@@ -710,7 +710,8 @@ static void vlb_publish_used(struct vlb_vq *q, bool force_irq)
 /*
  * Ends every request in flight on @q, so nothing waits on a device that
  * is gone. virtio_blk's complete with VIRTIO_BLK_S_IOERR in their status
- * byte, the one failure a driver reads from its buffer. The other drivers
+ * byte, the one failure a driver reads from its buffer; virtio_rng's
+ * complete empty, its "no data" (enum vlb_fail_mode). The other drivers
  * would take a used buffer of length 0 for data (virtio_console parses a
  * control message and virtio_input an event whatever the length) and add
  * it back, to be failed again without end: with the console's busy-wait
@@ -722,10 +723,10 @@ static void vlb_publish_used(struct vlb_vq *q, bool force_irq)
 static void vlb_vq_fail_inflight(struct vlb_vq *q)
 {
 	struct vlb_device *vd = q->vd;
-	bool by_status = vd->type->fails_by_status_byte;
+	enum vlb_fail_mode how = vd->type->fail_mode;
 	unsigned int head, n = 0;
 
-	if (!by_status)
+	if (how == VLB_FAIL_BY_BREAKING)
 		virtio_break_device(&vd->vdev);
 
 	for (head = 0; head < q->num; head++) {
@@ -739,7 +740,7 @@ static void vlb_vq_fail_inflight(struct vlb_vq *q)
 		q->inflight[head].active = false;
 		spin_unlock_irq(&q->avail_lock);
 
-		if (by_status) {
+		if (how == VLB_FAIL_BY_STATUS_BYTE) {
 			u64 status = 0;
 
 			vlb_walk_chain(q, head, vlb_last_writable, &status);

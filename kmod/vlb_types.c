@@ -221,6 +221,16 @@ static bool vlb_rng_queue_has_deadline(__u32 index)
 	return index == 0;
 }
 
+/*
+ * virtio_rng adds no new buffer after an empty one: its next read would
+ * wait, under the hwrng core's reading_mutex, for a buffer never to come.
+ * Only the transport's own failure, which removal follows, may be empty.
+ */
+static bool vlb_rng_used_len_ok(__u32 index, __u32 len)
+{
+	return index != 0 || len > 0;
+}
+
 /* ----------------------------------------------------------- input */
 
 /* struct virtio_input_config, include/uapi/linux/virtio_input.h */
@@ -305,7 +315,7 @@ static const struct vlb_type vlb_types[] = {
 		.device_id = VLB_ID_BLOCK,
 		.name = "blk",
 		.waits_by_sleeping = true,
-		.fails_by_status_byte = true,
+		.fail_mode = VLB_FAIL_BY_STATUS_BYTE,
 		/*
 		 * Every request: its submitter sleeps uninterruptibly, the
 		 * probe's partition scan in the module's own work. Below the
@@ -344,6 +354,8 @@ static const struct vlb_type vlb_types[] = {
 		.timeout_default_ms = 5000,
 		.timeout_max_ms = 10000,
 		.queue_has_deadline = vlb_rng_queue_has_deadline,
+		.fail_mode = VLB_FAIL_BY_EMPTY_BUFFER,
+		.used_len_ok = vlb_rng_used_len_ok,
 	},
 	{
 		/*

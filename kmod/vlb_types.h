@@ -27,6 +27,30 @@ struct vlb_cfg_range {
 	__u16 off, len;
 };
 
+/*
+ * How the transport ends the requests of a broken or removed device, so
+ * that no driver waits on it. A driver must be able to tell the failure
+ * from data, and must not add the buffer back to be failed again.
+ */
+enum vlb_fail_mode {
+	/*
+	 * Break the virtqueues: the driver gets no buffer back and its
+	 * busy-waits end; its remove reclaims the buffers. For drivers that
+	 * would take any used buffer for data (virtio_console, virtio_input).
+	 */
+	VLB_FAIL_BY_BREAKING = 0,
+	/* VIRTIO_BLK_S_IOERR in the status byte the driver reads. */
+	VLB_FAIL_BY_STATUS_BYTE,
+	/*
+	 * A used length of 0, which virtio_rng reads as "interrupted, no
+	 * data" and returns from its read. Breaking would not do: a read
+	 * waiting for the buffer holds the hwrng core's reading_mutex, which
+	 * the same device's probe may be waiting for, and removal waits for
+	 * the probe before the driver's remove can end the read.
+	 */
+	VLB_FAIL_BY_EMPTY_BUFFER,
+};
+
 struct vlb_type {
 	__u32 device_id;		/* VIRTIO_ID_* */
 	const char *name;
@@ -36,12 +60,8 @@ struct vlb_type {
 	 * vlb_call_wakeup); drivers that spin must not get them there.
 	 */
 	bool waits_by_sleeping;
-	/*
-	 * Failed requests are completed with an error status byte the
-	 * driver reads (virtio_blk); otherwise the queues are broken first,
-	 * since the driver would take a failed buffer for data.
-	 */
-	bool fails_by_status_byte;
+	/* How requests of a broken device end (vlb_vq_fail_inflight()). */
+	enum vlb_fail_mode fail_mode;
 	/*
 	 * Request deadline: a request of a queue that has one and is not
 	 * completed in time breaks the device. 0 for types without. A

@@ -233,5 +233,29 @@ VLB_DEV_PID=$good_pid vlb_stop_device "$good"
 rng_good_gone() { dmesg | grep -q 'h-rng-good: removed'; }
 wait_for 20 rng_good_gone || fail "rng: the good rng was not removed"
 
+step "hostile: an rng that answers empty holds up no other rng"
+# virtio_rng adds no buffer after an empty one, so its next read waits
+# for good under the hwrng core's reading_mutex: no later rng could
+# register or be read for as long as this device lived. An empty answer
+# breaks it instead.
+log=$VLB_CASE_OUT/rng-empty.log
+vlb_start_device "$log" --type rng --name h-rng-empty --hostile empty
+empty_pid=$VLB_DEV_PID
+peer=$VLB_CASE_OUT/rng-peer.log
+vlb_start_device "$peer" --type rng --name h-rng-peer
+peer_pid=$VLB_DEV_PID
+rng_empty_gone() { dmesg | grep -q 'h-rng-empty: removed'; }
+wait_for 20 rng_empty_gone || fail "rng empty: not removed"
+dmesg | grep -q 'h-rng-empty: device broken: used entry' || fail "rng empty: not broken by its empty answer"
+kill -0 "$empty_pid" || fail "rng empty: the device process died"
+wait_for 20 an_rng || fail "rng: the peer rng never registered"
+n=$(timeout 20 head -c 64 /dev/hwrng | wc -c)
+[ "$n" = 64 ] || fail "rng: read $n bytes of /dev/hwrng beside an empty rng"
+VLB_DEV_PID=$empty_pid vlb_stop_device "$log"
+VLB_DEV_PID=$peer_pid vlb_stop_device "$peer"
+[ "$(vlb_stat "$peer" broken)" = 0 ] || fail "rng: the peer rng was broken"
+rng_peer_gone() { dmesg | grep -q 'h-rng-peer: removed'; }
+wait_for 20 rng_peer_gone || fail "rng: the peer rng was not removed"
+
 vlb_unload
 echo ok

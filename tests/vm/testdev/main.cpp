@@ -36,6 +36,7 @@ void usage(std::FILE *to)
 		     "                          early-rx (console: one byte on port 0 while the driver\n"
 		     "                          still adds its receive buffers) |\n"
 		     "                          never-complete | no-replies |\n"
+		     "                          empty (every used length 0) |\n"
 		     "                          late-copy (a thread copies into each read of 64 KiB\n"
 		     "                          and more while it is completed) |\n"
 		     "                          late-grant (after SIGUSR2, breaks the device while a\n"
@@ -75,6 +76,8 @@ vlb::testdev::Hostile hostile(const std::string_view v)
 		return Hostile::long_len;
 	if (v == "never-complete")
 		return Hostile::never_complete;
+	if (v == "empty")
+		return Hostile::empty;
 	if (v == "no-replies")
 		return Hostile::no_replies;
 	if (v == "late-copy")

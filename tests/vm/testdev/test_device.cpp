@@ -740,6 +740,8 @@ bool TestDevice::drain(Queue &q)
 				id = q.num + 7;
 			if (opts_.hostile == Hostile::long_len)
 				len += 4096;
+			if (opts_.hostile == Hostile::empty)
+				len = 0;
 			const std::vector<LateCopier::Target> late = late_copy_targets(chain);
 			if (!late.empty())
 				late_->start(late);

@@ -29,6 +29,7 @@ enum class Hostile {
 	                 // the driver's PORT_READY, so its port is up)
 	long_len,        // claim more bytes written than the chain holds
 	never_complete,  // take requests, never answer them
+	empty,           // answer every request with a used length of 0
 	no_replies,      // never answer control messages
 	late_copy,       // blk: copy into reads of 64 KiB+ while completing them
 	short_control,   // console: a PORT_NAME shorter than its 8-byte header
