@@ -18,9 +18,9 @@
 //             filters, here for a supervisor that runs without systemd too
 //   prctl     (unless the policy allows it whole) only PR_SET_DUMPABLE 0: each vlb program gives up being dumpable
 //             after exec (vlb/undumpable.h), never takes it back
-// W+X memory, other execveat and clone with namespace flags are refused
-// under every action: "log" audits what a profile lacks, it never lets
-// these through.
+// W+X memory, other execveat, clone with namespace flags and taking
+// dumpable back are refused under every action: "log" audits what a
+// profile lacks, it never lets these through.
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -177,10 +177,15 @@ public:
 			add(refusal(rules_), name, {});
 	}
 
-	// vlb/undumpable.h's call, and no other prctl.
+	// vlb/undumpable.h's call, and no other prctl. Taking it back would
+	// open the process to ptrace and /proc/PID/mem of its own uid: refused
+	// under "log" too.
 	void allow_giving_up_dumpable()
 	{
 		add(SCMP_ACT_ALLOW, "prctl", {arg(0, SCMP_CMP_EQ, PR_SET_DUMPABLE), arg(1, SCMP_CMP_EQ, 0)});
+		if (rules_.action == SeccompAction::kLog)
+			add(refusal(rules_), "prctl",
+			    {arg(0, SCMP_CMP_EQ, PR_SET_DUMPABLE), arg(1, SCMP_CMP_NE, 0)});
 	}
 
 	void load() { check(seccomp_load(ctx_.get()), "load"); }

@@ -266,6 +266,8 @@ TEST(EscapeMatrix, LogActionStillKillsTheForbiddenCalls)
 		EXPECT_EQ(run_probe(spec, s, {"clone-namespace", "clone"}).text, "SIGSYS") << profile << ", action log";
 		EXPECT_EQ(run_probe(spec, s, {"clone-namespace", "clone3"}).text, "refused ENOSYS")
 			<< profile << ", action log";
+		// Before, only logged: the process was dumpable, so ptrace-able, again.
+		EXPECT_EQ(run_probe(spec, s, {"dumpable-again"}).text, "SIGSYS") << profile << ", action log";
 	}
 }
 
