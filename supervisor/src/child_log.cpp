@@ -104,10 +104,17 @@ void ChildLog::drain()
 			break;
 	flush_partial();
 	read_.reset();
+	report_dropped();
+}
+
+// At notice, like the child's own lines: the child chose to flood, so this
+// line must not reach the pools of the supervisor's warnings either.
+void ChildLog::report_dropped()
+{
 	if (dropped_ != 0)
 		events_->child_line(device_, role_, pid_,
-				    {Severity::kWarning, std::to_string(dropped_) + " lines dropped (more than " +
-								 std::to_string(kLinesPerSecond) + " per second)"});
+				    {Severity::kNotice, std::to_string(dropped_) + " lines dropped (more than " +
+								std::to_string(kLinesPerSecond) + " per second)"});
 	dropped_ = 0;
 }
 
@@ -123,15 +130,9 @@ void ChildLog::emit(std::string_view raw)
 {
 	const auto now = std::chrono::steady_clock::now();
 	if (now - window_start_ >= std::chrono::seconds(1)) {
-		if (dropped_ != 0)
-			events_->child_line(device_, role_, pid_,
-					    {Severity::kWarning, std::to_string(dropped_) +
-									 " lines dropped (more than " +
-									 std::to_string(kLinesPerSecond) +
-									 " per second)"});
+		report_dropped();
 		window_start_ = now;
 		lines_in_window_ = 0;
-		dropped_ = 0;
 	}
 	if (++lines_in_window_ > kLinesPerSecond) {
 		dropped_++;

@@ -50,6 +50,7 @@ public:
 private:
 	void emit(std::string_view raw);
 	void flush_partial();
+	void report_dropped();
 
 	const Events *events_;
 	std::string device_;

@@ -62,4 +62,25 @@ TEST(ChildLog, LongLinesAreCutAndTheRestDropped)
 	EXPECT_EQ(log.read_fd(), -1); // the stream ended: nothing left to watch
 }
 
+// The count of a flood's dropped lines is the child's doing: at notice, as
+// its own lines are, so journalctl -p warning shows no line a device chose.
+// Before, it came at warning, tagged with the child's role.
+TEST(ChildLog, DroppedLinesAreCountedAtNotice)
+{
+	::unsetenv("JOURNAL_STREAM"); // NOLINT(concurrency-mt-unsafe): the lines must come to stderr
+	const vlb::Logger logger("test");
+	const vlb::supervisor::Events events(logger);
+	ChildLog log(events, "dev", "back-end");
+	std::string input;
+	for (unsigned i = 0; i < ChildLog::kLinesPerSecond + 50; i++)
+		input += "x\n";
+	ASSERT_EQ(::write(log.write_fd(), input.data(), input.size()), static_cast<ssize_t>(input.size()));
+	log.close_write_end();
+	testing::internal::CaptureStderr();
+	log.drain();
+	const std::string out = testing::internal::GetCapturedStderr();
+	EXPECT_NE(out.find("dev back-end[0]: 50 lines dropped (more than 200 per second)"), std::string::npos) << out;
+	EXPECT_EQ(out.find("warning:"), std::string::npos) << out;
+}
+
 } // namespace
