@@ -128,12 +128,26 @@ void default_rlimit(sandbox::Spec &spec, int resource, std::uint64_t value)
 		spec.rlimits.push_back({resource, value});
 }
 
-// Capabilities an adapter may never keep. Its control file is the only
-// kernel handle it gets, scoped to its device (VLB_IOC_SCOPE); with one of
-// these (and no user namespace to make them meaningless on host files) it
-// could open the control node again, through /proc/self/fd/N or by path,
-// and get a file that is not scoped, or make the node openable (fowner).
-constexpr std::array kAdapterRefusedCaps{"dac_override", "dac_read_search", "fowner", "sys_admin"};
+// Capabilities no sandboxed process may keep: each reaches past the
+// files and the device its policy gives it (the control node among them,
+// for an unscoped control file) or past its identity and sandbox:
+// file permissions and owners, raw device and block I/O, device nodes,
+// immutable files, file capabilities, modules, other processes, ids,
+// the capability sets, BPF and perf.
+constexpr std::array kRefusedCaps{"dac_override", "dac_read_search", "fowner",    "chown",   "fsetid",
+				  "sys_admin",    "sys_rawio",       "mknod",     "linux_immutable", "setfcap",
+				  "sys_module",   "sys_ptrace",      "setuid",    "setgid",  "setpcap",
+				  "bpf",          "perfmon",         "mac_admin", "mac_override"};
+
+// All an adapter may keep: it holds a control file scoped to its device
+// (VLB_IOC_SCOPE) and needs nothing beyond memory locking and scheduling.
+constexpr std::array kAdapterCaps{"ipc_lock", "sys_nice", "wake_alarm", "block_suspend"};
+
+template <std::size_t N>
+bool listed(const std::array<const char *, N> &list, const std::string &name)
+{
+	return std::any_of(list.begin(), list.end(), [&](const char *c) { return name == c; });
+}
 
 sandbox::Spec parse_sandbox(std::optional<Table> t, std::string default_profile, bool is_adapter)
 {
@@ -161,10 +175,12 @@ sandbox::Spec parse_sandbox(std::optional<Table> t, std::string default_profile,
 			name.erase(0, 4);
 		if (capng_name_to_capability(name.c_str()) < 0)
 			t->fail("capabilities", "unknown capability \"" + written + "\"");
-		if (is_adapter && std::find(kAdapterRefusedCaps.begin(), kAdapterRefusedCaps.end(), name) !=
-					  kAdapterRefusedCaps.end())
-			t->fail("capabilities", "\"" + written + "\" may never be given to the adapter: it could "
-						"open its control node again, unscoped");
+		if (listed(kRefusedCaps, name))
+			t->fail("capabilities", "\"" + written + "\" may never be given to a sandboxed process: it "
+						"reaches past the files, device and identity its policy gives it");
+		if (is_adapter && !listed(kAdapterCaps, name))
+			t->fail("capabilities", "\"" + written + "\" may not be given to the adapter: it may keep "
+						"only ipc_lock, sys_nice, wake_alarm and block_suspend");
 		spec.capabilities.push_back(std::move(name));
 	}
 	spec.rlimits = parse_rlimits(t->table("rlimits"));

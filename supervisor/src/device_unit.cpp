@@ -233,7 +233,8 @@ void DeviceUnit::spawn_backend()
 		// Clients of a listening port: root and the socket's group; the
 		// mode comes with the file, no chmod that follows a link.
 		UniqueFd fd = f.listen ? listen_unix(f.path, 4, 0660)
-				       : open_handed_file(f, "backend.files[" + std::to_string(i) + "]");
+				       : open_handed_file(f, "backend.files[" + std::to_string(i) + "]",
+							  paths_->control_node);
 		args.push_back(f.option + "=" + std::to_string(next));
 		fds.emplace_back(next++, fd.get());
 		opened.push_back(std::move(fd));

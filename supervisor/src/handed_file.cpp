@@ -51,7 +51,7 @@ int open_without_symlinks(const std::string &path, int flags, UniqueFd &out)
 
 } // namespace
 
-UniqueFd open_handed_file(const policy::HandedFile &file, const std::string &key)
+UniqueFd open_handed_file(const policy::HandedFile &file, const std::string &key, const std::string &control_node)
 {
 	const std::string what = key + ": " + file.path + ": ";
 	// The path is walked a component at a time, each directory opened
@@ -78,6 +78,14 @@ UniqueFd open_handed_file(const policy::HandedFile &file, const std::string &key
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode))
 		throw std::runtime_error(what + "is " + type_name(st.st_mode) +
 					 "; only regular files, block devices and character devices are handed over");
+	// With the control node a back-end could create or take over any
+	// device; only its adapter holds a control file, scoped to the device.
+	// Opening one does nothing until an ioctl, and this one is closed.
+	struct stat node {};
+	if (S_ISCHR(st.st_mode) && ::stat(control_node.c_str(), &node) == 0 && S_ISCHR(node.st_mode) &&
+	    node.st_rdev == st.st_rdev)
+		throw std::runtime_error(what + "is the kernel control node (" + control_node +
+					 "); a back-end is never handed one");
 	// The back-end gets the file as it would have opened it itself.
 	const int fl = ::fcntl(fd.get(), F_GETFL);
 	if (fl < 0 || ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK) != 0)

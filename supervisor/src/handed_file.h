@@ -16,9 +16,11 @@ namespace vlb::supervisor {
 // Opens |file| for its back-end: no symlink on the path is followed, the
 // open does not wait (O_NONBLOCK, cleared again after; a FUSE file can still
 // make it wait), and only a regular file, a block device or a character
-// device is handed over.
+// device is handed over, never the kernel's |control_node| (by any name: its
+// device number is compared), which would give a back-end an unscoped
+// control file.
 // Throws std::runtime_error naming |key| (e.g. "backend.files[0]"), the path
 // and the reason.
-UniqueFd open_handed_file(const policy::HandedFile &file, const std::string &key);
+UniqueFd open_handed_file(const policy::HandedFile &file, const std::string &key, const std::string &control_node);
 
 } // namespace vlb::supervisor

@@ -24,6 +24,9 @@ using vlb::policy::HandedFile;
 using vlb::supervisor::open_handed_file;
 namespace fs = std::filesystem;
 
+// A control node that does not exist: nothing is the control node.
+const std::string kNoControlNode = "/nonexistent/virtio-loopback";
+
 class HandedFileTest : public ::testing::Test {
 protected:
 	void SetUp() override
@@ -44,10 +47,10 @@ protected:
 		return f;
 	}
 	// The message open_handed_file throws, or "" if it opened the file.
-	static std::string refusal(const HandedFile &f)
+	static std::string refusal(const HandedFile &f, const std::string &control_node = kNoControlNode)
 	{
 		try {
-			(void)open_handed_file(f, "backend.files[2]");
+			(void)open_handed_file(f, "backend.files[2]", control_node);
 		} catch (const std::runtime_error &e) {
 			return e.what();
 		}
@@ -117,7 +120,7 @@ TEST_F(HandedFileTest, HandsOverARegularFileBlockingWithItsAccessMode)
 {
 	std::ofstream(path("disk.img")) << "data";
 	for (const bool writable : {false, true}) {
-		const auto fd = open_handed_file(file(path("disk.img"), writable), "backend.files[0]");
+		const auto fd = open_handed_file(file(path("disk.img"), writable), "backend.files[0]", kNoControlNode);
 		const int fl = ::fcntl(fd.get(), F_GETFL);
 		ASSERT_GE(fl, 0);
 		EXPECT_EQ(fl & O_NONBLOCK, 0);
@@ -129,6 +132,21 @@ TEST_F(HandedFileTest, HandsOverARegularFileBlockingWithItsAccessMode)
 TEST_F(HandedFileTest, HandsOverACharacterDevice)
 {
 	EXPECT_EQ(refusal(file("/dev/null", true)), "");
+}
+
+// A policy that names the control node, by its path or any other node of
+// the same number, would hand the back-end an unscoped control file: it
+// could create devices or take over another device's. /dev/null stands in
+// for the control node (the host has no module); /dev/zero is another
+// character device and still handed over.
+TEST_F(HandedFileTest, RefusesTheKernelControlNode)
+{
+	const std::string why = refusal(file("/dev/null", true), "/dev/null");
+	EXPECT_NE(why.find("backend.files[2]: /dev/null: is the kernel control node (/dev/null); a back-end is never "
+			   "handed one"),
+		  std::string::npos)
+		<< why;
+	EXPECT_EQ(refusal(file("/dev/zero", true), "/dev/null"), "");
 }
 
 TEST_F(HandedFileTest, AMissingFileIsNamedWithItsKeyAndReason)

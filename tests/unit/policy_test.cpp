@@ -160,11 +160,22 @@ const Broken kBroken[] = {
 	{"unknown_capability", with("[backend.sandbox]\ncapabilities = [\"CAP_FLY\"]\n"),
 	 "p.toml:7:1: backend.sandbox.capabilities: unknown capability \"CAP_FLY\""},
 	{"adapter_dac_override", with("[adapter.sandbox]\ncapabilities = [\"CAP_DAC_OVERRIDE\"]\n"),
-	 "p.toml:7:1: adapter.sandbox.capabilities: \"CAP_DAC_OVERRIDE\" may never be given to the adapter: it "
-	 "could open its control node again, unscoped"},
+	 "p.toml:7:1: adapter.sandbox.capabilities: \"CAP_DAC_OVERRIDE\" may never be given to a sandboxed process: "
+	 "it reaches past the files, device and identity its policy gives it"},
 	{"adapter_sys_admin", with("[adapter.sandbox]\ncapabilities = [\"sys_admin\"]\n"),
-	 "p.toml:7:1: adapter.sandbox.capabilities: \"sys_admin\" may never be given to the adapter: it could "
-	 "open its control node again, unscoped"},
+	 "p.toml:7:1: adapter.sandbox.capabilities: \"sys_admin\" may never be given to a sandboxed process: it "
+	 "reaches past the files, device and identity its policy gives it"},
+	// fchown of its control node to its own uid, then an unscoped open.
+	{"adapter_chown", with("[adapter.sandbox]\ncapabilities = [\"chown\"]\n"),
+	 "p.toml:7:1: adapter.sandbox.capabilities: \"chown\" may never be given to a sandboxed process: it "
+	 "reaches past the files, device and identity its policy gives it"},
+	{"adapter_net_admin", with("[adapter.sandbox]\ncapabilities = [\"net_admin\"]\n"),
+	 "p.toml:7:1: adapter.sandbox.capabilities: \"net_admin\" may not be given to the adapter: it may keep "
+	 "only ipc_lock, sys_nice, wake_alarm and block_suspend"},
+	// SG_IO writes through a read-only backing fd skip the command filter.
+	{"backend_sys_rawio", with("[backend.sandbox]\ncapabilities = [\"sys_rawio\"]\n"),
+	 "p.toml:7:1: backend.sandbox.capabilities: \"sys_rawio\" may never be given to a sandboxed process: it "
+	 "reaches past the files, device and identity its policy gives it"},
 	{"socketpair_with_path", with("socket_path = \"/run/x.sock\"\n"),
 	 "p.toml:6:1: backend.socket_path: is only used with connect = \"socket\""},
 	{"external_socketpair", "[device]\nname = \"d\"\ntype = \"blk\"\n[backend]\nspawned = false\n",
