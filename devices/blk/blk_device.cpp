@@ -24,15 +24,15 @@ constexpr std::uint32_t kMaxDiscardSegments = 32;
 constexpr std::uint32_t kMaxDiscardSectors = 1U << 22;  // 2 GiB per segment
 // Transfers from this size on complete one by one (see handle()). Below
 // it a batch completes together: 128 KiB reads at QD16 ran at 382-411
-// MiB/s batched against 290-335 one by one (docs/design.md).
+// MiB/s batched against 290-335 one by one (bench/RESULTS.md).
 constexpr std::uint64_t kEagerBytes = std::uint64_t{1024} * 1024;
 // Reads from this size on go to the read threads. Below it the hand-off
 // costs more than the second CPU gives: 128 KiB reads at QD16 ran at
-// 276-416 MiB/s with workers against 333-356 without (docs/design.md).
+// 276-416 MiB/s with workers against 333-356 without (bench/RESULTS.md).
 constexpr std::uint64_t kThreadedReadBytes = std::uint64_t{256} * 1024;
 // Kernel copies from this size on go to the read threads; smaller ones
 // stay on the loop thread: handed over, 4 KiB copies lost up to 61% of
-// their throughput (docs/design.md).
+// their throughput (bench/RESULTS.md).
 constexpr std::uint64_t kThreadedCopyBytes = std::uint64_t{64} * 1024;
 
 std::uint64_t feature(unsigned b) { return std::uint64_t{1} << b; }

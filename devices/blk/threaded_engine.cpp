@@ -5,11 +5,11 @@
 // copies one request at a time on one CPU. Here the workers copy several
 // requests at once. Writes through this process's mapping stay with the
 // inner engine: buffered writes to one file take its inode lock in turn,
-// so workers would only add hand-offs (measured: docs/design.md). Large
+// so workers would only add hand-offs (measured: bench/RESULTS.md). Large
 // reads and writes the kernel copies (VLB_IOVA_COPY, a synchronous ioctl)
 // go to the workers too, which keeps them off the rings' thread; small
 // copies stay with the inner engine, as the hand-off cost 4 KiB copies up
-// to 61% of their throughput (docs/design.md). The event
+// to 61% of their throughput (bench/RESULTS.md). The event
 // loop's thread keeps the rings; the workers touch the driver's buffers
 // only through the kernel (preadv, VLB_IOVA_COPY), so an unmapped buffer
 // is EFAULT, never a fault in this process.
