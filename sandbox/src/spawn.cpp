@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -74,13 +75,21 @@ void write_id_map(pid_t pid, const char *file, unsigned id)
 }
 
 // Moves the handed-over fds to their numbers and closes every other fd.
-// Returns the new numbers of the status pipe and the program's fd, which
-// land just above the handed-over ones and are close-on-exec.
-std::pair<int, int> arrange_fds(const Exec &exec, int status_fd, int binary_fd, std::string &line)
+// Returns the new numbers of the status pipe, just above the handed-over
+// ones, and of the program's fd, at |exec_fd|: both close-on-exec. The
+// program's fd sits at the nofile limit the process will have, which no fd
+// it opens or duplicates can reach (open, dup2 and F_DUPFD all stay below
+// it): the one execveat the filter allows, by fd number, can then never run
+// a file the process put at that number itself (a memfd it wrote).
+std::pair<int, int> arrange_fds(const Exec &exec, int status_fd, int binary_fd, int exec_fd, std::string &line)
 {
 	int top = 2;
 	for (const auto &[target, source] : exec.fds)
 		top = std::max(top, target);
+	const int status_new = top + 1;
+	if (exec_fd <= status_new)
+		throw std::runtime_error("fds: nofile " + std::to_string(exec_fd) + " leaves no number free above the " +
+					 std::to_string(top + 1) + " handed-over fds");
 	// First out of the way (above every target and source), then in place:
 	// a source may sit on another entry's target number.
 	std::vector<std::pair<int, int>> moved;
@@ -101,10 +110,7 @@ std::pair<int, int> arrange_fds(const Exec &exec, int status_fd, int binary_fd, 
 	for (const auto &[target, high] : moved)
 		if (::dup2(high, target) != target) // dup2 clears close-on-exec
 			throw_errno("fds: dup2 to " + std::to_string(target));
-	const int status_new = top + 1;
-	const int binary_new = top + 2;
-	if (::dup3(status_high, status_new, O_CLOEXEC) != status_new ||
-	    ::dup3(binary_high, binary_new, O_CLOEXEC) != binary_new)
+	if (::dup3(status_high, status_new, O_CLOEXEC) != status_new || ::dup3(binary_high, exec_fd, O_CLOEXEC) != exec_fd)
 		throw_errno("fds: place status/program");
 	for (int fd = 0; fd <= top; ++fd) {
 		const bool handed = std::any_of(exec.fds.begin(), exec.fds.end(),
@@ -112,11 +118,12 @@ std::pair<int, int> arrange_fds(const Exec &exec, int status_fd, int binary_fd, 
 		if (!handed)
 			::close(fd);
 	}
-	if (::syscall(SYS_close_range, binary_new + 1, ~0U, 0) != 0)
+	if ((exec_fd > status_new + 1 && ::syscall(SYS_close_range, status_new + 1, exec_fd - 1, 0) != 0) ||
+	    ::syscall(SYS_close_range, exec_fd + 1, ~0U, 0) != 0)
 		throw_errno("fds: close_range");
 	line = "fds: " + std::to_string(exec.fds.size()) + " handed over (0.." + std::to_string(top) +
-	       "), every other fd closed";
-	return {status_new, binary_new};
+	       "), the program's at " + std::to_string(exec_fd) + " (the nofile limit), every other fd closed";
+	return {status_new, exec_fd};
 }
 
 // Whether the read end of the pipe |fd| writes to is closed: the
@@ -149,8 +156,14 @@ std::vector<char *> c_strings(const std::vector<std::string> &strings)
 		std::vector<std::string> lines;
 		lines.push_back("namespaces: " + namespace_names(spec.namespaces));
 		step = "fds";
+		const std::vector<Rlimit> limits = detail::with_nofile_limit(spec.rlimits);
+		const auto nofile = std::find_if(limits.begin(), limits.end(), [](const Rlimit &l) {
+					    return l.resource == RLIMIT_NOFILE;
+				    })->value;
+		detail::make_room_for_fd(nofile);
 		std::string line;
-		const auto [status, binary] = arrange_fds(exec, status_fd, exec.binary_fd, line);
+		const auto [status, binary] =
+			arrange_fds(exec, status_fd, exec.binary_fd, static_cast<int>(nofile), line);
 		status_fd = status;
 		lines.push_back(line);
 		step = "mounts";
@@ -158,7 +171,7 @@ std::vector<char *> c_strings(const std::vector<std::string> &strings)
 					? detail::build_minimal_root(exec.root_mountpoint, spec)
 					: "mounts: unchanged");
 		step = "rlimits";
-		lines.push_back(detail::apply_rlimits(spec.rlimits));
+		lines.push_back(detail::apply_rlimits(limits));
 		step = "identity";
 		lines.push_back(detail::apply_identity_and_capabilities(spec));
 		// Die with the supervisor rather than run on unwatched. Only now:

@@ -148,7 +148,8 @@ const Row kDeviceMatrix[] = {
 	{"write-read-only", "@rw/new", "escaped", "control: a policy write path is writable"},
 	{"exec", "", "SIGSYS", "execve is never allowed; execveat only for the sandbox's own exec"},
 	{"execveat", "9", "SIGSYS", "execveat only on the fd number the sandbox's exec used"},
-	{"execveat", "4", "refused EACCES", "that fd number: Landlock allows executing only the program and loader"},
+	{"execveat", "4", "SIGSYS", "the number the program's fd had before it moved to the nofile limit"},
+	{"execveat", "64", "refused EMFILE", "the program's fd number, the nofile limit: no fd of the process reaches it"},
 	{"socket-inet", "", "SIGSYS", "devices create no sockets"},
 	{"socket-netlink", "", "SIGSYS", "devices create no sockets"},
 	{"socket-packet", "", "SIGSYS", "devices create no sockets"},
@@ -589,6 +590,25 @@ TEST(EscapeMatrix, ProgramsStayUndumpable)
 	}
 }
 
+// A device writes a program into a memfd and puts it where the filter's
+// one allowed exec looks, the program's fd number. That number is the
+// nofile limit (64 here), which no fd the process makes can reach; any
+// other number is refused by the filter. Before, the program's fd sat at
+// 4, just above the handed-over fds, and the loader copied there ran
+// ("ld.so (Debian GLIBC ...").
+TEST(EscapeMatrix, NoProgramOfItsOwnRunsThroughTheExecFd)
+{
+	Scratch s;
+	for (const char *profile : {"device-blk", "device-rng", "device-input", "device-console", "adapter"}) {
+		const Spec spec = device_spec(s, profile);
+		EXPECT_EQ(run_probe(spec, s, {"memfd-exec", "4"}).text, "SIGSYS") << profile;
+		// An adapter may not even make a memfd.
+		EXPECT_EQ(run_probe(spec, s, {"memfd-exec", "64"}).text,
+			  std::string(profile) == "adapter" ? "SIGSYS" : "refused EINVAL")
+			<< profile;
+	}
+}
+
 // Memory: a device fills a memfd (ftruncate, then a write at its end) or
 // maps address space. The default rlimits (policy/, docs/policy.md) bound
 // both: fsize each memfd, nofile how many, as the mappings. Before (only
@@ -681,7 +701,7 @@ TEST(Sandbox, OnlyHandedOverFdsSurvive)
 	EXPECT_EQ(run_probe(device_spec(s, "device-rng"), s, {"fd", "3"}).text, "refused EBADF");
 	EXPECT_EQ(run_probe(device_spec(s, "device-rng"), s, {"fd", "4"}).text, "refused EBADF");
 	ASSERT_GE(got.report.size(), 2U);
-	EXPECT_EQ(got.report[1], "fds: 3 handed over (0..2), every other fd closed");
+	EXPECT_EQ(got.report[1], "fds: 3 handed over (0..2), the program's at 64 (the nofile limit), every other fd closed");
 }
 
 } // namespace
