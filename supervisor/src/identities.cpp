@@ -1,7 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "identities.h"
 
+#include <grp.h>
+#include <pwd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <memory>
 #include <stdexcept>
+#include <string_view>
 
 #include "vlb/program.h"
 
@@ -39,6 +47,74 @@ IdRange parse_id_range(const std::string &text)
 	if (f <= 65535 && f + n > 65535)
 		throw std::invalid_argument("--id-range: the range must not hold 65535, the 16-bit (uid_t)-1");
 	return IdRange{static_cast<std::uint32_t>(f), static_cast<std::uint32_t>(n)};
+}
+
+namespace {
+
+struct FileCloser {
+	void operator()(std::FILE *f) const { std::fclose(f); }
+};
+using File = std::unique_ptr<std::FILE, FileCloser>;
+
+[[noreturn]] void refuse(const IdRange &range, const std::string &what)
+{
+	throw std::invalid_argument("--id-range " + std::to_string(range.first) + ":" + std::to_string(range.count) +
+				    ": " + what + ": device processes would share its identity; choose a range no "
+				    "user, group or subordinate range of the host uses");
+}
+
+bool overlaps(const IdRange &range, std::uint64_t first, std::uint64_t count)
+{
+	return count != 0 && first < std::uint64_t{range.first} + range.count && range.first < first + count;
+}
+
+// A decimal field of a subuid/subgid line; false if it is not one.
+bool parse_field(std::string_view text, std::uint64_t &out)
+{
+	const auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), out);
+	return err == std::errc{} && end == text.data() + text.size() && !text.empty();
+}
+
+// /etc/subuid and /etc/subgid: "owner:first:count" per line. Lines that
+// are not (comments, garbage) are skipped, as shadow's own tools do.
+void check_subordinate_ranges(const IdRange &range, const std::string &path, const char *what)
+{
+	std::ifstream in(path);
+	std::string line;
+	for (unsigned n = 1; std::getline(in, line); ++n) {
+		const std::string_view l(line);
+		const auto a = l.find(':');
+		const auto b = a == std::string_view::npos ? a : l.find(':', a + 1);
+		std::uint64_t first = 0;
+		std::uint64_t count = 0;
+		if (b == std::string_view::npos || !parse_field(l.substr(a + 1, b - a - 1), first) ||
+		    !parse_field(l.substr(b + 1), count))
+			continue;
+		if (overlaps(range, first, count))
+			refuse(range, std::string(what) + " range " + std::to_string(first) + ":" + std::to_string(count) +
+					      " of " + line.substr(0, a) + " (" + path + ":" + std::to_string(n) +
+					      ") overlaps it");
+	}
+}
+
+} // namespace
+
+void check_id_range_is_unused(const IdRange &range, const HostIdFiles &files)
+{
+	if (const File f{std::fopen(files.passwd.c_str(), "re")}) {
+		while (const passwd *pw = ::fgetpwent(f.get())) // NOLINT(concurrency-mt-unsafe): before any thread
+			if (overlaps(range, pw->pw_uid, 1) || overlaps(range, pw->pw_gid, 1))
+				refuse(range, "user " + std::string(pw->pw_name) + " (uid " + std::to_string(pw->pw_uid) +
+						      ", gid " + std::to_string(pw->pw_gid) + ", " + files.passwd + ") is in it");
+	}
+	if (const File f{std::fopen(files.group.c_str(), "re")}) {
+		while (const group *gr = ::fgetgrent(f.get())) // NOLINT(concurrency-mt-unsafe): before any thread
+			if (overlaps(range, gr->gr_gid, 1))
+				refuse(range, "group " + std::string(gr->gr_name) + " (gid " + std::to_string(gr->gr_gid) +
+						      ", " + files.group + ") is in it");
+	}
+	check_subordinate_ranges(range, files.subuid, "subuid");
+	check_subordinate_ranges(range, files.subgid, "subgid");
 }
 
 void Identities::claim(const std::string &device, std::uint32_t id, const char *what)

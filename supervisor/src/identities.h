@@ -35,6 +35,24 @@ struct IdRange {
 // leones") and the 16-bit -1.
 IdRange parse_id_range(const std::string &text);
 
+// Where the host's own ids are written down: its users and groups, and
+// the subordinate ranges handed to users for their user namespaces.
+struct HostIdFiles {
+	std::string passwd = "/etc/passwd";
+	std::string group = "/etc/group";
+	std::string subuid = "/etc/subuid";
+	std::string subgid = "/etc/subgid";
+};
+
+// Throws std::invalid_argument when an id of |range| is already the host's:
+// a user's or group's in |files|' passwd and group, or inside a subuid or
+// subgid range (a user's namespaced processes run as those). A device
+// process with such an id could signal, and a dumpable one could be traced
+// by, processes of that user, and the other way round. A file that does
+// not exist has no ids; ids from other NSS sources (LDAP, sssd) are not
+// seen.
+void check_id_range_is_unused(const IdRange &range, const HostIdFiles &files = {});
+
 class Identities {
 public:
 	// |control_group| (0: none) may drive the supervisor through its

@@ -23,7 +23,8 @@ const char *const kUsage =
 	"  --control-group NAME   this group may use the control socket too (default: root only)\n"
 	"  --device PATH          kernel control node, default /dev/virtio-loopback\n"
 	"  --id-range FIRST:COUNT host uids/gids for the devices' own identities (one\n"
-	"                         per device), default 1879048192:65536\n"
+	"                         per device), default 1879048192:65536; refused if\n"
+	"                         /etc/passwd, group, subuid or subgid use one of them\n"
 	"  -v, --verbose          debug logging\n"
 	"  -h, --help             this text\n"
 	"Signals: SIGHUP reloads the policies (changed ones restart their device,\n"
@@ -77,6 +78,7 @@ int main(int argc, char **argv)
 		if (optind != argc)
 			throw std::invalid_argument(std::string("unexpected argument: ") + argv[optind]);
 		opt.control_socket = control.empty() ? opt.paths.runtime_dir + "/control.sock" : control;
+		supervisor::check_id_range_is_unused(opt.ids);
 		supervisor::Supervisor sup(std::move(opt), log);
 		return sup.run();
 	});

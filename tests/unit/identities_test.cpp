@@ -4,6 +4,9 @@
 // ids win unless they collide.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -156,6 +159,78 @@ TEST(Identities, RangeOptionIsChecked)
 			EXPECT_STREQ(e.what(), error) << text;
 		}
 	}
+}
+
+// The range may hold no id the host already uses: a device process with
+// a user's uid could signal that user's processes (and be signalled), and
+// one inside a subuid range runs as some user's namespaced processes.
+class HostIds : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		std::string tmpl = (std::filesystem::temp_directory_path() / "vlb-ids-XXXXXX").string();
+		ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+		dir_ = tmpl;
+		files_ = {(dir_ / "passwd").string(), (dir_ / "group").string(), (dir_ / "subuid").string(),
+			  (dir_ / "subgid").string()};
+		std::ofstream(files_.passwd) << "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+		std::ofstream(files_.group) << "root:x:0:\nalice:x:1000:\n";
+		std::ofstream(files_.subuid) << "alice:100000:65536\n";
+		std::ofstream(files_.subgid) << "# comment\nalice:100000:65536\n";
+	}
+	void TearDown() override { std::filesystem::remove_all(dir_); }
+
+	// The message check_id_range_is_unused throws, or "" if the range is free.
+	[[nodiscard]] std::string conflict(const IdRange &range) const
+	{
+		try {
+			vlb::supervisor::check_id_range_is_unused(range, files_);
+		} catch (const std::invalid_argument &e) {
+			return e.what();
+		}
+		return "";
+	}
+
+	std::filesystem::path dir_;
+	vlb::supervisor::HostIdFiles files_;
+};
+
+TEST_F(HostIds, AFreeRangePasses)
+{
+	EXPECT_EQ(conflict(IdRange{}), "");
+	EXPECT_EQ(conflict(IdRange{2000, 1000}), "");
+	EXPECT_EQ(conflict(IdRange{165536, 10}), ""); // just past alice's subordinate range
+}
+
+TEST_F(HostIds, AUsersIdsAreRefused)
+{
+	EXPECT_NE(conflict(IdRange{1000, 1}).find("--id-range 1000:1: user alice (uid 1000, gid 1000, " + files_.passwd +
+						  ") is in it"),
+		  std::string::npos)
+		<< conflict(IdRange{1000, 1});
+	std::ofstream(files_.passwd) << "root:x:0:0:root:/root:/bin/sh\n";
+	EXPECT_NE(conflict(IdRange{900, 200}).find("group alice (gid 1000, " + files_.group + ") is in it"),
+		  std::string::npos);
+}
+
+TEST_F(HostIds, ASubordinateRangeThatOverlapsIsRefused)
+{
+	EXPECT_NE(conflict(IdRange{165535, 10}).find("subuid range 100000:65536 of alice (" + files_.subuid +
+						     ":1) overlaps it"),
+		  std::string::npos)
+		<< conflict(IdRange{165535, 10});
+	std::ofstream(files_.subuid) << "";
+	EXPECT_NE(conflict(IdRange{50000, 60000}).find("subgid range 100000:65536 of alice (" + files_.subgid +
+						       ":2) overlaps it"),
+		  std::string::npos)
+		<< conflict(IdRange{50000, 60000});
+}
+
+TEST_F(HostIds, MissingFilesHoldNoIds)
+{
+	const vlb::supervisor::HostIdFiles none{"/nonexistent/passwd", "/nonexistent/group", "/nonexistent/subuid",
+						"/nonexistent/subgid"};
+	EXPECT_NO_THROW(vlb::supervisor::check_id_range_is_unused(IdRange{1000, 1}, none));
 }
 
 } // namespace
