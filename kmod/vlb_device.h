@@ -8,6 +8,7 @@
 
 #include <linux/device.h>
 #include <linux/eventfd.h>
+#include <linux/hrtimer.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -176,11 +177,20 @@ struct vlb_device {
 	bool gone;
 
 	/*
-	 * The request deadline (vlb_transport.c): armed by notifies, off
-	 * for good once @deadline_off is set (removal).
+	 * The request deadline (vlb_transport.c), armed by notifies, off for
+	 * good once @deadline_off is set (removal). Two timers, each for a
+	 * CPU a driver may spin on: @deadline_here, a hard-irq hrtimer on
+	 * the CPU of a notify with interrupts on, fires although that CPU
+	 * spins with preemption off (a timer_list would wait there for a
+	 * softirq that does not run while ksoftirqd is runnable);
+	 * @deadline_away, on another CPU, for a notify with interrupts off
+	 * (no timer fires on that CPU until they are back on).
 	 */
-	struct timer_list deadline;
-	spinlock_t deadline_lock;	/* irq-safe: arming against @deadline_off */
+	struct hrtimer deadline_here;
+	struct timer_list deadline_away;
+	/* irq-safe: arming against @deadline_off, and @deadline_here_armed. */
+	spinlock_t deadline_lock;
+	bool deadline_here_armed;
 	bool deadline_off;
 
 	/* Both on vlb_dev_wq, which module unload drains. */

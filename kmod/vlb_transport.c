@@ -456,35 +456,60 @@ static void vlb_console_gate_setup(struct vlb_device *vd)
 /* ------------------------------------------------- request deadline */
 
 /*
- * Arms the device's request deadline for @expires unless it is armed
- * already or off, on @cpu if given (>= 0), else on another CPU than this
- * one where there is one: a driver that busy-waits with interrupts off
- * (virtio_console's hvc output) spins on the CPU that notified, where a
- * timer never fires. A timer pending on this CPU moves away for the same
- * reason. Any context.
+ * Arms the deadline on another CPU than this one where there is one, for
+ * a notify with interrupts off: the driver may busy-wait with them off
+ * (virtio_console's hvc output) on this CPU, where no timer fires. A
+ * deadline pending here moves away for the same reason. @cpu >= 0 (the
+ * timer's own re-arm, from a CPU that takes interrupts) picks the CPU.
+ * Any context.
  */
-static void vlb_arm_deadline(struct vlb_device *vd, unsigned long expires, int cpu)
+static void vlb_arm_deadline_away(struct vlb_device *vd, unsigned long expires,
+				  int cpu)
 {
+	struct timer_list *t = &vd->deadline_away;
 	unsigned int here = raw_smp_processor_id();
 	unsigned long flags;
 
 	spin_lock_irqsave(&vd->deadline_lock, flags);
 	if (vd->deadline_off)
 		goto out;
-	if (timer_pending(&vd->deadline)) {
-		if (cpu >= 0 || (vd->deadline.flags & TIMER_CPUMASK) != here ||
-		    !del_timer(&vd->deadline))
+	if (timer_pending(t)) {
+		if (cpu >= 0 || (t->flags & TIMER_CPUMASK) != here || !del_timer(t))
 			goto out;
-		expires = vd->deadline.expires;
+		expires = t->expires;
 	}
-	vd->deadline.expires = expires;
+	t->expires = expires;
 	if (cpu < 0)
 		cpu = cpumask_any_but(cpu_online_mask, here);
 	if (cpu >= 0 && cpu < nr_cpu_ids)
-		add_timer_on(&vd->deadline, cpu);
+		add_timer_on(t, cpu);
 	else
-		add_timer(&vd->deadline);
+		add_timer(t);
 out:
+	spin_unlock_irqrestore(&vd->deadline_lock, flags);
+}
+
+/* From now until @expires (jiffies), none if it has passed. */
+static ktime_t vlb_deadline_left(unsigned long expires)
+{
+	return ms_to_ktime(jiffies_to_msecs(max_t(long, expires - jiffies, 0)));
+}
+
+/*
+ * Arms the deadline on this CPU, for a notify with interrupts on: a hard
+ * hrtimer fires even while the driver spins here with preemption off
+ * (virtio_console's control messages). Any context.
+ */
+static void vlb_arm_deadline_here(struct vlb_device *vd, unsigned long expires)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&vd->deadline_lock, flags);
+	if (!vd->deadline_off && !vd->deadline_here_armed) {
+		vd->deadline_here_armed = true;
+		hrtimer_start(&vd->deadline_here, vlb_deadline_left(expires),
+			      HRTIMER_MODE_REL_HARD);
+	}
 	spin_unlock_irqrestore(&vd->deadline_lock, flags);
 }
 
@@ -509,15 +534,14 @@ static void vlb_break_queues(struct vlb_device *vd)
 }
 
 /*
- * The deadline timer: the oldest request in flight on a queue with a
- * deadline either has time left (the timer is armed for it) or breaks
- * the device, whose removal then fails every request and ends the
- * driver's waits. Softirq context; it scans only queues with a deadline,
- * and only while requests are in flight there.
+ * Both timers' check: the oldest request in flight on a queue with a
+ * deadline either has time left (true, and *@expires is when it ends) or
+ * breaks the device, whose removal then fails every request and ends the
+ * driver's waits. Hard-irq or softirq context; it scans only queues with
+ * a deadline, and only while requests are in flight there.
  */
-static void vlb_deadline_expired(struct timer_list *t)
+static bool vlb_deadline_check(struct vlb_device *vd, unsigned long *expires)
 {
-	struct vlb_device *vd = from_timer(vd, t, deadline);
 	unsigned long timeout = msecs_to_jiffies(vd->params.request_timeout_ms);
 	unsigned long flags, oldest = 0;
 	bool pending = false;
@@ -541,22 +565,58 @@ static void vlb_deadline_expired(struct timer_list *t)
 		spin_unlock_irqrestore(&q->avail_lock, flags);
 	}
 	if (!pending || READ_ONCE(vd->broken))
-		return;
+		return false;
 	if (time_before(jiffies, oldest + timeout)) {
-		/* This CPU takes interrupts: it is not spinning with them off. */
-		vlb_arm_deadline(vd, oldest + timeout, raw_smp_processor_id());
-		return;
+		*expires = oldest + timeout;
+		return true;
 	}
 	atomic64_inc(&vd->stats.request_timeouts);
 	if (vd->type->fail_mode == VLB_FAIL_BY_BREAKING)
 		vlb_break_queues(vd);
 	vlb_mark_broken(vd, "a request was not completed within its deadline");
+	return false;
+}
+
+static void vlb_deadline_away_expired(struct timer_list *t)
+{
+	struct vlb_device *vd = from_timer(vd, t, deadline_away);
+	unsigned long expires;
+
+	/* This CPU takes interrupts: it is not spinning with them off. */
+	if (vlb_deadline_check(vd, &expires))
+		vlb_arm_deadline_away(vd, expires, raw_smp_processor_id());
+}
+
+static enum hrtimer_restart vlb_deadline_here_expired(struct hrtimer *t)
+{
+	struct vlb_device *vd = container_of(t, struct vlb_device, deadline_here);
+	enum hrtimer_restart restart = HRTIMER_NORESTART;
+	unsigned long flags, expires;
+
+	/* Disarmed before the scan: a notify from here on arms it again. */
+	spin_lock_irqsave(&vd->deadline_lock, flags);
+	vd->deadline_here_armed = false;
+	spin_unlock_irqrestore(&vd->deadline_lock, flags);
+
+	if (!vlb_deadline_check(vd, &expires))
+		return HRTIMER_NORESTART;
+	spin_lock_irqsave(&vd->deadline_lock, flags);
+	/* Unless a notify started it again meanwhile, or removal stopped it. */
+	if (!vd->deadline_here_armed && !vd->deadline_off) {
+		vd->deadline_here_armed = true;
+		hrtimer_set_expires(t, ktime_add(ktime_get(), vlb_deadline_left(expires)));
+		restart = HRTIMER_RESTART;
+	}
+	spin_unlock_irqrestore(&vd->deadline_lock, flags);
+	return restart;
 }
 
 void vlb_deadline_init(struct vlb_device *vd)
 {
 	spin_lock_init(&vd->deadline_lock);
-	timer_setup(&vd->deadline, vlb_deadline_expired, 0);
+	timer_setup(&vd->deadline_away, vlb_deadline_away_expired, 0);
+	hrtimer_init(&vd->deadline_here, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	vd->deadline_here.function = vlb_deadline_here_expired;
 }
 
 void vlb_deadline_stop(struct vlb_device *vd)
@@ -564,7 +624,9 @@ void vlb_deadline_stop(struct vlb_device *vd)
 	spin_lock_irq(&vd->deadline_lock);
 	vd->deadline_off = true;
 	spin_unlock_irq(&vd->deadline_lock);
-	del_timer_sync(&vd->deadline);
+	/* Neither re-arms once @deadline_off is set. */
+	del_timer_sync(&vd->deadline_away);
+	hrtimer_cancel(&vd->deadline_here);
 }
 
 /* ------------------------------------------------------ notifications */
@@ -655,9 +717,15 @@ static bool vlb_vq_notify(struct virtqueue *vq)
 	}
 	spin_unlock_irqrestore(&q->avail_lock, flags);
 	vlb_console_release(vd, opened);
-	if (publish && q->has_deadline)
-		vlb_arm_deadline(vd, jiffies +
-				 msecs_to_jiffies(vd->params.request_timeout_ms), -1);
+	if (publish && q->has_deadline) {
+		unsigned long expires = jiffies +
+			msecs_to_jiffies(vd->params.request_timeout_ms);
+
+		if (irqs_disabled())
+			vlb_arm_deadline_away(vd, expires, -1);
+		else
+			vlb_arm_deadline_here(vd, expires);
+	}
 	if (why) {
 		/* The driver's own ring: the details help find whose bug it is. */
 		pr_warn_ratelimited("%s: queue %u: head %u at avail %u of %u: %s\n",
