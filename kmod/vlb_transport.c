@@ -508,7 +508,7 @@ static void vlb_arm_deadline_here(struct vlb_device *vd, unsigned long expires)
 	if (!vd->deadline_off && !vd->deadline_here_armed) {
 		vd->deadline_here_armed = true;
 		hrtimer_start(&vd->deadline_here, vlb_deadline_left(expires),
-			      HRTIMER_MODE_REL_HARD);
+			      HRTIMER_MODE_REL_PINNED_HARD);
 	}
 	spin_unlock_irqrestore(&vd->deadline_lock, flags);
 }
@@ -615,7 +615,7 @@ void vlb_deadline_init(struct vlb_device *vd)
 {
 	spin_lock_init(&vd->deadline_lock);
 	timer_setup(&vd->deadline_away, vlb_deadline_away_expired, 0);
-	hrtimer_init(&vd->deadline_here, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	hrtimer_init(&vd->deadline_here, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
 	vd->deadline_here.function = vlb_deadline_here_expired;
 }
 

@@ -128,28 +128,16 @@ void default_rlimit(sandbox::Spec &spec, int resource, std::uint64_t value)
 		spec.rlimits.push_back({resource, value});
 }
 
-// Capabilities no sandboxed process may keep: each reaches past the
-// files and the device its policy gives it (the control node among them,
-// for an unscoped control file) or past its identity and sandbox:
-// file permissions and owners, raw device and block I/O, device nodes,
-// immutable files, file capabilities, modules, other processes, ids,
-// the capability sets, BPF and perf.
-constexpr std::array kRefusedCaps{"dac_override", "dac_read_search", "fowner",    "chown",   "fsetid",
-				  "sys_admin",    "sys_rawio",       "mknod",     "linux_immutable", "setfcap",
-				  "sys_module",   "sys_ptrace",      "setuid",    "setgid",  "setpcap",
-				  "bpf",          "perfmon",         "mac_admin", "mac_override"};
+// All a sandboxed process may keep: locking memory and scheduling. Every
+// other capability reaches past the files, device, identity or limits its
+// policy gives it: file permissions and owners (an adapter could chown
+// its control node and open it again, unscoped), raw I/O (SG_IO writes
+// through a read-only disk), device nodes, rlimits (sys_resource would
+// raise nofile past the fd the sandbox's exec waits at), signals, ids,
+// the capability sets, modules, BPF, the network stack.
+constexpr std::array kSandboxCaps{"ipc_lock", "sys_nice", "wake_alarm", "block_suspend"};
 
-// All an adapter may keep: it holds a control file scoped to its device
-// (VLB_IOC_SCOPE) and needs nothing beyond memory locking and scheduling.
-constexpr std::array kAdapterCaps{"ipc_lock", "sys_nice", "wake_alarm", "block_suspend"};
-
-template <std::size_t N>
-bool listed(const std::array<const char *, N> &list, const std::string &name)
-{
-	return std::any_of(list.begin(), list.end(), [&](const char *c) { return name == c; });
-}
-
-sandbox::Spec parse_sandbox(std::optional<Table> t, std::string default_profile, bool is_adapter)
+sandbox::Spec parse_sandbox(std::optional<Table> t, std::string default_profile)
 {
 	sandbox::Spec spec;
 	spec.namespaces = sandbox::kAllNamespaces;
@@ -175,12 +163,9 @@ sandbox::Spec parse_sandbox(std::optional<Table> t, std::string default_profile,
 			name.erase(0, 4);
 		if (capng_name_to_capability(name.c_str()) < 0)
 			t->fail("capabilities", "unknown capability \"" + written + "\"");
-		if (listed(kRefusedCaps, name))
-			t->fail("capabilities", "\"" + written + "\" may never be given to a sandboxed process: it "
-						"reaches past the files, device and identity its policy gives it");
-		if (is_adapter && !listed(kAdapterCaps, name))
-			t->fail("capabilities", "\"" + written + "\" may not be given to the adapter: it may keep "
-						"only ipc_lock, sys_nice, wake_alarm and block_suspend");
+		if (std::none_of(kSandboxCaps.begin(), kSandboxCaps.end(), [&](const char *c) { return name == c; }))
+			t->fail("capabilities", "\"" + written + "\" may not be kept by a sandboxed process: only "
+						"ipc_lock, sys_nice, wake_alarm and block_suspend can be");
 		spec.capabilities.push_back(std::move(name));
 	}
 	spec.rlimits = parse_rlimits(t->table("rlimits"));
@@ -268,7 +253,7 @@ Policy parse(const toml::table &doc, const std::string &file, Locations &where)
 	}
 	auto backend_sandbox = backend->table("sandbox");
 	p.backend_sandboxed = backend_sandbox.has_value();
-	p.backend.sandbox = parse_sandbox(std::move(backend_sandbox), "device-" + type, false);
+	p.backend.sandbox = parse_sandbox(std::move(backend_sandbox), "device-" + type);
 	backend->reject_unknown();
 
 	p.adapter.binary = "vlb-adapter";
@@ -278,7 +263,7 @@ Policy parse(const toml::table &doc, const std::string &file, Locations &where)
 		adapter_sandbox = adapter->table("sandbox");
 		adapter->reject_unknown();
 	}
-	p.adapter.sandbox = parse_sandbox(std::move(adapter_sandbox), "adapter", true);
+	p.adapter.sandbox = parse_sandbox(std::move(adapter_sandbox), "adapter");
 
 	if (auto mem = root.table("memory")) {
 		p.memory.max_granted_pages = bounded<std::uint32_t>(*mem, "max_granted_pages", 1, 1 << 20,

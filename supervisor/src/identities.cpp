@@ -4,7 +4,9 @@
 #include <grp.h>
 #include <pwd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -12,6 +14,7 @@
 #include <string_view>
 
 #include "vlb/program.h"
+#include "vlb/sys_error.h"
 
 namespace vlb::supervisor {
 namespace {
@@ -65,7 +68,19 @@ using File = std::unique_ptr<std::FILE, FileCloser>;
 
 bool overlaps(const IdRange &range, std::uint64_t first, std::uint64_t count)
 {
-	return count != 0 && first < std::uint64_t{range.first} + range.count && range.first < first + count;
+	const std::uint64_t end = count > UINT64_MAX - first ? UINT64_MAX : first + count;
+	return count != 0 && first < std::uint64_t{range.first} + range.count && range.first < end;
+}
+
+// |path| opened for reading; none if it does not exist. Any other failure
+// throws: an unreadable passwd must not pass for an empty one.
+File open_id_file(const std::string &path)
+{
+	File f{std::fopen(path.c_str(), "re")};
+	if (!f && errno != ENOENT)
+		throw std::invalid_argument("--id-range: cannot read " + path + " to check the range against it: " +
+					    errno_string(errno));
+	return f;
 }
 
 // A decimal field of a subuid/subgid line; false if it is not one.
@@ -79,6 +94,9 @@ bool parse_field(std::string_view text, std::uint64_t &out)
 // are not (comments, garbage) are skipped, as shadow's own tools do.
 void check_subordinate_ranges(const IdRange &range, const std::string &path, const char *what)
 {
+	const File f = open_id_file(path);
+	if (!f)
+		return;
 	std::ifstream in(path);
 	std::string line;
 	for (unsigned n = 1; std::getline(in, line); ++n) {
@@ -101,13 +119,13 @@ void check_subordinate_ranges(const IdRange &range, const std::string &path, con
 
 void check_id_range_is_unused(const IdRange &range, const HostIdFiles &files)
 {
-	if (const File f{std::fopen(files.passwd.c_str(), "re")}) {
+	if (const File f = open_id_file(files.passwd)) {
 		while (const passwd *pw = ::fgetpwent(f.get())) // NOLINT(concurrency-mt-unsafe): before any thread
 			if (overlaps(range, pw->pw_uid, 1) || overlaps(range, pw->pw_gid, 1))
 				refuse(range, "user " + std::string(pw->pw_name) + " (uid " + std::to_string(pw->pw_uid) +
 						      ", gid " + std::to_string(pw->pw_gid) + ", " + files.passwd + ") is in it");
 	}
-	if (const File f{std::fopen(files.group.c_str(), "re")}) {
+	if (const File f = open_id_file(files.group)) {
 		while (const group *gr = ::fgetgrent(f.get())) // NOLINT(concurrency-mt-unsafe): before any thread
 			if (overlaps(range, gr->gr_gid, 1))
 				refuse(range, "group " + std::string(gr->gr_name) + " (gid " + std::to_string(gr->gr_gid) +

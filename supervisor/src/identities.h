@@ -46,9 +46,10 @@ struct HostIdFiles {
 
 // Throws std::invalid_argument when an id of |range| is already the host's:
 // a user's or group's in |files|' passwd and group, or inside a subuid or
-// subgid range (a user's namespaced processes run as those). A device
-// process with such an id could signal, and a dumpable one could be traced
-// by, processes of that user, and the other way round. A file that does
+// subgid range (a user's namespaced processes run as those), or when one
+// of the files exists but cannot be read. A device process with such an id
+// could signal, and a dumpable one could be traced by, processes of that
+// user, and the other way round. A file that does
 // not exist has no ids; ids from other NSS sources (LDAP, sssd) are not
 // seen.
 void check_id_range_is_unused(const IdRange &range, const HostIdFiles &files = {});

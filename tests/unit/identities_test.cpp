@@ -226,6 +226,20 @@ TEST_F(HostIds, ASubordinateRangeThatOverlapsIsRefused)
 		<< conflict(IdRange{50000, 60000});
 }
 
+TEST_F(HostIds, AnUnreadableFileIsAnError)
+{
+	files_.passwd = files_.group + "/passwd"; // ENOTDIR: it cannot be read, and is not merely absent
+	EXPECT_NE(conflict(IdRange{2000, 10}).find("--id-range: cannot read " + files_.passwd), std::string::npos)
+		<< conflict(IdRange{2000, 10});
+}
+
+TEST_F(HostIds, AHugeSubordinateRangeDoesNotWrapAround)
+{
+	std::ofstream(files_.subuid) << "bob:1879048192:18446744073709551615\n";
+	EXPECT_NE(conflict(IdRange{}).find("subuid range 1879048192:18446744073709551615 of bob"), std::string::npos)
+		<< conflict(IdRange{});
+}
+
 TEST_F(HostIds, MissingFilesHoldNoIds)
 {
 	const vlb::supervisor::HostIdFiles none{"/nonexistent/passwd", "/nonexistent/group", "/nonexistent/subuid",

@@ -160,22 +160,29 @@ const Broken kBroken[] = {
 	{"unknown_capability", with("[backend.sandbox]\ncapabilities = [\"CAP_FLY\"]\n"),
 	 "p.toml:7:1: backend.sandbox.capabilities: unknown capability \"CAP_FLY\""},
 	{"adapter_dac_override", with("[adapter.sandbox]\ncapabilities = [\"CAP_DAC_OVERRIDE\"]\n"),
-	 "p.toml:7:1: adapter.sandbox.capabilities: \"CAP_DAC_OVERRIDE\" may never be given to a sandboxed process: "
-	 "it reaches past the files, device and identity its policy gives it"},
+	 "p.toml:7:1: adapter.sandbox.capabilities: \"CAP_DAC_OVERRIDE\" may not be kept by a sandboxed process: only "
+	 "ipc_lock, sys_nice, wake_alarm and block_suspend can be"},
 	{"adapter_sys_admin", with("[adapter.sandbox]\ncapabilities = [\"sys_admin\"]\n"),
-	 "p.toml:7:1: adapter.sandbox.capabilities: \"sys_admin\" may never be given to a sandboxed process: it "
-	 "reaches past the files, device and identity its policy gives it"},
+	 "p.toml:7:1: adapter.sandbox.capabilities: \"sys_admin\" may not be kept by a sandboxed process: only "
+	 "ipc_lock, sys_nice, wake_alarm and block_suspend can be"},
 	// fchown of its control node to its own uid, then an unscoped open.
 	{"adapter_chown", with("[adapter.sandbox]\ncapabilities = [\"chown\"]\n"),
-	 "p.toml:7:1: adapter.sandbox.capabilities: \"chown\" may never be given to a sandboxed process: it "
-	 "reaches past the files, device and identity its policy gives it"},
+	 "p.toml:7:1: adapter.sandbox.capabilities: \"chown\" may not be kept by a sandboxed process: only "
+	 "ipc_lock, sys_nice, wake_alarm and block_suspend can be"},
 	{"adapter_net_admin", with("[adapter.sandbox]\ncapabilities = [\"net_admin\"]\n"),
-	 "p.toml:7:1: adapter.sandbox.capabilities: \"net_admin\" may not be given to the adapter: it may keep "
-	 "only ipc_lock, sys_nice, wake_alarm and block_suspend"},
+	 "p.toml:7:1: adapter.sandbox.capabilities: \"net_admin\" may not be kept by a sandboxed process: only "
+	 "ipc_lock, sys_nice, wake_alarm and block_suspend can be"},
 	// SG_IO writes through a read-only backing fd skip the command filter.
 	{"backend_sys_rawio", with("[backend.sandbox]\ncapabilities = [\"sys_rawio\"]\n"),
-	 "p.toml:7:1: backend.sandbox.capabilities: \"sys_rawio\" may never be given to a sandboxed process: it "
-	 "reaches past the files, device and identity its policy gives it"},
+	 "p.toml:7:1: backend.sandbox.capabilities: \"sys_rawio\" may not be kept by a sandboxed process: only "
+	 "ipc_lock, sys_nice, wake_alarm and block_suspend can be"},
+	// A raised nofile limit would reach the fd the sandbox's exec waits at.
+	{"backend_sys_resource", with("[backend.sandbox]\ncapabilities = [\"sys_resource\"]\n"),
+	 "p.toml:7:1: backend.sandbox.capabilities: \"sys_resource\" may not be kept by a sandboxed process: only "
+	 "ipc_lock, sys_nice, wake_alarm and block_suspend can be"},
+	{"backend_net_admin", with("[backend.sandbox]\ncapabilities = [\"net_admin\"]\n"),
+	 "p.toml:7:1: backend.sandbox.capabilities: \"net_admin\" may not be kept by a sandboxed process: only "
+	 "ipc_lock, sys_nice, wake_alarm and block_suspend can be"},
 	{"socketpair_with_path", with("socket_path = \"/run/x.sock\"\n"),
 	 "p.toml:6:1: backend.socket_path: is only used with connect = \"socket\""},
 	{"external_socketpair", "[device]\nname = \"d\"\ntype = \"blk\"\n[backend]\nspawned = false\n",
@@ -220,10 +227,10 @@ INSTANTIATE_TEST_SUITE_P(Table, BrokenPolicy, ::testing::ValuesIn(kBroken),
 
 TEST(Policy, CapabilityNamesAreAcceptedInEverySpelling)
 {
-	const auto p = parse_policy(with("[backend.sandbox]\ncapabilities = [\"CAP_NET_ADMIN\", \"cap_sys_nice\", "
+	const auto p = parse_policy(with("[backend.sandbox]\ncapabilities = [\"CAP_WAKE_ALARM\", \"cap_sys_nice\", "
 					 "\"ipc_lock\"]\n"),
 				    "c.toml");
-	EXPECT_EQ(p.backend.sandbox.capabilities, (std::vector<std::string>{"net_admin", "sys_nice", "ipc_lock"}));
+	EXPECT_EQ(p.backend.sandbox.capabilities, (std::vector<std::string>{"wake_alarm", "sys_nice", "ipc_lock"}));
 }
 
 TEST(Policy, DirectoryLoadsTheGoodAndReportsTheBroken)
