@@ -358,16 +358,11 @@ UniqueFd Bridge::next_connection(std::chrono::steady_clock::time_point deadline)
 			throw std::runtime_error("no new back-end from the supervisor in time");
 		return sock;
 	}
-	while (!sock) {
-		try {
-			sock = connect_unix(opt_.backend_path);
-		} catch (const std::system_error &) {
-			if (std::chrono::steady_clock::now() >= deadline)
-				throw std::runtime_error("the back-end did not come back in time");
-			std::this_thread::sleep_for(std::chrono::milliseconds(50));
-		}
+	try {
+		return connect_unix_until(opt_.backend_path, deadline);
+	} catch (const std::system_error &e) {
+		throw std::runtime_error(std::string("the back-end did not come back in time: ") + e.what());
 	}
-	return sock;
 }
 
 // The back-end restarted: bring it to where the old one was. With the

@@ -160,8 +160,12 @@ int main(int argc, char **argv)
 		ign.sa_handler = SIG_IGN;
 		::sigaction(SIGPIPE, &ign, nullptr);
 		opt.backend_path = socket_path;
-		UniqueFd backend = socket_path.empty() ? UniqueFd(static_cast<int>(backend_fd))
-						       : connect_unix(socket_path);
+		// A back-end started with its adapter (the supervisor's, by socket
+		// path) listens a moment after: wait for it as for a restarted one.
+		UniqueFd backend = socket_path.empty()
+					   ? UniqueFd(static_cast<int>(backend_fd))
+					   : connect_unix_until(socket_path,
+								std::chrono::steady_clock::now() + opt.reconnect_timeout);
 		vu::EventLoop loop;
 		// Before any thread exists.
 		const UniqueFd sigfd = blocked_signalfd({SIGTERM, SIGINT, SIGUSR1});
@@ -182,5 +186,5 @@ int main(int argc, char **argv)
 		if (const std::string counters = bridge->counters(); !counters.empty())
 			log.info("kernel counters at exit: %s", counters.c_str());
 		return signalled && bridge->failure().empty() ? 0 : kExitFailure;
-	});
+	}, vlb::ExecAfterStart::kForbidden);
 }

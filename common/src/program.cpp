@@ -7,16 +7,27 @@
 #include <stdexcept>
 #include <string>
 
+#include "vlb/self_filter.h"
+#include "vlb/sys_error.h"
 #include "vlb/undumpable.h"
 
 namespace vlb {
 
-int run_program(const Logger &log, const std::function<int()> &body)
+int run_program(const Logger &log, const std::function<int()> &body, ExecAfterStart exec)
 {
 	// Before anything reads input: see undumpable.h.
 	if (!stop_being_dumpable()) {
 		log.error("prctl(PR_SET_DUMPABLE, 0) failed");
 		return kExitFailure;
+	}
+	if (exec == ExecAfterStart::kForbidden) {
+		const int r = forbid_exec();
+		if (r == -EACCES) {
+			log.debug("not sandboxed: exec stays allowed");
+		} else if (r < 0) {
+			log.error("forbidding exec: %s", errno_string(-r).c_str());
+			return kExitFailure;
+		}
 	}
 	try {
 		return body();

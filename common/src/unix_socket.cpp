@@ -12,6 +12,7 @@
 #include <exception>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 
 #include "vlb/sys_error.h"
 
@@ -47,6 +48,20 @@ UniqueFd connect_unix(const std::string &path)
 	    }) != 0)
 		throw_errno("connect " + path);
 	return fd;
+}
+
+UniqueFd connect_unix_until(const std::string &path, std::chrono::steady_clock::time_point deadline)
+{
+	for (;;) {
+		try {
+			return connect_unix(path);
+		} catch (const std::system_error &e) {
+			const int err = e.code().value();
+			if ((err != ENOENT && err != ECONNREFUSED) || std::chrono::steady_clock::now() >= deadline)
+				throw;
+		}
+		std::this_thread::sleep_for(std::chrono::milliseconds(50));
+	}
 }
 
 UniqueFd listen_unix(const std::string &path, int backlog)

@@ -202,5 +202,5 @@ int main(int argc, char **argv)
 		const int status = serve(dev, loop, so, log, [&](vu::Backend *b) { current = b; });
 		loop.unwatch(timer.get());
 		return status;
-	});
+	}, vlb::ExecAfterStart::kForbidden);
 }

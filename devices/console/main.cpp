@@ -191,5 +191,5 @@ int main(int argc, char **argv)
 		const int status = serve(dev, loop, so, log);
 		dev.detach();
 		return status;
-	});
+	}, vlb::ExecAfterStart::kForbidden);
 }

@@ -119,5 +119,5 @@ int main(int argc, char **argv)
 		if (evdev)
 			evdev->start(loop, dev);
 		return serve(dev, loop, so, log);
-	});
+	}, vlb::ExecAfterStart::kForbidden);
 }

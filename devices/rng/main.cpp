@@ -197,5 +197,5 @@ int main(int argc, char **argv)
 		const auto sig = watch_termination(loop, log);
 		RngDevice dev(loop, rate);
 		return serve(dev, loop, so, log);
-	});
+	}, vlb::ExecAfterStart::kForbidden);
 }

@@ -39,6 +39,10 @@ constexpr std::array kBase = {
 	"prlimit64"sv, "rseq"sv, "set_robust_list"sv, "set_tid_address"sv, "getrandom"sv,
 	// malloc: trimming and growing large blocks (rare, not in every trace)
 	"mremap"sv, "madvise"sv,
+	// each program's own filter forbidding exec for good, first thing
+	// (vlb/self_filter.h; vlb-dev-blk's io_uring_setup too): the filter
+	// allows SECCOMP_SET_MODE_FILTER only, which can only narrow
+	"seccomp"sv,
 	// signals: the event loop's signalfd; abort() raising on itself
 	// (tgkill, gettid, getpid) so a failed assertion dies of SIGABRT with
 	// glibc's message (writev), not of SIGSYS; restart_syscall after a
@@ -83,8 +87,11 @@ constexpr std::array kAdapterIoctls = {
 
 // Every back-end: vhost-user INFLIGHT_SHMFD, it creates and sizes the
 // region (the adapter only receives it, and maps it to hand requests
-// over when it takes over a device from a previous adapter).
-constexpr std::array kBackendOnly = {"memfd_create"sv, "ftruncate"sv};
+// over when it takes over a device from a previous adapter); with
+// connect = "socket", accepting its adapter on the listening socket the
+// supervisor hands it (it can make no socket of its own), and the
+// console's clients on a --port-fd listening socket.
+constexpr std::array kBackendOnly = {"memfd_create"sv, "ftruncate"sv, "accept4"sv};
 
 // Every back-end: its completions processed in its own thread, on the
 // IOVA fd (vhost-user library, VirtQueue::notify); nothing a write to its
@@ -93,15 +100,14 @@ constexpr IoctlRule kIovaCall{kIoctlRequestMask, VLB_IOVA_CALL,
 			      "completions processed by the caller (VLB_IOVA_CALL)"};
 
 constexpr std::array kBlk = {
-	"memfd_create"sv, "ftruncate"sv,
+	"memfd_create"sv, "ftruncate"sv, "accept4"sv, // kBackendOnly's
 	// --read-threads: worker threads (clone is limited to CLONE_THREAD by
 	// the filter, see seccomp_filter.cpp)
 	"clone"sv,
 	// the io_uring engine: its ring is restricted to the opcodes it uses
 	// before any input is read, and then io_uring_setup is forbidden by a
-	// filter the program adds itself (seccomp: SECCOMP_SET_MODE_FILTER
-	// only; devices/blk/uring_lock.h)
-	"io_uring_setup"sv, "io_uring_enter"sv, "io_uring_register"sv, "seccomp"sv,
+	// filter the program adds itself (devices/blk/uring_lock.h)
+	"io_uring_setup"sv, "io_uring_enter"sv, "io_uring_register"sv,
 	"preadv"sv, "pwritev"sv, "preadv2"sv, "pwritev2"sv, "pwrite64"sv,
 	"fsync"sv, "fdatasync"sv, "fallocate"sv,
 };
@@ -139,11 +145,6 @@ constexpr std::array kInputIoctls = {
 	kIovaCall,
 };
 
-constexpr std::array kConsole = {
-	"memfd_create"sv, "ftruncate"sv,
-	// --port-fd with a listening socket accepts its clients
-	"accept4"sv,
-};
 // --pty: posix_openpt, grantpt, unlockpt, ptsname_r; --stdio: glibc's
 // isatty. Nothing that reaches another terminal (TIOCSTI, TIOCSCTTY,
 // TIOCCONS, TIOCLINUX, TIOCSETD, ...).
@@ -159,7 +160,7 @@ const std::array kProfiles = {
 	Profile{"device-blk", "vlb-dev-blk", kBlk, kBlkIoctls},
 	Profile{"device-rng", "vlb-dev-rng", kBackendOnly, kRngIoctls},
 	Profile{"device-input", "vlb-dev-input", kBackendOnly, kInputIoctls},
-	Profile{"device-console", "vlb-dev-console", kConsole, kConsoleIoctls},
+	Profile{"device-console", "vlb-dev-console", kBackendOnly, kConsoleIoctls},
 };
 
 constexpr std::array kForbidden = {

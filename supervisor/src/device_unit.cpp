@@ -212,6 +212,21 @@ RunningProcess DeviceUnit::spawn(const policy::Process &proc, const sandbox::Spe
 	return p;
 }
 
+namespace {
+
+void check_socket_directory(const std::string &dir)
+{
+	struct stat st {};
+	if (::lstat(dir.c_str(), &st) != 0)
+		throw_errno("backend.socket_path: " + dir);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		throw std::runtime_error("backend.socket_path: " + dir + " must be a directory (not a symbolic link) "
+					 "that only root may write: the supervisor listens there for the back-end, "
+					 "and whoever else could write it could pose as the back-end");
+}
+
+} // namespace
+
 void DeviceUnit::spawn_backend()
 {
 	const auto &b = policy_.backend;
@@ -226,7 +241,18 @@ void DeviceUnit::spawn_backend()
 		fds.emplace_back(next++, theirs.get());
 		opened.push_back(std::move(theirs));
 	} else {
-		args.push_back("--socket-path=" + b.socket_path);
+		// The supervisor listens for the back-end, whose profile makes no
+		// socket; the socket file is its adapter's group's (0660), so the
+		// adapter may connect. A restart listens afresh. Nobody but root
+		// may write the directory, or another process could put its own
+		// socket at the path while the back-end restarts, and the adapter
+		// would hand it the device (peer credentials cannot tell: root is
+		// unmapped in the adapter's user namespace).
+		check_socket_directory(b.socket_path.substr(0, b.socket_path.rfind('/')));
+		UniqueFd listener = listen_unix(b.socket_path, 1, 0660, policy_.adapter.sandbox.gid);
+		args.push_back("--fd=" + std::to_string(next));
+		fds.emplace_back(next++, listener.get());
+		opened.push_back(std::move(listener));
 	}
 	for (std::size_t i = 0; i < b.files.size(); ++i) {
 		const auto &f = b.files[i];
@@ -242,8 +268,6 @@ void DeviceUnit::spawn_backend()
 	sandbox::Spec spec = b.sandbox;
 	if (!b.fsize_written)
 		fit_file_size_limit(spec, b.files, opened);
-	if (b.connect == policy::Connect::kSocketPath)
-		spec.landlock.write.push_back(b.socket_path.substr(0, b.socket_path.rfind('/')));
 	backend_ = spawn(b, spec, std::move(args), std::move(fds), "back-end");
 	++backend_starts_;
 }
@@ -280,8 +304,10 @@ void DeviceUnit::spawn_adapter()
 		fds.emplace_back(5, adapter_channel.get());
 	} else {
 		args.push_back("--backend-socket=" + b.socket_path);
-		// The adapter reaches the socket by path: its directory, only.
-		spec.landlock.write.push_back(b.socket_path.substr(0, b.socket_path.rfind('/')));
+		// The adapter reaches the socket by path: its directory, read-only
+		// (connecting needs no write access to the mount, and the adapter
+		// may not replace the socket).
+		spec.landlock.read.push_back(b.socket_path.substr(0, b.socket_path.rfind('/')));
 	}
 	adapter_ = spawn(policy_.adapter, spec, std::move(args), std::move(fds), "adapter");
 	adapter_backend_end_.reset();
@@ -544,8 +570,12 @@ void DeviceUnit::on_timer()
 	}
 	try {
 		spawn_backend();
-		send_fd(supervisor_channel_.get(), adapter_backend_end_.get(), 'b');
-		adapter_backend_end_.reset();
+		// By socket path the adapter connects to the new back-end itself
+		// (--reconnect-timeout); there is no channel to hand it over.
+		if (policy_.backend.connect == policy::Connect::kSocketpair) {
+			send_fd(supervisor_channel_.get(), adapter_backend_end_.get(), 'b');
+			adapter_backend_end_.reset();
+		}
 		state_ = State::kRunning;
 	} catch (const std::exception &e) {
 		go_down(std::string("back-end restart failed: ") + e.what());

@@ -150,6 +150,8 @@ const Row kDeviceMatrix[] = {
 	{"execveat", "9", "SIGSYS", "execveat only on the fd number the sandbox's exec used"},
 	{"execveat", "4", "SIGSYS", "the number the program's fd had before it moved to the nofile limit"},
 	{"execveat", "64", "refused EMFILE", "the program's fd number, the nofile limit: no fd of the process reaches it"},
+	{"execveat-absolute", "64", "SIGSYS",
+	 "that number with an absolute path, which the kernel takes instead: every program forbids itself exec"},
 	{"socket-inet", "", "SIGSYS", "devices create no sockets"},
 	{"socket-netlink", "", "SIGSYS", "devices create no sockets"},
 	{"socket-packet", "", "SIGSYS", "devices create no sockets"},

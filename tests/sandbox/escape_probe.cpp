@@ -29,6 +29,7 @@
 
 #include "uring_lock.h"
 #include "vlb_test/create_request.h"
+#include "vlb/self_filter.h"
 #include "vlb/undumpable.h"
 
 #include <cerrno>
@@ -357,9 +358,13 @@ int be_victim()
 
 int main(int argc, char **argv)
 {
-	// What every vlb program does first (vlb::run_program).
+	// What every sandboxed vlb program does first (vlb::run_program).
 	if (!vlb::stop_being_dumpable())
 		return report(-1);
+	if (const int r = vlb::forbid_exec(); r < 0 && r != -EACCES) {
+		errno = -r;
+		return report(-1);
+	}
 	if (argc < 2) {
 		std::fputs("usage: vlb-escape-probe ATTEMPT [ARG]\n", stderr);
 		return 2;
@@ -442,6 +447,16 @@ int main(int argc, char **argv)
 			return report(-1);
 		std::printf("pdeathsig %d\n", sig);
 		return 0;
+	}
+	if (what == "execveat-absolute") {
+		// The allowed fd number with an absolute path, which the kernel
+		// takes instead of the fd: the loader, which Landlock lets run.
+		char arg0[] = "ld.so";
+		char arg1[] = "--version";
+		char *args[] = {arg0, arg1, nullptr};
+		char *envp[] = {nullptr};
+		return report(::syscall(SYS_execveat, number(arg), "/lib64/ld-linux-x86-64.so.2", args, envp,
+					AT_EMPTY_PATH));
 	}
 	if (what == "memfd-exec")
 		return try_memfd_exec(arg);

@@ -14,7 +14,12 @@ namespace vlb {
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 
-int run_program(const Logger &log, const std::function<int()> &body);
+// Whether the program runs in a sandbox and so must never exec anything
+// (vlb/self_filter.h): the adapter and the device back-ends.
+enum class ExecAfterStart { kAllowed, kForbidden };
+
+int run_program(const Logger &log, const std::function<int()> &body,
+		ExecAfterStart exec = ExecAfterStart::kAllowed);
 
 // A command-line number: decimal or 0x-prefixed, nothing before or after
 // it (strtoull alone would take " -1" as 2^64-1), at most |max|. Throws

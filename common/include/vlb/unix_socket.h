@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <string>
 #include <utility>
 
@@ -15,6 +16,11 @@
 namespace vlb {
 
 UniqueFd connect_unix(const std::string &path);
+// connect_unix() again every 50 ms while nobody listens at |path| yet (no
+// socket file, or no listener on it), until |deadline|; then the last
+// error. A back-end started at the same time as its client, or restarted,
+// listens a moment later.
+UniqueFd connect_unix_until(const std::string &path, std::chrono::steady_clock::time_point deadline);
 UniqueFd listen_unix(const std::string &path, int backlog = 1);
 // The same, the socket file created with |mode| and, unless -1, owned by
 // |group|: no chown or chmod of a path that could have been replaced by

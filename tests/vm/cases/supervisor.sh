@@ -107,6 +107,44 @@ wait_for 30 sh -c "$VLB_BUILD/tools/vlbctl/vlbctl --socket $run/runtime/control.
 	fail "rng0 did not come back"
 vlbctl status
 
+step "a back-end reached by socket path comes back after a kill"
+# connect = "socket": the supervisor listens on the path for the back-end,
+# the adapter connects by path, at start and after a restart. Before, the
+# restart tried to hand the adapter a socket it does not have (send_fd:
+# EBADF) and took the device down. The directory is root's alone.
+sock_uid=4242
+mkdir -p "$run/sock"
+chmod 0755 "$run/sock"
+cat >"$run/policies/rng1.toml" <<TOML
+[device]
+name = "rng1"
+type = "rng"
+[backend]
+binary = "vlb-dev-rng"
+connect = "socket"
+socket_path = "$run/sock/rng1.sock"
+[backend.sandbox]
+uid = $sock_uid
+gid = $sock_uid
+[adapter.sandbox]
+uid = $sock_uid
+gid = $sock_uid
+TOML
+rng1_running() { vlbctl status | grep -q '^rng1 .*running'; }
+kill -HUP "$sup"
+wait_for 30 rng1_running || { vlbctl status; fail "rng1 (socket path) did not start"; }
+rng1_backend=$(field rng1 backend_pid)
+kill -KILL "$rng1_backend"
+rng1_restarted() {
+	local pid
+	pid=$(field rng1 backend_pid)
+	[ -n "$pid" ] && [ "$pid" != null ] && [ "$pid" != "$rng1_backend" ] && rng1_running
+}
+wait_for 30 rng1_restarted || { vlbctl status; fail "rng1's back-end was not restarted"; }
+rng1_reconnected() { grep -q 'vlb-adapter\[rng1\]: back-end reconnected' "$VLB_CASE_OUT/supervisor.log"; }
+wait_for 30 rng1_reconnected || fail "rng1's adapter did not reconnect to the new back-end"
+vlbctl status | grep '^rng1 ' | grep -q running || fail "rng1 went down after its restart"
+
 step "SIGTERM removes every device"
 kill -TERM "$sup"
 wait "$sup" || fail "vlb-supervisord exited $?"
