@@ -11,6 +11,54 @@
 
 namespace vlb::supervisor {
 
+namespace {
+
+// The length of the valid UTF-8 sequence at the start of |s| and its code
+// point, or 0 when it is not one (bad lead or continuation byte, overlong
+// form, surrogate, past U+10FFFF, cut short).
+std::size_t utf8_sequence(std::string_view s, char32_t &cp)
+{
+	const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+	const unsigned char lead = byte(0);
+	std::size_t n = 0;
+	if (lead >= 0xc2 && lead <= 0xdf)
+		n = 2;
+	else if (lead >= 0xe0 && lead <= 0xef)
+		n = 3;
+	else if (lead >= 0xf0 && lead <= 0xf4)
+		n = 4;
+	if (n == 0 || s.size() < n)
+		return 0;
+	cp = lead & (0xff >> (n + 1));
+	for (std::size_t i = 1; i < n; ++i) {
+		if ((byte(i) & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (byte(i) & 0x3f);
+	}
+	const char32_t min = n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000;
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+// Code points a terminal or a log viewer acts on rather than shows: C1
+// controls (CSI, NEL), line and paragraph separators, and the bidi
+// controls that reorder what follows on the line.
+bool is_invisible_control(char32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || cp == 0x061c || cp == 0x200e ||
+	       cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+void escape_byte(std::string &out, unsigned char u)
+{
+	char esc[8];
+	std::snprintf(esc, sizeof esc, "\\x%02x", u);
+	out += esc;
+}
+
+} // namespace
+
 ChildLine sanitize_child_line(std::string_view raw)
 {
 	ChildLine line;
@@ -25,15 +73,30 @@ ChildLine sanitize_child_line(std::string_view raw)
 		raw.remove_prefix(3);
 	}
 	line.text.reserve(raw.size());
-	for (const char c : raw) {
-		const auto u = static_cast<unsigned char>(c);
-		if (u < 0x20 || u == 0x7f || c == '\\') {
-			char esc[8];
-			std::snprintf(esc, sizeof esc, "\\x%02x", u);
-			line.text += esc;
-		} else {
-			line.text += c;
+	while (!raw.empty()) {
+		const auto u = static_cast<unsigned char>(raw[0]);
+		if (u < 0x80) {
+			if (u < 0x20 || u == 0x7f || u == '\\')
+				escape_byte(line.text, u);
+			else
+				line.text += raw[0];
+			raw.remove_prefix(1);
+			continue;
 		}
+		char32_t cp = 0;
+		const std::size_t n = utf8_sequence(raw, cp);
+		if (n == 0) { // not UTF-8: each byte shown as what it is
+			escape_byte(line.text, u);
+			raw.remove_prefix(1);
+			continue;
+		}
+		for (std::size_t i = 0; i < n; ++i) {
+			if (is_invisible_control(cp))
+				escape_byte(line.text, static_cast<unsigned char>(raw[i]));
+			else
+				line.text += raw[i];
+		}
+		raw.remove_prefix(n);
 	}
 	return line;
 }

@@ -67,8 +67,10 @@ private:
 
 // A child's raw line as the supervisor emits it: a leading sd-daemon "<N>"
 // prefix is taken off and read as the priority, no higher than notice
-// (only the supervisor speaks at warning and above); control characters and
-// backslashes are escaped (\xNN), so one line stays one line.
+// (only the supervisor speaks at warning and above); control characters
+// (C0, DEL, and in UTF-8 the C1 controls, line separators and bidi
+// controls), bytes that are not UTF-8, and backslashes are escaped (\xNN),
+// so one line stays one line and shows what it holds.
 struct ChildLine {
 	Severity priority = Severity::kInfo;
 	std::string text;

@@ -40,6 +40,23 @@ TEST(ChildLine, ControlCharactersAndBackslashesAreEscaped)
 	EXPECT_EQ(sanitize_child_line("<4><0>x").text, "<0>x");
 }
 
+// A terminal acts on UTF-8 C1 controls (CSI, NEL), line separators and
+// bidi overrides as on their C0 cousins, and a viewer shows invalid
+// UTF-8 as it likes: all escaped, byte by byte. Other UTF-8 stays.
+// Before, every byte from 0x80 up passed through.
+TEST(ChildLine, Utf8ControlsAndInvalidBytesAreEscaped)
+{
+	EXPECT_EQ(sanitize_child_line("a\xc2\x9b" "2Kb").text, "a\\xc2\\x9b2Kb");           // CSI
+	EXPECT_EQ(sanitize_child_line("a\xc2\x85" "b").text, "a\\xc2\\x85b");               // NEL
+	EXPECT_EQ(sanitize_child_line("\xe2\x80\xa8").text, "\\xe2\\x80\\xa8");         // U+2028
+	// U+202E built byte by byte: as a literal it would itself be the attack.
+	const std::string rlo{'x', '\xe2', '\x80', '\xae', 'e', 'v', 'i', 'l'};
+	EXPECT_EQ(sanitize_child_line(rlo).text, "x\\xe2\\x80\\xaeevil");
+	EXPECT_EQ(sanitize_child_line("\xff\xc0\xaf").text, "\\xff\\xc0\\xaf");         // not UTF-8
+	EXPECT_EQ(sanitize_child_line("\xe2\x82").text, "\\xe2\\x82");                     // cut short
+	EXPECT_EQ(sanitize_child_line("caf\xc3\xa9 \xe2\x82\xac").text, "caf\xc3\xa9 \xe2\x82\xac");
+}
+
 TEST(ChildLog, LongLinesAreCutAndTheRestDropped)
 {
 	::unsetenv("JOURNAL_STREAM"); // NOLINT(concurrency-mt-unsafe): the lines must come to stderr
