@@ -8,7 +8,6 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <string_view>
@@ -97,10 +96,17 @@ void check_subordinate_ranges(const IdRange &range, const std::string &path, con
 	const File f = open_id_file(path);
 	if (!f)
 		return;
-	std::ifstream in(path);
-	std::string line;
-	for (unsigned n = 1; std::getline(in, line); ++n) {
-		const std::string_view l(line);
+	std::string text;
+	char buf[4096];
+	for (std::size_t got = 0; (got = std::fread(buf, 1, sizeof buf, f.get())) > 0;)
+		text.append(buf, got);
+	if (std::ferror(f.get()) != 0)
+		throw std::invalid_argument("--id-range: cannot read " + path + " to check the range against it");
+	std::string_view rest(text);
+	for (unsigned n = 1; !rest.empty(); ++n) {
+		const auto eol = rest.find('\n');
+		const std::string_view l = rest.substr(0, eol);
+		rest.remove_prefix(eol == std::string_view::npos ? rest.size() : eol + 1);
 		const auto a = l.find(':');
 		const auto b = a == std::string_view::npos ? a : l.find(':', a + 1);
 		std::uint64_t first = 0;
@@ -110,7 +116,7 @@ void check_subordinate_ranges(const IdRange &range, const std::string &path, con
 			continue;
 		if (overlaps(range, first, count))
 			refuse(range, std::string(what) + " range " + std::to_string(first) + ":" + std::to_string(count) +
-					      " of " + line.substr(0, a) + " (" + path + ":" + std::to_string(n) +
+					      " of " + std::string(l.substr(0, a)) + " (" + path + ":" + std::to_string(n) +
 					      ") overlaps it");
 	}
 }

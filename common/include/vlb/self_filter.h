@@ -50,9 +50,11 @@ inline int forbid_syscalls_for_good(std::initializer_list<int> nrs)
 	}
 	filter.push_back(stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
 	const sock_fprog prog{static_cast<unsigned short>(filter.size()), filter.data()};
-	if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) == 0)
+	const long r = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
+	if (r == 0)
 		return 0;
-	return -errno;
+	// TSYNC answers with the id of a thread it could not synchronize.
+	return r > 0 ? -ESRCH : -errno;
 }
 
 // The sandbox lets one execveat through, the supervisor's exec of the
